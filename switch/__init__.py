@@ -4,9 +4,25 @@ from switch.audit import AuditEntry, ChainProblem, next_entry, verify_chain
 from switch.codec import state_from_dict, state_to_dict
 from switch.durations import format_duration, parse_duration
 from switch.errors import InputError, PolicyError, ScenarioError, SwitchError
-from switch.machine import (Answer, Event, Kind, Status, Step, SwitchState, Timer, arm, check_in,
-                            deadline_after, fire_moment, iso, next_timer, pause, request_release,
-                            run_due, vote)
+from switch.machine import (
+                            Answer,
+                            Event,
+                            Kind,
+                            Status,
+                            Step,
+                            SwitchState,
+                            Timer,
+                            arm,
+                            check_in,
+                            deadline_after,
+                            fire_moment,
+                            iso,
+                            next_timer,
+                            pause,
+                            request_release,
+                            run_due,
+                            vote,
+)
 from switch.policy import Confirm, Policy, Stage, Verifier, policy_from_dict, policy_to_dict
 from switch.timeline import Scenario, parse_scenario, simulate
 from switch.tokens import hash_token, new_token

@@ -182,7 +182,8 @@ def _stages(value: Any) -> tuple[Stage, ...]:
             raise PolicyError(f"{where}.name", f"expected a stage name, got {name!r}")
         audience = item.get("audience", [])
         if not isinstance(audience, list) or not all(isinstance(a, str) and a for a in audience):
-            raise PolicyError(f"{where}.audience", f"expected a list of names or e-mail addresses, got {audience!r}")
+            raise PolicyError(f"{where}.audience",
+                              f"expected a list of names or e-mail addresses, got {audience!r}")
         action = item.get("action", "notify")
         if not isinstance(action, str) or not action:
             raise PolicyError(f"{where}.action", f"expected an action name like notify, got {action!r}")

@@ -40,9 +40,7 @@ class CalendarSchedule:
     def _days_from(self, start: date) -> Iterator[date]:
         day = start
         while True:
-            if self.every == "day":
-                yield day
-            elif self.every == "week" and day.weekday() in self.on:
+            if self.every == "day" or self.every == "week" and day.weekday() in self.on:
                 yield day
             elif self.every == "month":
                 last = calendar.monthrange(day.year, day.month)[1]
@@ -73,5 +71,5 @@ class CalendarSchedule:
         moments = [self.next_after(probe)]
         for _ in range(400 if self.every == "day" else 120):
             moments.append(self.next_after(moments[-1]))
-        return min(b - a for a, b in zip(moments, moments[1:]))
+        return min(b - a for a, b in zip(moments, moments[1:], strict=False))
 

@@ -48,7 +48,8 @@ def parse_moment(value: Any, where: str) -> datetime:
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ScenarioError(where, f"expected a moment like 2026-01-01T09:00:00Z, got {value!r}") from None
+            raise ScenarioError(where,
+                                f"expected a moment like 2026-01-01T09:00:00Z, got {value!r}") from None
     else:
         raise ScenarioError(where, f"expected a moment like 2026-01-01T09:00:00Z, got {value!r}")
     if moment.tzinfo is None:
