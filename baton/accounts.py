@@ -1,0 +1,124 @@
+"""Owners and their API tokens: create, authenticate, look up. Passwords use argon2id."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, insert, select, update
+
+from baton.db import api_tokens, owners
+from baton.errors import BadRequest
+from switch import hash_token, new_token
+
+_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+TOKEN_PREFIX = "bt_"
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    id: int
+    email: str
+    timezone: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewOwner:
+    """What ``create_owner`` hands back once: the token and TOTP secret are never shown again."""
+
+    owner: Owner
+    api_token: str
+    totp_secret: str | None
+
+    def __repr__(self) -> str:
+        return f"NewOwner(owner={self.owner!r}, api_token='***', totp_secret='***')"
+
+    def totp_uri(self) -> str | None:
+        if self.totp_secret is None:
+            return None
+        return pyotp.TOTP(self.totp_secret).provisioning_uri(name=self.owner.email, issuer_name="Baton")
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.fullmatch(email):
+        raise BadRequest(f"email: expected an address like you@example.com, got {email!r}")
+    return email.lower()
+
+
+def check_timezone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"timezone: expected an IANA time zone like Europe/Rome, got {timezone!r}") from None
+    return timezone
+
+
+def create_owner(conn: Connection, email: str, password: str, timezone: str, now: datetime,
+                 *, totp: bool = False, language: str = "en") -> NewOwner:
+    """A new owner with an API token (and a TOTP secret if asked); names what is wrong."""
+    email = check_email(email)
+    timezone = check_timezone(timezone)
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"password: expected at least {MIN_PASSWORD} characters, got {len(password)}")
+    if conn.execute(select(owners.c.id).where(owners.c.email == email)).first():
+        raise BadRequest(f"email: an owner with the address {email} already exists")
+    secret = pyotp.random_base32() if totp else None
+    owner_id = conn.execute(insert(owners).values(
+        email=email, password_hash=_HASHER.hash(password), timezone=timezone, language=language,
+        totp_secret=secret, created_at=now)).inserted_primary_key[0]
+    token = issue_token(conn, owner_id, now, label="init")
+    return NewOwner(Owner(owner_id, email, timezone, language), token, secret)
+
+
+def issue_token(conn: Connection, owner_id: int, now: datetime, label: str = "") -> str:
+    token, digest = new_token(TOKEN_PREFIX)
+    conn.execute(insert(api_tokens).values(owner_id=owner_id, token_hash=digest, label=label, created_at=now))
+    return token
+
+
+def owner_for_token(conn: Connection, token: str) -> int | None:
+    """The owner a bearer token belongs to, or None."""
+    row = conn.execute(select(api_tokens.c.owner_id).where(api_tokens.c.token_hash == hash_token(token))).first()
+    return None if row is None else int(row.owner_id)
+
+
+def get_owner(conn: Connection, owner_id: int) -> Owner:
+    row = conn.execute(select(owners).where(owners.c.id == owner_id)).one()
+    return Owner(row.id, row.email, row.timezone, row.language)
+
+
+def find_owner(conn: Connection, email: str) -> Owner | None:
+    row = conn.execute(select(owners).where(owners.c.email == email.strip().lower())).first()
+    return None if row is None else Owner(row.id, row.email, row.timezone, row.language)
+
+
+def verify_password(conn: Connection, email: str, password: str) -> int | None:
+    """The owner id if the password matches; rehashes when argon2's parameters moved on."""
+    row = conn.execute(select(owners.c.id, owners.c.password_hash)
+                       .where(owners.c.email == email.strip().lower())).first()
+    if row is None:
+        _HASHER.hash(password)  # spend the same time whether or not the owner exists
+        return None
+    try:
+        _HASHER.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _HASHER.check_needs_rehash(row.password_hash):
+        conn.execute(update(owners).where(owners.c.id == row.id).values(password_hash=_HASHER.hash(password)))
+    return int(row.id)
+
+
+def verify_totp(conn: Connection, owner_id: int, code: str, now: datetime) -> bool:
+    row = conn.execute(select(owners.c.totp_secret).where(owners.c.id == owner_id)).one()
+    if row.totp_secret is None:
+        return True
+    return bool(pyotp.TOTP(row.totp_secret).verify(code.strip(), for_time=now, valid_window=1))

@@ -1,0 +1,203 @@
+"""The database: one SQLAlchemy metadata (for Alembic), the engine, UTC moments.
+
+SQLite runs every transaction as ``BEGIN IMMEDIATE`` (WAL, busy timeout) so concurrent
+writers queue instead of failing; PostgreSQL relies on conditional updates and
+``FOR UPDATE SKIP LOCKED`` claims.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Dialect, Engine, ForeignKey, Index, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint, create_engine, event, false, text)
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out; stored naive in UTC everywhere."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"expected an aware datetime, got {value!r}")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s", "pk": "pk_%(table_name)s",
+})
+
+owners = Table(
+    "owners", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("language", String(16), nullable=False, server_default="en"),
+    Column("totp_secret", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("audit_seq", Integer, nullable=False, server_default="0"),
+    Column("audit_head", String(64)),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+)
+
+switches = Table(
+    "switches", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("policy", JSON, nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("next_due_at", UTCDateTime),
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+# The worker's due-query reads only this partial index, whatever the number of idle switches.
+Index("ix_switches_due", switches.c.next_due_at,
+      sqlite_where=switches.c.next_due_at.isnot(None),
+      postgresql_where=switches.c.next_due_at.isnot(None))
+
+transitions = Table(
+    "transitions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("switch_id", ForeignKey("switches.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", Integer, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("stage", String(100)),
+    Column("who", String(100)),
+    Column("reason", Text, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),  # when the policy made it happen
+    Column("recorded_at", UTCDateTime, nullable=False),  # when the service recorded it
+    Column("data", JSON, nullable=False),
+)
+Index("ix_transitions_switch", transitions.c.switch_id, transitions.c.id)
+
+audit_entries = Table(
+    "audit_entries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    UniqueConstraint("owner_id", "seq", name="uq_audit_entries_owner_seq"),
+)
+
+deployment_keys = Table(
+    "deployment_keys", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("purpose", String(32), nullable=False, unique=True),
+    Column("secret", String(128), nullable=False),
+    Column("public", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Added by migration 0002.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("dedup_key", String(200), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),  # email | apprise
+    Column("recipient", Text, nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("failed", Boolean, nullable=False, server_default=false()),
+    Column("last_error", Text),
+)
+Index("ix_outbox_pending", outbox.c.next_attempt_at,
+      sqlite_where=outbox.c.sent_at.is_(None), postgresql_where=outbox.c.sent_at.is_(None))
+
+links = Table(
+    "links", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),  # checkin | verify | request
+    Column("who", String(100)),
+    Column("email", String(320)),
+    Column("cycle", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("url", Text, nullable=False),  # an Apprise URL; may hold a webhook secret
+    Column("label", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,41 @@
+"""Message text from the Jinja2 templates in ``templates/email``: subject, text and HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from templates import TEMPLATE_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """One environment for mails and pages; HTML pages autoescape, mails escape their HTML block."""
+    return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                       keep_trailing_newline=True)
+
+
+def render_email(name: str, **context: Any) -> Rendered:
+    """Render ``email/<name>.j2``: its blocks ``subject``, ``text`` and ``html``."""
+    template = environment().get_template(f"email/{name}.j2")
+    ctx = template.new_context(context)
+    subject = "".join(template.blocks["subject"](ctx)).strip()
+    text = "".join(template.blocks["text"](ctx)).strip() + "\n"
+    body = "".join(template.blocks["html"](ctx)).strip()
+    html = environment().get_template("email/_layout.html").render(subject=subject, body=body)
+    return Rendered(subject, text, html)
+
+
+def render_page(name: str, **context: Any) -> str:
+    return environment().get_template(f"pages/{name}.html").render(**context)

@@ -1,0 +1,515 @@
+"""The switch service: every use-case that reads or changes a switch, in one transaction each.
+
+Each operation reads the clock once, loads the switch, asks the pure core for the next
+state and its events, stores the state with a conditional update on its version, and in
+the same transaction records each event as a transition and an audit entry and writes
+the messages it causes to the outbox. Losing the race for a version changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+
+from baton import accounts, actions, auditlog, links
+from baton.db import channels, switches, transitions
+from baton.errors import BadRequest, Conflict, LinkError, NotFound
+from baton.links import Purpose
+from baton.messages import render_email
+from baton.outbox import Channel, enqueue
+from baton.settings import Settings
+from baton.signing import Ed25519Signer
+from baton.timeutil import Clock, local
+from switch import (Event, Kind, Policy, PolicyError, Status, Step, SwitchState, fire_moment, iso,
+                    next_timer, policy_from_dict, policy_to_dict, state_from_dict, state_to_dict)
+from switch import machine as core
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "interval": "30d", "reminders": ["7d", "1d"], "grace": "7d", "grace_reminder_every": "1d",
+    "stages": [{"name": "notify", "after": "0d", "audience": ["owner"], "action": "notify"}],
+}
+_REMINDING = (Kind.REMINDER, Kind.GRACE_REMINDER, Kind.DEADLINE)
+
+
+@dataclass(frozen=True)
+class SwitchView:
+    """What ``status`` shows: state, deadline, next reminder, in UTC and the owner's time zone."""
+
+    status: str
+    timezone: str
+    deadline: datetime
+    next_reminder: datetime | None
+    fires_at: datetime | None
+    paused_until: datetime | None
+    last_checkin: datetime
+    pending_stages: list[str]
+    release_request: dict[str, str] | None
+    next_due: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        tz = self.timezone
+
+        def both(name: str, moment: datetime | None) -> dict[str, Any]:
+            return {name: iso(moment) if moment else None, f"{name}_local": local(moment, tz)}
+
+        out: dict[str, Any] = {"status": self.status, "timezone": tz}
+        for name in ("deadline", "next_reminder", "fires_at", "paused_until", "last_checkin"):
+            out.update(both(name, getattr(self, name)))
+        out["pending_stages"] = self.pending_stages
+        out["release_request"] = self.release_request
+        return out
+
+
+@dataclass(frozen=True)
+class LoadedSwitch:
+    id: int
+    owner_id: int
+    version: int
+    policy: Policy
+    state: SwitchState
+
+
+@dataclass
+class SwitchService:
+    """The use-cases. ``on_change`` is told the next due moment after every change (wakes workers)."""
+
+    engine: Engine
+    settings: Settings
+    clock: Clock
+    signer: Ed25519Signer
+    on_change: Callable[[datetime | None], None] = field(default=lambda due: None)
+
+    # -- owners -----------------------------------------------------------------------------
+    def create_owner(self, email: str, password: str, timezone: str, *, totp: bool = False,
+                     policy: dict[str, Any] | None = None) -> accounts.NewOwner:
+        """A new owner with an armed switch (the default policy unless one is given)."""
+        now = self.clock.now()
+        data = dict(policy or DEFAULT_POLICY)
+        data.setdefault("timezone", timezone)
+        with self.engine.begin() as conn:
+            made = accounts.create_owner(conn, email, password, timezone, now, totp=totp)
+            checked = self._check_policy(data, made.owner.email)
+            state = core.arm(checked, now)
+            timer = next_timer(checked, state)
+            switch_id = conn.execute(insert(switches).values(
+                owner_id=made.owner.id, policy=policy_to_dict(checked), state=state_to_dict(state),
+                status=str(state.status), next_due_at=timer.due if timer else None, version=0,
+                updated_at=now)).inserted_primary_key[0]
+            self._audit(conn, made.owner.id, now, "owner.created",
+                        {"switch": switch_id, "email": made.owner.email, "timezone": timezone})
+        self.on_change(timer.due if timer else None)
+        return made
+
+    def authenticate(self, token: str) -> int | None:
+        with self.engine.connect() as conn:
+            return accounts.owner_for_token(conn, token)
+
+    # -- owner acts -------------------------------------------------------------------------
+    def check_in(self, owner_id: int, via: str = "api") -> SwitchView:
+        return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via=via))
+
+    def pause(self, owner_id: int, until: datetime) -> SwitchView:
+        return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, until))
+
+    def set_policy(self, owner_id: int, data: dict[str, Any]) -> SwitchView:
+        """Replace the policy; an owner's change counts as a check-in and re-arms under it."""
+        with self.engine.connect() as conn:
+            owner = accounts.get_owner(conn, owner_id)
+        data = dict(data)
+        data.setdefault("timezone", owner.timezone)
+        policy = self._check_policy(data, owner.email)
+        return self._act(owner_id, lambda p, s, now: core.check_in(policy, s, now, via="policy change"),
+                         new_policy=policy)
+
+    def get_policy(self, owner_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(switches.c.policy).where(switches.c.owner_id == owner_id)).first()
+        if row is None:
+            raise NotFound(f"owner {owner_id} has no switch")
+        return dict(row.policy)
+
+    def status(self, owner_id: int) -> SwitchView:
+        with self.engine.connect() as conn:
+            loaded = self._load_for_owner(conn, owner_id)
+        return _view(loaded.policy, loaded.state)
+
+    def timeline(self, owner_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(transitions).where(transitions.c.owner_id == owner_id)
+                                .order_by(transitions.c.id.desc()).limit(limit)).all()
+        return [{"at": iso(r.due_at), "recorded_at": iso(r.recorded_at), "event": r.kind, "stage": r.stage,
+                 "who": r.who, "reason": r.reason} for r in reversed(rows)]
+
+    def add_channel(self, owner_id: int, url: str, label: str = "") -> int:
+        """Add an Apprise URL (chat, push, webhook) for the owner's alerts."""
+        import apprise
+
+        if not apprise.Apprise().add(url):
+            scheme = url.split("://", 1)[0] if "://" in url else url[:12]
+            raise BadRequest(f"url: expected an Apprise URL such as ntfy://topic or json://host/path, "
+                             f"got one starting {scheme!r}")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            channel_id = conn.execute(insert(channels).values(owner_id=owner_id, url=url,
+                                                              label=label or url.split("://")[0],
+                                                              created_at=now)).inserted_primary_key[0]
+            self._audit(conn, owner_id, now, "channel.added", {"channel": channel_id, "label": label})
+        return int(channel_id)
+
+    def request_link(self, owner_id: int, who: str, email: str) -> str:
+        """A standing link with which ``who`` may ask for release (shown once)."""
+        email = accounts.check_email(email)
+        if not who.strip():
+            raise BadRequest("name: expected the requester's name, got ''")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            token = links.create(conn, owner_id, Purpose.REQUEST, now, expires_at=None, who=who.strip(),
+                                 email=email)
+            self._audit(conn, owner_id, now, "requester.added", {"who": who.strip()})
+        return links.url(self.settings.base_url, Purpose.REQUEST, token)
+
+    # -- link pages -------------------------------------------------------------------------
+    def open_link(self, token: str, purpose: Purpose) -> tuple[links.Link, SwitchView, str]:
+        """Look at a link without acting: the link, the switch, the owner's address."""
+        now = self.clock.now()
+        with self.engine.connect() as conn:
+            link = links.resolve(conn, token, purpose, now)
+            loaded = self._load_for_owner(conn, link.owner_id)
+            owner = accounts.get_owner(conn, link.owner_id)
+        if purpose is Purpose.VERIFY and (loaded.state.status is not Status.CONFIRMING
+                                          or loaded.state.cycle != link.cycle):
+            raise LinkError("closed", "This question is closed: the owner checked in, or the switch "
+                            "has already decided. Thank you.")
+        return link, _view(loaded.policy, loaded.state), owner.email
+
+    def check_in_by_link(self, token: str) -> SwitchView:
+        def consume(conn: Connection, now: datetime) -> int:
+            link = links.resolve(conn, token, Purpose.CHECKIN, now)
+            links.consume(conn, link, now)
+            return link.owner_id
+        return self._act_by_link(consume, lambda p, s, now: core.check_in(p, s, now, via="link"))
+
+    def vote_by_link(self, token: str, answer: str) -> SwitchView:
+        holder: dict[str, links.Link] = {}
+
+        def consume(conn: Connection, now: datetime) -> int:
+            link = links.resolve(conn, token, Purpose.VERIFY, now)
+            links.consume(conn, link, now)
+            holder["link"] = link
+            return link.owner_id
+
+        def step(p: Policy, s: SwitchState, now: datetime) -> Step:
+            link = holder["link"]
+            if s.status is not Status.CONFIRMING or s.cycle != link.cycle:
+                raise LinkError("closed", "This question is closed: the owner checked in, or the switch "
+                                "has already decided. Thank you.")
+            assert link.who is not None
+            return core.vote(p, s, now, link.who, answer)
+        return self._act_by_link(consume, step)
+
+    def request_by_link(self, token: str) -> SwitchView:
+        holder: dict[str, links.Link] = {}
+
+        def consume(conn: Connection, now: datetime) -> int:
+            link = links.resolve(conn, token, Purpose.REQUEST, now)
+            links.consume(conn, link, now)
+            holder["link"] = link
+            return link.owner_id
+        return self._act_by_link(consume, lambda p, s, now: core.request_release(
+            p, s, now, holder["link"].who or "?"), requester=holder)
+
+    # -- worker -----------------------------------------------------------------------------
+    def due_switches(self, now: datetime, limit: int) -> list[int]:
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(
+                select(switches.c.id).where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= now)
+                .order_by(switches.c.next_due_at).limit(limit))]
+
+    def next_due(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            from sqlalchemy import func
+            return conn.execute(select(func.min(switches.c.next_due_at))  # type: ignore[no-any-return]
+                                .where(switches.c.next_due_at.isnot(None))).scalar()
+
+    def advance(self, switch_id: int) -> int:
+        """Run a switch's due timers; the number of events recorded (0 if another worker had it)."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            query = select(switches).where(switches.c.id == switch_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).first()
+            if row is None or row.next_due_at is None or row.next_due_at > now:
+                return 0
+            loaded = _loaded(row)
+            step = core.run_due(loaded.policy, loaded.state, now)
+            if not self._store(conn, loaded, loaded.policy, step, now):
+                return 0
+        return len(step.events)
+
+    # -- internals --------------------------------------------------------------------------
+    def _check_policy(self, data: dict[str, Any], owner_email: str) -> Policy:
+        policy = policy_from_dict(data)
+        verifiers = {v.name for v in policy.confirm.verifiers} if policy.confirm else set()
+        for i, stage in enumerate(policy.stages):
+            if actions.get(stage.action) is None:
+                raise PolicyError(f"stages[{i}].action", f"expected one of {', '.join(actions.names())}, "
+                                  f"got {stage.action!r}")
+            for j, member in enumerate(stage.audience):
+                if member != "owner" and member not in verifiers and "@" not in member:
+                    raise PolicyError(f"stages[{i}].audience[{j}]", "expected owner, a verifier's name or "
+                                      f"an e-mail address, got {member!r}")
+        return policy
+
+    def _load_for_owner(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
+        query = select(switches).where(switches.c.owner_id == owner_id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"owner {owner_id} has no switch")
+        return _loaded(row)
+
+    def _act(self, owner_id: int, fn: Callable[[Policy, SwitchState, datetime], Step],
+             new_policy: Policy | None = None) -> SwitchView:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            loaded = self._load_for_owner(conn, owner_id, lock=True)
+            step = fn(loaded.policy, loaded.state, now)
+            policy = new_policy or loaded.policy
+            if not self._store(conn, loaded, policy, step, now):
+                raise Conflict("the switch changed at the same moment; try again")
+        timer = next_timer(policy, step.state)
+        self.on_change(timer.due if timer else None)
+        return _view(policy, step.state)
+
+    def _act_by_link(self, consume: Callable[[Connection, datetime], int],
+                     fn: Callable[[Policy, SwitchState, datetime], Step],
+                     requester: dict[str, links.Link] | None = None) -> SwitchView:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            owner_id = consume(conn, now)
+            loaded = self._load_for_owner(conn, owner_id, lock=True)
+            step = fn(loaded.policy, loaded.state, now)
+            if not self._store(conn, loaded, loaded.policy, step, now,
+                               requester=requester.get("link") if requester else None):
+                raise Conflict("the switch changed at the same moment; try again")
+        timer = next_timer(loaded.policy, step.state)
+        self.on_change(timer.due if timer else None)
+        return _view(loaded.policy, step.state)
+
+    def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
+               requester: links.Link | None = None) -> bool:
+        """Conditionally store the new state; then record its events in the same transaction."""
+        timer = next_timer(policy, step.state)
+        values: dict[str, Any] = dict(state=state_to_dict(step.state), status=str(step.state.status),
+                                      next_due_at=timer.due if timer else None, version=loaded.version + 1,
+                                      updated_at=now)
+        if policy is not loaded.policy:
+            values["policy"] = policy_to_dict(policy)
+        moved = conn.execute(update(switches).where(switches.c.id == loaded.id,
+                                                    switches.c.version == loaded.version).values(**values))
+        if moved.rowcount != 1:
+            return False
+        if step.events:
+            _Recorder(self, conn, loaded, policy, step.state, now, requester).record(step.events)
+        return True
+
+    def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:
+        auditlog.append(conn, self.signer, owner_id, at, kind, data)
+
+
+def _loaded(row: Row[Any]) -> LoadedSwitch:
+    return LoadedSwitch(row.id, row.owner_id, row.version, policy_from_dict(row.policy),
+                        state_from_dict(row.state))
+
+
+def _view(policy: Policy, state: SwitchState) -> SwitchView:
+    timer = next_timer(policy, state)
+    reminder = None
+    probe = state
+    # The next reminder is the first reminding timer ahead (the clock alone, no inputs).
+    for _ in range(len(policy.reminders) + 2):
+        t = next_timer(policy, probe)
+        if t is None or probe.status not in (Status.ARMED, Status.GRACE):
+            break
+        if t.kind in _REMINDING:
+            reminder = t.due
+            break
+        probe = core.run_due(policy, probe, t.due).state
+    fires = None if state.status in (Status.FIRED, Status.RELEASED) else fire_moment(policy, state)
+    if state.status is Status.PAUSED:
+        fires = None
+    pending = [s.name for s in policy.stages[state.stages_run:]] if state.status is Status.FIRED else []
+    request = None
+    if state.request_at is not None and state.request_by is not None:
+        request = {"by": state.request_by, "at": iso(state.request_at),
+                   "completes": iso(state.request_at + policy.request_wait)}
+    return SwitchView(str(state.status), policy.timezone, state.deadline, reminder, fires, state.paused_until,
+                      state.armed_at, pending, request, timer.due if timer else None)
+
+
+class _Recorder:
+    """Turns a step's events into transitions, audit entries, outbox messages and stage actions."""
+
+    def __init__(self, service: SwitchService, conn: Connection, loaded: LoadedSwitch, policy: Policy,
+                 state: SwitchState, now: datetime, requester: links.Link | None) -> None:
+        self.service, self.conn, self.loaded, self.policy = service, conn, loaded, policy
+        self.state, self.now, self.requester = state, now, requester
+        self.owner = accounts.get_owner(conn, loaded.owner_id)
+        self.settings = service.settings
+        self._checkin_url: str | None = None
+        self._channels: list[str] | None = None
+        self._fired_reason = ""
+
+    # Notifier protocol, for stage actions.
+    def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None:
+        rendered = render_email(template, **context)
+        enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.loaded.id}/{key}", channel=Channel.EMAIL,
+                recipient=recipient, purpose=purpose, subject=rendered.subject, body_text=rendered.text,
+                body_html=rendered.html, now=self.now)
+
+    def address_of(self, member: str) -> str | None:
+        if member == "owner":
+            return self.owner.email
+        if "@" in member:
+            return member
+        for verifier in self.policy.confirm.verifiers if self.policy.confirm else ():
+            if verifier.name == member:
+                return verifier.email
+        return None
+
+    def alert(self, key: str, purpose: str, template: str, **context: Any) -> None:
+        """The owner on every channel: e-mail and each Apprise URL."""
+        rendered = render_email(template, **context)
+        enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.loaded.id}/{key}", channel=Channel.EMAIL,
+                recipient=self.owner.email, purpose=purpose, subject=rendered.subject,
+                body_text=rendered.text, body_html=rendered.html, now=self.now)
+        if self._channels is None:
+            self._channels = [r.url for r in self.conn.execute(
+                select(channels.c.url).where(channels.c.owner_id == self.owner.id).order_by(channels.c.id))]
+        for url in self._channels:
+            enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.loaded.id}/{key}", channel=Channel.APPRISE,
+                    recipient=url, purpose=purpose, subject=rendered.subject, body_text=rendered.text,
+                    body_html=None, now=self.now)
+
+    def checkin_url(self) -> str:
+        if self._checkin_url is None:
+            expires = self.now + timedelta(days=self.settings.link_ttl_days)
+            token = links.create(self.conn, self.owner.id, Purpose.CHECKIN, self.now, expires_at=expires,
+                                 cycle=self.state.cycle)
+            self._checkin_url = links.url(self.settings.base_url, Purpose.CHECKIN, token)
+        return self._checkin_url
+
+    def tz(self, moment: datetime | None) -> str | None:
+        return local(moment, self.policy.timezone)
+
+    def record(self, events: tuple[Event, ...]) -> None:
+        for event in events:
+            cycle = self.state.cycle
+            self.conn.execute(insert(transitions).values(
+                switch_id=self.loaded.id, owner_id=self.owner.id, cycle=cycle, kind=str(event.kind),
+                stage=event.stage, who=event.who, reason=event.reason, due_at=event.at, recorded_at=self.now,
+                data=event.data))
+            self.service._audit(self.conn, self.owner.id, self.now, f"switch.{event.kind}",
+                                {"switch": self.loaded.id, **event.to_dict(), "recorded_at": iso(self.now)})
+            self._messages(event, cycle)
+
+    def _messages(self, event: Event, cycle: int) -> None:
+        key = f"{event.kind}/{iso(event.at)}/{event.stage or event.who or ''}/" \
+              f"{event.data.get('index', event.data.get('level', ''))}"
+        state = self.state
+        if event.kind is Kind.REMINDER:
+            expires = self.now + timedelta(days=self.settings.link_ttl_days)
+            self.email(self.owner.email, key, "reminder", "reminder",
+                       deadline_local=self.tz(datetime.fromisoformat(event.data["deadline"])),
+                       checkin_url=self.checkin_url(), link_expires_local=self.tz(expires))
+        elif event.kind in (Kind.DEADLINE, Kind.GRACE_REMINDER):
+            deadline = datetime.fromisoformat(event.data["deadline"])
+            fires = deadline + self.policy.grace + (self.policy.confirm.window if self.policy.confirm
+                                                    else timedelta())
+            self.alert(key, str(event.kind), "deadline", level=event.data.get("level", 0) + 1,
+                       deadline_local=self.tz(deadline), fires_local=self.tz(fires),
+                       fires_in=_human(fires - event.at), confirm=self.policy.confirm is not None,
+                       checkin_url=self.checkin_url())
+        elif event.kind is Kind.CONFIRM_REQUESTED:
+            assert event.who is not None
+            address = self.address_of(event.who)
+            if address is None:
+                return  # a verifier without an address: the transition records the question
+            closes = datetime.fromisoformat(event.data["closes"])
+            token = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes,
+                                 who=event.who, cycle=cycle)
+            self.email(address, key, "verify", "confirm_requested", who=event.who,
+                       owner_email=self.owner.email, armed_local=self.tz(state.armed_at),
+                       closes_local=self.tz(closes), verify_url=links.url(self.settings.base_url,
+                                                                          Purpose.VERIFY, token))
+        elif event.kind is Kind.VOTE:
+            self.alert(key, "vote", "vote", who=event.who, answer=event.data["answer"], reason=event.reason,
+                       checkin_url=self.checkin_url())
+        elif event.kind is Kind.FIRED:
+            self._fired_reason = event.reason
+            stages = [{"name": s.name, "when_local": self.tz(event.at + s.after)} for s in self.policy.stages]
+            self.alert(key, "fired", "fired", at_local=self.tz(event.at), reason=event.reason, stages=stages,
+                       checkin_url=self.checkin_url())
+        elif event.kind is Kind.STAGE:
+            self._run_stage(event, cycle)
+        elif event.kind is Kind.CANCELLED:
+            what = "checked in" if "checked in" in event.reason else "paused the switch"
+            self.email(self.owner.email, key, "cancelled", "cancelled", what=what, at_local=self.tz(event.at),
+                       stages=event.data["stages"], deadline_local=self.tz(state.deadline))
+        elif event.kind in (Kind.PAUSED, Kind.RESUMED):
+            self.email(self.owner.email, key, str(event.kind), "paused", resumed=event.kind is Kind.RESUMED,
+                       reason=event.reason, until_local=self.tz(state.paused_until),
+                       deadline_local=self.tz(state.deadline))
+        elif event.kind is Kind.RELEASE_REQUESTED:
+            completes = datetime.fromisoformat(event.data["completes"])
+            self.alert(key, "release_requested", "release_requested", who=event.who,
+                       completes_local=self.tz(completes), checkin_url=self.checkin_url())
+            if self.requester is not None and self.requester.email:
+                self.email(self.requester.email, key + "/ack", "request_update", "request_update", who=event.who,
+                           owner_email=self.owner.email, refused=False, completes_local=self.tz(completes))
+        elif event.kind is Kind.REFUSED:
+            address = self._requester_address(event.who)
+            if address:
+                self.email(address, key, "request_update", "request_update", who=event.who,
+                           owner_email=self.owner.email, refused=True, completes_local="")
+
+    def _requester_address(self, who: str | None) -> str | None:
+        from baton.db import links as link_table
+        row = self.conn.execute(select(link_table.c.email).where(
+            link_table.c.owner_id == self.owner.id, link_table.c.purpose == str(Purpose.REQUEST),
+            link_table.c.who == who, link_table.c.revoked_at.is_(None))).first()
+        return None if row is None else row.email
+
+    def _run_stage(self, event: Event, cycle: int) -> None:
+        index = event.data["index"]
+        stage = self.policy.stages[index]
+        action = actions.get(stage.action)
+        if action is None:  # validated at policy time; a removed plugin must not lose the stage silently
+            self.alert(f"stage-missing/{index}/{iso(event.at)}", "stage", "fired", at_local=self.tz(event.at),
+                       reason=f"stage {stage.name}: no action named {stage.action!r} is installed", stages=[],
+                       checkin_url=self.checkin_url())
+            return
+        reason = self._fired_reason or self._last_fired_reason()
+        action(actions.StageRun(self.owner.id, self.owner.email, self.policy.timezone, self.policy, stage,
+                                event, reason, cycle, self.now, self))
+
+    def _last_fired_reason(self) -> str:
+        row = self.conn.execute(select(transitions.c.reason).where(
+            transitions.c.switch_id == self.loaded.id, transitions.c.kind == str(Kind.FIRED))
+            .order_by(transitions.c.id.desc()).limit(1)).first()
+        return row.reason if row else "the switch fired"
+
+
+def _human(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    if hours >= 1:
+        return f"{hours} hours"
+    return "less than an hour"

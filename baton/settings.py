@@ -1,0 +1,58 @@
+"""Deployment settings, from ``BATON_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "baton"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can set; the defaults run on one machine with SQLite."""
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore")
+
+    data_dir: Path = default_data_dir()
+    database_url: str = ""  # empty: SQLite file in data_dir
+    base_url: str = "http://127.0.0.1:8600"  # where links in messages point
+    host: str = "127.0.0.1"
+    port: int = 8600
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout: float = 20.0
+    mail_from: str = "Baton <baton@localhost>"
+
+    sweep_seconds: float = 30.0  # safety sweep, beside the wake at the next due moment
+    batch_size: int = 200
+    claim_seconds: float = 120.0  # a claimed message is retried by others after this lease
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    max_attempts: int = 200
+    link_ttl_days: int = 14
+    token_failures_per_minute: int = 10
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'baton.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
