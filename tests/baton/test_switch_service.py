@@ -1,0 +1,222 @@
+"""The switch service on a real database (SQLite and PostgreSQL), driven by a fake clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from baton.db import audit_entries, outbox, switches, transitions
+from baton.errors import Conflict
+from baton.outbox import Channel
+from baton.runtime import Runtime
+from baton.testing import FakeClock, RecordingSender
+from baton.worker import Worker
+
+POLICY: dict[str, Any] = {
+    "interval": "30d", "reminders": ["7d", "1d"], "grace": "2d", "grace_reminder_every": "1d",
+    "confirm": {"window": "3d", "quorum": 2, "verifiers": [
+        {"name": "ana", "email": "ana@example.org"}, {"name": "budi", "email": "budi@example.org"},
+        {"name": "carla", "email": "carla@example.org"}]},
+    "stages": [{"name": "staff", "after": "0d", "audience": ["owner", "ana"]},
+               {"name": "family", "after": "14d", "audience": ["family@example.org"]}],
+}
+
+
+def _owner(runtime: Runtime, email: str = "owner@example.org", policy: dict[str, Any] | None = None) -> int:
+    made = runtime.service.create_owner(email, "correct horse battery", "Europe/Rome", policy=policy or POLICY)
+    return made.owner.id
+
+
+def _worker(runtime: Runtime) -> tuple[Worker, RecordingSender]:
+    sender = RecordingSender()
+    return runtime.worker({Channel.EMAIL: sender, Channel.APPRISE: sender}), sender
+
+
+def _kinds(runtime: Runtime, owner_id: int) -> list[str]:
+    return [e["event"] for e in runtime.service.timeline(owner_id, 1000)]
+
+
+def test_reminders_are_recorded_and_sent_at_their_moments(runtime: Runtime, clock: FakeClock) -> None:
+    """Reminders go out 7 days and 1 day before the deadline, each with a one-time check-in link."""
+    owner = _owner(runtime)
+    worker, sender = _worker(runtime)
+    clock.advance(days=22, hours=23)
+    assert worker.run_once() == (0, 0)
+    clock.advance(hours=1)
+    assert worker.run_once() == (1, 1)
+    clock.advance(days=6)
+    worker.run_once()
+    assert [m.purpose for m in sender.sent] == ["reminder", "reminder"]
+    assert all("http://baton.test/l/" in m.body_text for m in sender.sent)
+    assert _kinds(runtime, owner) == ["reminder", "reminder"]
+    view = runtime.service.status(owner)
+    assert view.status == "armed" and view.next_reminder == view.deadline  # the deadline alert comes next
+
+
+def test_a_missed_deadline_leads_through_grace_and_confirmation_to_stages(runtime: Runtime,
+                                                                          clock: FakeClock) -> None:
+    """Without check-ins the switch goes through grace, asks the verifiers, fires and runs its stages."""
+    owner = _owner(runtime)
+    worker, sender = _worker(runtime)
+    for _ in range(60):
+        clock.advance(days=1)
+        worker.run_once()
+    assert _kinds(runtime, owner) == [
+        "reminder", "reminder", "deadline", "grace_reminder", "confirm_requested", "confirm_requested",
+        "confirm_requested", "fired", "stage", "stage"]
+    assert runtime.service.status(owner).status == "released"
+    recipients = sorted({m.recipient for m in sender.sent})
+    assert recipients == ["ana@example.org", "budi@example.org", "carla@example.org", "family@example.org",
+                          "owner@example.org"]
+    stage_mail = [m for m in sender.sent if m.purpose == "stage"]
+    assert sorted(m.recipient for m in stage_mail) == ["ana@example.org", "family@example.org",
+                                                      "owner@example.org"]
+    assert all("confirmation window ended without a check-in" in m.body_text for m in stage_mail)
+
+
+def test_transitions_record_the_due_moment_and_the_true_moment(runtime: Runtime, clock: FakeClock) -> None:
+    """A transition recorded late keeps the moment it was due and the moment it was recorded."""
+    owner = _owner(runtime)
+    worker, _ = _worker(runtime)
+    start = clock.now()
+    clock.advance(days=23, hours=5)
+    worker.run_once()
+    with runtime.engine.connect() as conn:
+        row = conn.execute(select(transitions)).one()
+    assert row.due_at == start + timedelta(days=23)
+    assert row.recorded_at == start + timedelta(days=23, hours=5)
+    assert row.kind == "reminder" and row.owner_id == owner
+
+
+def test_a_check_in_cancels_the_stages_not_yet_run(runtime: Runtime, clock: FakeClock) -> None:
+    """After firing, a check-in cancels the family stage and re-arms."""
+    owner = _owner(runtime)
+    worker, sender = _worker(runtime)
+    clock.advance(days=36)  # deadline day 30, grace 2d, window 3d: fired at day 35
+    worker.run_once()
+    assert runtime.service.status(owner).pending_stages == ["family"]
+    view = runtime.service.check_in(owner)
+    assert view.status == "armed" and view.deadline == clock.now() + timedelta(days=30)
+    clock.advance(days=20)
+    worker.run_once()
+    kinds = _kinds(runtime, owner)
+    assert kinds[-3:] == ["stage", "cancelled", "checkin"]
+    assert "family" not in [e.get("stage") for e in runtime.service.timeline(owner)]
+    assert [m.purpose for m in sender.sent if m.recipient == "family@example.org"] == []
+
+
+def test_a_quorum_of_unreachable_answers_fires_early(runtime: Runtime, clock: FakeClock) -> None:
+    """Two verifiers answering unreachable through their links fire the switch before the window ends."""
+    from baton.api import create_app
+    from fastapi.testclient import TestClient
+
+    owner = _owner(runtime)
+    worker, sender = _worker(runtime)
+    clock.advance(days=32)
+    worker.run_once()
+    links = {m.recipient: m.body_text.split("http://baton.test")[1].split()[0]
+             for m in sender.sent if m.purpose == "verify"}
+    client = TestClient(create_app(runtime.service))
+    assert "reachable" in client.get(links["ana@example.org"]).text
+    assert runtime.service.status(owner).status == "confirming"  # a GET changes nothing
+    assert client.post(links["ana@example.org"], data={"answer": "unreachable"}).status_code == 200
+    assert runtime.service.status(owner).status == "confirming"
+    assert client.post(links["budi@example.org"], data={"answer": "unreachable"}).status_code == 200
+    assert runtime.service.status(owner).status == "fired"
+    again = client.post(links["budi@example.org"], data={"answer": "unreachable"})
+    assert again.status_code == 410 and "already used" in again.text
+    closed = client.get(links["carla@example.org"])
+    assert closed.status_code == 410 and "This question is closed" in closed.text
+    fired = [e for e in runtime.service.timeline(owner) if e["event"] == "fired"]
+    assert fired[0]["reason"] == "2 of 3 verifiers answered unreachable (quorum 2)"
+
+
+def test_a_release_request_completes_after_its_wait_unless_refused(runtime: Runtime, clock: FakeClock) -> None:
+    """A holder's request fires after the waiting period; a second one is refused by a check-in."""
+    from baton.api import create_app
+    from fastapi.testclient import TestClient
+
+    owner = _owner(runtime)
+    worker, sender = _worker(runtime)
+    url = runtime.service.request_link(owner, "Dewi", "dewi@example.org")
+    path = url.removeprefix("http://baton.test")
+    client = TestClient(create_app(runtime.service))
+    assert "Ask for the release" in client.get(path).text
+    assert client.post(path).status_code == 200
+    worker.run_once()
+    assert {m.purpose for m in sender.sent} == {"release_requested", "request_update"}
+    clock.advance(days=6)
+    runtime.service.check_in(owner)
+    worker.run_once()
+    assert [e["event"] for e in runtime.service.timeline(owner)][-2:] == ["refused", "checkin"]
+    assert any("refuses your release request" in m.body_text for m in sender.sent)
+    client.post(path)
+    clock.advance(days=7)
+    worker.run_once()
+    view = runtime.service.status(owner)
+    assert view.status == "fired"
+
+
+def test_two_workers_never_fire_the_same_switch_twice(runtime: Runtime, clock: FakeClock) -> None:
+    """Two workers advancing the same due switch record its transitions once."""
+    owner = _owner(runtime)
+    first, sender_a = _worker(runtime)
+    second, sender_b = _worker(runtime)
+    clock.advance(days=40)
+    (switch_id,) = runtime.service.due_switches(clock.now(), 10)
+    assert runtime.service.advance(switch_id) > 0
+    assert runtime.service.advance(switch_id) == 0
+    first.run_once()
+    second.run_once()
+    assert len(sender_a.sent) + len(sender_b.sent) == len({m.dedup_key for m in sender_a.sent + sender_b.sent})
+    with runtime.engine.connect() as conn:
+        fired = conn.execute(select(func.count()).select_from(transitions)
+                             .where(transitions.c.kind == "fired")).scalar()
+        unsent = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar()
+    assert fired == 1 and unsent == 0
+    assert runtime.service.status(owner).status == "fired"
+
+
+def test_a_stale_version_changes_nothing(runtime: Runtime, clock: FakeClock) -> None:
+    """A check-in whose switch version moved under it is refused whole: no state, no audit, no mail."""
+    from baton.service import SwitchService
+
+    owner = _owner(runtime)
+    with runtime.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(audit_entries)).scalar()
+
+    original = SwitchService._load_for_owner
+
+    def stale(self: SwitchService, conn: Any, owner_id: int, lock: bool = False) -> Any:
+        loaded = original(self, conn, owner_id, lock)
+        return type(loaded)(loaded.id, loaded.owner_id, loaded.version - 1, loaded.policy, loaded.state)
+
+    pytest.MonkeyPatch().setattr(SwitchService, "_load_for_owner", stale)
+    try:
+        with pytest.raises(Conflict, match="the switch changed at the same moment; try again"):
+            runtime.service.check_in(owner)
+    finally:
+        pytest.MonkeyPatch().setattr(SwitchService, "_load_for_owner", original)
+    with runtime.engine.connect() as conn:
+        after = conn.execute(select(func.count()).select_from(audit_entries)).scalar()
+        version = conn.execute(select(switches.c.version)).scalar()
+    assert after == before and version == 0
+
+
+def test_owners_never_see_each_others_switch(runtime: Runtime, clock: FakeClock) -> None:
+    """Owner A's token reads and changes only owner A's switch."""
+    from baton.api import create_app
+    from fastapi.testclient import TestClient
+
+    a = runtime.service.create_owner("a@example.org", "correct horse battery", "Europe/Rome")
+    b = runtime.service.create_owner("b@example.org", "correct horse battery", "Asia/Jakarta")
+    client = TestClient(create_app(runtime.service))
+    headers = {"Authorization": f"Bearer {a.api_token}"}
+    clock.advance(days=3)
+    assert client.post("/api/checkin", headers=headers).json()["timezone"] == "Europe/Rome"
+    assert runtime.service.status(b.owner.id).last_checkin == clock.now() - timedelta(days=3)
+    assert [e["event"] for e in client.get("/api/timeline", headers=headers).json()] == ["checkin"]
+    assert runtime.service.timeline(b.owner.id) == []
