@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from baton.runtime import Runtime, build
-from baton.settings import Settings
 from baton.testing import FakeClock
+from tests_support import settings_for
 
 PG_ADMIN = os.environ.get("BATON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -68,12 +68,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_settings(url: str, **overrides: object) -> Settings:
-    base: dict[str, object] = dict(database_url=url, base_url="http://baton.test", smtp_host="127.0.0.1",
-                                   smtp_port=1, retry_base_seconds=1.0, retry_max_seconds=5.0,
-                                   claim_seconds=30.0)
-    base.update(overrides)
-    return Settings(_env_file=None, **base)  # type: ignore[arg-type]
+make_settings = settings_for  # older name, kept for the modules that use it
 
 
 @pytest.fixture
