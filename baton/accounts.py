@@ -74,7 +74,7 @@ def create_owner(conn: Connection, email: str, password: str, timezone: str, now
     secret = pyotp.random_base32() if totp else None
     owner_id = conn.execute(insert(owners).values(
         email=email, password_hash=_HASHER.hash(password), timezone=timezone, language=language,
-        totp_secret=secret, created_at=now)).inserted_primary_key[0]
+        totp_secret=secret, created_at=now)).inserted_primary_key[0]  # type: ignore[index]
     token = issue_token(conn, owner_id, now, label="init")
     return NewOwner(Owner(owner_id, email, timezone, language), token, secret)
 

@@ -10,8 +10,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Dialect, Engine, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint, create_engine, event, false, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    false,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 

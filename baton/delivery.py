@@ -7,6 +7,7 @@ carries a Message-ID derived from its outbox key, so a repeat is recognisable.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import smtplib
@@ -81,10 +82,8 @@ class SmtpSender:
 
     def close(self) -> None:
         if self._smtp is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a connection that may be broken
                 self._smtp.quit()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
             self._smtp = None
 
 

@@ -106,9 +106,9 @@ def next_attempt(conn: Connection) -> datetime | None:
     """When the earliest pending message is next due (claimed ones count from their lease)."""
     ready = case((outbox.c.claimed_until > outbox.c.next_attempt_at, outbox.c.claimed_until),
                  else_=outbox.c.next_attempt_at)
-    due = conn.execute(select(func.min(ready, type_=UTCDateTime))
-                       .where(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False))).scalar()
-    return due  # type: ignore[no-any-return]
+    due: datetime | None = conn.execute(select(func.min(ready, type_=UTCDateTime))
+                                        .where(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False))).scalar()
+    return due
 
 
 def backoff(attempts: int, base: float, cap: float) -> timedelta:

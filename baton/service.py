@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
 from baton import accounts, actions, auditlog, links
 from baton.db import channels, switches, transitions
@@ -24,8 +24,22 @@ from baton.outbox import Channel, enqueue
 from baton.settings import Settings
 from baton.signing import Ed25519Signer
 from baton.timeutil import Clock, local
-from switch import (Event, Kind, Policy, PolicyError, Status, Step, SwitchState, fire_moment, iso,
-                    next_timer, policy_from_dict, policy_to_dict, state_from_dict, state_to_dict)
+from switch import (
+    Event,
+    Kind,
+    Policy,
+    PolicyError,
+    Status,
+    Step,
+    SwitchState,
+    fire_moment,
+    iso,
+    next_timer,
+    policy_from_dict,
+    policy_to_dict,
+    state_from_dict,
+    state_to_dict,
+)
 from switch import machine as core
 
 DEFAULT_POLICY: dict[str, Any] = {
@@ -98,7 +112,7 @@ class SwitchService:
             switch_id = conn.execute(insert(switches).values(
                 owner_id=made.owner.id, policy=policy_to_dict(checked), state=state_to_dict(state),
                 status=str(state.status), next_due_at=timer.due if timer else None, version=0,
-                updated_at=now)).inserted_primary_key[0]
+                updated_at=now)).inserted_primary_key[0]  # type: ignore[index]
             self._audit(conn, made.owner.id, now, "owner.created",
                         {"switch": switch_id, "email": made.owner.email, "timezone": timezone})
         self.on_change(timer.due if timer else None)
@@ -156,7 +170,7 @@ class SwitchService:
         with self.engine.begin() as conn:
             channel_id = conn.execute(insert(channels).values(owner_id=owner_id, url=url,
                                                               label=label or url.split("://")[0],
-                                                              created_at=now)).inserted_primary_key[0]
+                                                              created_at=now)).inserted_primary_key[0]  # type: ignore[index]
             self._audit(conn, owner_id, now, "channel.added", {"channel": channel_id, "label": label})
         return int(channel_id)
 
@@ -231,9 +245,9 @@ class SwitchService:
 
     def next_due(self) -> datetime | None:
         with self.engine.connect() as conn:
-            from sqlalchemy import func
-            return conn.execute(select(func.min(switches.c.next_due_at))  # type: ignore[no-any-return]
-                                .where(switches.c.next_due_at.isnot(None))).scalar()
+            due: datetime | None = conn.execute(select(func.min(switches.c.next_due_at))
+                                                .where(switches.c.next_due_at.isnot(None))).scalar()
+        return due
 
     def advance(self, switch_id: int) -> int:
         """Run a switch's due timers; the number of events recorded (0 if another worker had it)."""

@@ -110,8 +110,9 @@ def test_a_check_in_cancels_the_stages_not_yet_run(runtime: Runtime, clock: Fake
 
 def test_a_quorum_of_unreachable_answers_fires_early(runtime: Runtime, clock: FakeClock) -> None:
     """Two verifiers answering unreachable through their links fire the switch before the window ends."""
-    from baton.api import create_app
     from fastapi.testclient import TestClient
+
+    from baton.api import create_app
 
     owner = _owner(runtime)
     worker, sender = _worker(runtime)
@@ -136,8 +137,9 @@ def test_a_quorum_of_unreachable_answers_fires_early(runtime: Runtime, clock: Fa
 
 def test_a_release_request_completes_after_its_wait_unless_refused(runtime: Runtime, clock: FakeClock) -> None:
     """A holder's request fires after the waiting period; a second one is refused by a check-in."""
-    from baton.api import create_app
     from fastapi.testclient import TestClient
+
+    from baton.api import create_app
 
     owner = _owner(runtime)
     worker, sender = _worker(runtime)
@@ -208,8 +210,9 @@ def test_a_stale_version_changes_nothing(runtime: Runtime, clock: FakeClock) -> 
 
 def test_owners_never_see_each_others_switch(runtime: Runtime, clock: FakeClock) -> None:
     """Owner A's token reads and changes only owner A's switch."""
-    from baton.api import create_app
     from fastapi.testclient import TestClient
+
+    from baton.api import create_app
 
     a = runtime.service.create_owner("a@example.org", "correct horse battery", "Europe/Rome")
     b = runtime.service.create_owner("b@example.org", "correct horse battery", "Asia/Jakarta")
