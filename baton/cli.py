@@ -116,12 +116,16 @@ def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")
     """Run the API and a worker in one process (SQLite by default)."""
     import uvicorn
 
+    from baton import logging_setup
     from baton.api import create_app
     runtime = _runtime()
     settings = runtime.settings
     application = create_app(runtime.service, runtime.worker())
     typer.echo(f"Baton {settings.base_url} — database {_safe_url(settings)}", err=True)
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    config = uvicorn.Config(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    server = uvicorn.Server(config)
+    logging_setup.install()  # after uvicorn configured its loggers
+    server.run()
 
 
 @app.command()

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from tests_support import settings_for
 
 from baton.runtime import Runtime, build
 from baton.testing import FakeClock
+from tests_support import settings_for
 
 PG_ADMIN = os.environ.get("BATON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from tests_support import settings_for
 
 from baton.api import create_app
 from baton.runtime import Runtime, build
 from baton.testing import FakeClock
+from tests_support import settings_for
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests_support import settings_for
 from typer.testing import CliRunner
 
 from baton.cli import app
 from baton.runtime import build
 from baton.settings import get_settings
 from baton.testing import FakeClock
+from tests_support import settings_for
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from tests_support import settings_for
 from typer.testing import CliRunner
 
 from baton.api import create_app
 from baton.cli import app
 from baton.runtime import Runtime, build
 from baton.settings import get_settings
+from tests_support import settings_for
 
 SCENARIO = {
     "start": "2026-01-01T09:00:00Z", "until": "2026-03-01T00:00:00Z",

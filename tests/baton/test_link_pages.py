@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from tests_support import settings_for
 
 from baton import links
 from baton.api import create_app
 from baton.links import Purpose
 from baton.runtime import Runtime, build
 from baton.testing import FakeClock
+from tests_support import settings_for
 
 
 @pytest.fixture
