@@ -1,8 +1,9 @@
 """The worker: advances due switches and drains the outbox; APScheduler only wakes it.
 
-All state is in the database. The worker wakes at the next due moment it knows of (a
-date job moved after every run and after every change made in this process) and on a
-safety sweep, so changes made by other processes are seen within one sweep.
+All state is in the database. Two wakes, each a date job moved after every run: one at
+the next due switch (and after every change made in this process), one at the next
+message due for delivery; and a safety sweep for changes made by other processes.
+Switches and delivery run in separate jobs, so a slow mail server never delays firing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,10 +30,41 @@ from baton.settings import Settings
 from baton.timeutil import Clock
 
 log = logging.getLogger("baton.worker")
+RECHECK = timedelta(seconds=0.2)  # work still due right after a run is held by another worker
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _Wake:
+    """One named date job that is only ever moved earlier (or set again once it ran)."""
+
+    def __init__(self, name: str, run: Callable[[], None], clock: Clock) -> None:
+        self.name, self.run, self.clock = name, run, clock
+        self.scheduler: BackgroundScheduler | None = None
+        self._lock = threading.Lock()
+        self._at: datetime | None = None
+
+    def at(self, due: datetime | None) -> None:
+        scheduler = self.scheduler
+        if scheduler is None or due is None:
+            return
+        now = self.clock.now()
+        when = max(due, now)
+        with self._lock:
+            if self._at is not None and now <= self._at <= when:
+                return
+            self._at = when
+        # A fresh id per moment: APScheduler removes a finished date job by its id, which
+        # must never be the id of the wake being set now.
+        scheduler.add_job(self._fire, DateTrigger(run_date=when), id=f"{self.name}-{when.timestamp()}",
+                          replace_existing=True)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._at = None
+        self.run()
 
 
 @dataclass
@@ -48,76 +81,89 @@ class Worker:
         self.clock: Clock = self.service.clock
         self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.name,
                                    self.senders or default_senders(self.settings))
-        self._lock = threading.Lock()
-        self._wake_lock = threading.Lock()
-        self._next_wake: datetime | None = None
+        self._switch_lock = threading.Lock()
+        self._delivery_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
+        self._switch_wake = _Wake("switches", self._switch_tick, self.clock)
+        self._delivery_wake = _Wake("delivery", self._delivery_tick, self.clock)
 
     def run_switches(self) -> int:
         """Advance every due switch; the number of events recorded."""
         events = 0
-        while True:
-            ids = self.service.due_switches(self.clock.now(), self.settings.batch_size)
-            advanced = [self.service.advance(i) for i in ids]
-            events += sum(advanced)
-            if len(ids) < self.settings.batch_size or not any(advanced):
-                return events
+        with self._switch_lock:
+            while True:
+                ids = self.service.due_switches(self.clock.now(), self.settings.batch_size)
+                advanced = [self.service.advance(i) for i in ids]
+                events += sum(advanced)
+                if len(ids) < self.settings.batch_size or not any(advanced):
+                    return events
+
+    def deliver(self) -> int:
+        """Send every message due now; the number sent."""
+        with self._delivery_lock:
+            return self.deliverer.run_once()
 
     def run_once(self) -> tuple[int, int]:
         """Advance due switches, then deliver due messages: (events, messages sent)."""
-        with self._lock:
-            events = self.run_switches()
-            sent = self.deliverer.run_once()
-        return events, sent
+        return self.run_switches(), self.deliver()
+
+    def next_delivery(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return outbox.next_attempt(conn)
 
     def next_wake(self) -> datetime | None:
-        due = self.service.next_due()
-        with self.engine.connect() as conn:
-            pending = outbox.next_attempt(conn)
-        candidates = [d for d in (due, pending) if d is not None]
-        return min(candidates) if candidates else None
+        """The earliest moment with work: a due switch or a message to deliver."""
+        found = [d for d in (self.service.next_due(), self.next_delivery()) if d is not None]
+        return min(found) if found else None
 
     # -- scheduling ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Run in the background: wake at the next due moment and on the sweep."""
+        """Run in the background: wake at the next due moments and on the sweep."""
         scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": None})
-        scheduler.add_job(self._tick, IntervalTrigger(seconds=self.settings.sweep_seconds), id="sweep")
+        scheduler.add_job(self._sweep, IntervalTrigger(seconds=self.settings.sweep_seconds), id="sweep")
+        self._switch_wake.scheduler = self._delivery_wake.scheduler = scheduler
         scheduler.start()
         self._scheduler = scheduler
-        self.poke(self.clock.now())
+        now = self.clock.now()
+        self._switch_wake.at(now)
+        self._delivery_wake.at(now)
 
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+            self._switch_wake.scheduler = self._delivery_wake.scheduler = None
 
     def poke(self, due: datetime | None) -> None:
-        """Wake at ``due`` (or now, if it is past) unless an earlier wake is already set."""
-        scheduler = self._scheduler
-        if scheduler is None or due is None:
-            return
-        now = self.clock.now()
-        when = max(due, now)
-        with self._wake_lock:
-            if self._next_wake is not None and now <= self._next_wake <= when:
-                return
-            self._next_wake = when
-        # A fresh id per moment: APScheduler removes a finished date job by id, which must
-        # never be the id of the wake we are setting now.
-        scheduler.add_job(self._tick, DateTrigger(run_date=when), id=f"wake-{when.timestamp()}",
-                          replace_existing=True)
+        """A switch changed in this process: wake at its next due moment, and deliver now."""
+        self._switch_wake.at(due)
+        self._delivery_wake.at(self.clock.now())
 
-    def _tick(self) -> None:
-        with self._wake_lock:
-            self._next_wake = None
+    def _sweep(self) -> None:
+        self._switch_wake.at(self.clock.now())
+        self._delivery_wake.at(self.clock.now())
+
+    def _switch_tick(self) -> None:
         try:
-            self.run_once()
-        except Exception:  # noqa: BLE001 - the sweep retries; never let the scheduler die
-            log.exception("worker run failed; retrying shortly")
-            self.poke(self.clock.now() + timedelta(seconds=5))
+            events = self.run_switches()
+            due = self.service.next_due()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
+            log.exception("advancing switches failed; retrying shortly")
+            self._switch_wake.at(self.clock.now() + timedelta(seconds=5))
             return
-        nxt = self.next_wake()
-        if nxt is not None:
-            # Work still due now is held by another worker: look again shortly, not at once.
-            self.poke(max(nxt, self.clock.now() + timedelta(seconds=0.2)))
+        if events:
+            self._delivery_wake.at(self.clock.now())
+        if due is not None:
+            self._switch_wake.at(max(due, self.clock.now() + RECHECK))
+
+    def _delivery_tick(self) -> None:
+        try:
+            self.deliver()
+            due = self.next_delivery()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
+            log.exception("delivery failed; retrying shortly")
+            self._delivery_wake.at(self.clock.now() + timedelta(seconds=5))
+            return
+        if due is not None:
+            self._delivery_wake.at(max(due, self.clock.now() + RECHECK))
