@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,7 +21,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = default_data_dir()
     database_url: str = ""  # empty: SQLite file in data_dir
-    base_url: str = "http://127.0.0.1:8600"  # where links in messages point
+    base_url: str = ""  # where links in messages point; default http://{host}:{port}
     host: str = "127.0.0.1"
     port: int = 8600
 
@@ -42,10 +42,10 @@ class Settings(BaseSettings):
     link_ttl_days: int = 14
     token_failures_per_minute: int = 10
 
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    @model_validator(mode="after")
+    def _public_url(self) -> Settings:
+        self.base_url = (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:
