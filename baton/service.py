@@ -201,40 +201,20 @@ class SwitchService:
         return link, _view(loaded.policy, loaded.state), owner.email
 
     def check_in_by_link(self, token: str) -> SwitchView:
-        def consume(conn: Connection, now: datetime) -> int:
-            link = links.resolve(conn, token, Purpose.CHECKIN, now)
-            links.consume(conn, link, now)
-            return link.owner_id
-        return self._act_by_link(consume, lambda p, s, now: core.check_in(p, s, now, via="link"))
+        return self._act_by_link(token, Purpose.CHECKIN,
+                                 lambda link, p, s, now: core.check_in(p, s, now, via="link"))
 
     def vote_by_link(self, token: str, answer: str) -> SwitchView:
-        holder: dict[str, links.Link] = {}
-
-        def consume(conn: Connection, now: datetime) -> int:
-            link = links.resolve(conn, token, Purpose.VERIFY, now)
-            links.consume(conn, link, now)
-            holder["link"] = link
-            return link.owner_id
-
-        def step(p: Policy, s: SwitchState, now: datetime) -> Step:
-            link = holder["link"]
+        def step(link: links.Link, p: Policy, s: SwitchState, now: datetime) -> Step:
             if s.status is not Status.CONFIRMING or s.cycle != link.cycle:
                 raise LinkError("closed", "This question is closed: the owner checked in, or the switch "
                                 "has already decided. Thank you.")
-            assert link.who is not None
-            return core.vote(p, s, now, link.who, answer)
-        return self._act_by_link(consume, step)
+            return core.vote(p, s, now, link.who or "", answer)
+        return self._act_by_link(token, Purpose.VERIFY, step)
 
     def request_by_link(self, token: str) -> SwitchView:
-        holder: dict[str, links.Link] = {}
-
-        def consume(conn: Connection, now: datetime) -> int:
-            link = links.resolve(conn, token, Purpose.REQUEST, now)
-            links.consume(conn, link, now)
-            holder["link"] = link
-            return link.owner_id
-        return self._act_by_link(consume, lambda p, s, now: core.request_release(
-            p, s, now, holder["link"].who or "?"), requester=holder)
+        return self._act_by_link(token, Purpose.REQUEST,
+                                 lambda link, p, s, now: core.request_release(p, s, now, link.who or ""))
 
     # -- worker -----------------------------------------------------------------------------
     def due_switches(self, now: datetime, limit: int) -> list[int]:
@@ -297,24 +277,27 @@ class SwitchService:
             policy = new_policy or loaded.policy
             if not self._store(conn, loaded, policy, step, now):
                 raise Conflict("the switch changed at the same moment; try again")
-        timer = next_timer(policy, step.state)
-        self.on_change(timer.due if timer else None)
-        return _view(policy, step.state)
+        return self._changed(policy, step.state)
 
-    def _act_by_link(self, consume: Callable[[Connection, datetime], int],
-                     fn: Callable[[Policy, SwitchState, datetime], Step],
-                     requester: dict[str, links.Link] | None = None) -> SwitchView:
+    def _act_by_link(self, token: str, purpose: Purpose,
+                     fn: Callable[[links.Link, Policy, SwitchState, datetime], Step]) -> SwitchView:
+        """Use a one-time link and act on its owner's switch, in one transaction."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            owner_id = consume(conn, now)
-            loaded = self._load_for_owner(conn, owner_id, lock=True)
-            step = fn(loaded.policy, loaded.state, now)
-            if not self._store(conn, loaded, loaded.policy, step, now,
-                               requester=requester.get("link") if requester else None):
+            link = links.resolve(conn, token, purpose, now)
+            links.consume(conn, link, now)
+            loaded = self._load_for_owner(conn, link.owner_id, lock=True)
+            step = fn(link, loaded.policy, loaded.state, now)
+            requester = link if purpose is Purpose.REQUEST else None
+            if not self._store(conn, loaded, loaded.policy, step, now, requester=requester):
                 raise Conflict("the switch changed at the same moment; try again")
-        timer = next_timer(loaded.policy, step.state)
+        return self._changed(loaded.policy, step.state)
+
+    def _changed(self, policy: Policy, state: SwitchState) -> SwitchView:
+        """After a committed change: wake the worker at the next due moment; the new view."""
+        timer = next_timer(policy, state)
         self.on_change(timer.due if timer else None)
-        return _view(loaded.policy, step.state)
+        return _view(policy, state)
 
     def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
                requester: links.Link | None = None) -> bool:
