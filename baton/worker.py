@@ -47,23 +47,35 @@ class _Wake:
         self._at: datetime | None = None
 
     def at(self, due: datetime | None) -> None:
-        scheduler = self.scheduler
-        if scheduler is None or due is None:
+        if due is None:
             return
-        now = self.clock.now()
-        when = max(due, now)
         with self._lock:
+            scheduler = self.scheduler
+            if scheduler is None:
+                return
+            now = self.clock.now()
+            when = max(due, now)
             if self._at is not None and now <= self._at <= when:
                 return
             self._at = when
-        # A fresh id per moment: APScheduler removes a finished date job by its id, which
-        # must never be the id of the wake being set now.
-        scheduler.add_job(self._fire, DateTrigger(run_date=when), id=f"{self.name}-{when.timestamp()}",
-                          replace_existing=True)
+            # A fresh id per moment: APScheduler removes a finished date job by its id, which
+            # must never be the id of the wake being set now. Added under the lock ``detach``
+            # takes: a job adding a job while ``shutdown(wait=True)`` holds the job store lock
+            # and waits for that job would deadlock.
+            scheduler.add_job(self._fire, DateTrigger(run_date=when), id=f"{self.name}-{when.timestamp()}",
+                              replace_existing=True)
+
+    def detach(self) -> None:
+        """Set no more wakes (before the scheduler shuts down); a wake already queued does nothing."""
+        with self._lock:
+            self.scheduler = None
+            self._at = None
 
     def _fire(self) -> None:
         with self._lock:
             self._at = None
+            if self.scheduler is None:
+                return
         self.run()
 
 
@@ -131,9 +143,10 @@ class Worker:
 
     def stop(self) -> None:
         if self._scheduler is not None:
+            self._switch_wake.detach()
+            self._delivery_wake.detach()
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
-            self._switch_wake.scheduler = self._delivery_wake.scheduler = None
 
     def poke(self, due: datetime | None) -> None:
         """A switch changed in this process: wake at its next due moment, and deliver now."""
@@ -145,6 +158,8 @@ class Worker:
         self._delivery_wake.at(self.clock.now())
 
     def _switch_tick(self) -> None:
+        if self._switch_lock.locked():
+            return  # a run is in progress and sets the next wake when it ends; do not queue behind it
         try:
             events = self.run_switches()
             due = self.service.next_due()
@@ -158,6 +173,8 @@ class Worker:
             self._switch_wake.at(max(due, self.clock.now() + RECHECK))
 
     def _delivery_tick(self) -> None:
+        if self._delivery_lock.locked():
+            return  # as above: a wake blocked on a slow mail server would hold a pool thread each sweep
         try:
             self.deliver()
             due = self.next_delivery()

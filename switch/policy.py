@@ -107,9 +107,13 @@ def _schedule(value: Any, timezone: str) -> CalendarSchedule:
         raise PolicyError("schedule.every", f"expected day, week or month, got {every!r}")
     at_text = value.get("at", "09:00")
     try:
-        at = time.fromisoformat(at_text)
+        at: time | None = time.fromisoformat(at_text)
     except (TypeError, ValueError):
-        raise PolicyError("schedule.at", f"expected a time like 09:00, got {at_text!r}") from None
+        at = None
+    # Hours and minutes of the owner's wall clock only: the policy's time zone would silently
+    # override an offset, and policy_to_dict writes HH:MM, so seconds would not survive it.
+    if at is None or at.tzinfo is not None or at.second or at.microsecond:
+        raise PolicyError("schedule.at", f"expected a time like 09:00, got {at_text!r}")
     on_raw = value.get("on", [])
     if not isinstance(on_raw, list):
         on_raw = [on_raw]

@@ -8,6 +8,7 @@ the machine's own state.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from switch import (
 from switch.timeline import Input, apply_input
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-END = START + timedelta(days=365)  # far past any generated input and everything it sets off
+AFTERWARDS = timedelta(days=365)  # far past anything the last input sets off
 STEP = timedelta(hours=12)  # durations are whole half-days, so timers and inputs often coincide
 VERIFIERS = ("ana", "budi", "carla")
 CLOCK_KINDS = {Kind.REMINDER, Kind.DEADLINE, Kind.GRACE_REMINDER, Kind.CONFIRM_REQUESTED, Kind.FIRED,
@@ -53,8 +54,15 @@ class Act:
 
 @dataclass(frozen=True, slots=True)
 class History:
+    """A policy and the inputs of one switch's life, in time order."""
+
     policy: Policy
     acts: tuple[Act, ...]
+
+    @property
+    def end(self) -> datetime:
+        """When the closing run looks: long after the last input."""
+        return (self.acts[-1].at if self.acts else START) + AFTERWARDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,58 +87,100 @@ def _span(half_days: int) -> str:
     return f"{12 * half_days}h"
 
 
+# Strategies are built once and reused: building one per draw costs more than the test.
+@functools.cache
+def _ints(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@functools.cache
+def _pick(options: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.sampled_from(options)
+
+
+@functools.cache
+def _shuffled(options: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
+    return st.permutations(options)
+
+
+@functools.cache
+def _gaps(cycle_steps: int) -> st.SearchStrategy[timedelta]:
+    """Some long gaps (up to a whole cycle of the policy), more short ones, on and off the grid."""
+    long_gap = st.integers(0, cycle_steps).map(lambda n: n * STEP)
+    short_gap = st.integers(0, 4).map(lambda n: n * STEP) | st.integers(0, 36).map(lambda n: timedelta(hours=n))
+    return long_gap | short_gap | short_gap
+
+
+_REMINDERS = st.lists(st.integers(1, 29), max_size=3)
+_DELAYS = st.lists(st.integers(0, 20), max_size=3)
+_NAMES = st.lists(st.sampled_from(VERIFIERS), min_size=1, max_size=3, unique=True)
+_EVERY = st.none() | st.integers(1, 4)
+_PAUSE = timedelta(hours=1)
+_NUDGE = st.sampled_from([timedelta(), timedelta(hours=1), STEP])
+
+
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
-    interval = draw(st.integers(1, 30))
+    """Interval policies in half-days: reminders, grace (with or without reminders), a confirmation
+    window with one to three verifiers and a quorum, zero to three stages, bounded pauses."""
+    interval = draw(_ints(1, 30))
     data: dict[str, object] = {
         "interval": _span(interval),
         "timezone": "Europe/Rome",
-        "reminders": [_span(n) for n in draw(st.lists(st.integers(1, 29), max_size=3)) if n < interval],
-        "grace": _span(draw(st.integers(0, 10))),
-        "max_pause": _span(draw(st.integers(1, 20))),
-        "release_request": {"wait": _span(draw(st.integers(1, 10)))},
+        "reminders": [_span(n) for n in draw(_REMINDERS) if n < interval],
+        "grace": _span(draw(_ints(0, 10))),
+        "max_pause": _span(draw(_ints(1, 20))),
+        "release_request": {"wait": _span(draw(_ints(1, 10)))},
     }
-    every = draw(st.none() | st.integers(1, 4))
+    every = draw(_EVERY)
     if every is not None:
         data["grace_reminder_every"] = _span(every)
     if draw(st.booleans()):
-        names = draw(st.lists(st.sampled_from(VERIFIERS), min_size=1, max_size=3, unique=True))
-        data["confirm"] = {"window": _span(draw(st.integers(0, 12))), "verifiers": names,
-                           "quorum": draw(st.integers(1, len(names)))}
-    delays = draw(st.lists(st.integers(0, 20), max_size=3))
-    data["stages"] = [{"name": f"stage{i}", "after": _span(n)} for i, n in enumerate(delays)]
+        names = draw(_NAMES)
+        data["confirm"] = {"window": _span(draw(_ints(0, 12))), "verifiers": names,
+                           "quorum": draw(_ints(1, len(names)))}
+    data["stages"] = [{"name": f"stage{i}", "after": _span(n)} for i, n in enumerate(draw(_DELAYS))]
     return policy_from_dict(data)
 
 
 @st.composite
 def histories(draw: st.DrawFn, *, owner_acts: bool = True) -> History:
+    """Up to fourteen inputs (check-ins, pauses, votes, release requests, worker ticks) in time order."""
     policy = draw(policies())
     assert policy.interval is not None
-    types = ["tick", "tick", "release_request"]
+    types: tuple[str, ...] = ("tick", "tick", "release_request")
     if owner_acts:
-        types += ["checkin", "checkin", "pause"]
+        types += ("checkin", "checkin", "pause")
     if policy.confirm is not None:
-        types += ["vote"] * 5
+        types += ("vote",) * 5
     window = policy.confirm.window if policy.confirm else timedelta()
     cycle = _clock_fire(policy, START) + (policy.stages[-1].after if policy.stages else STEP) - START
-    long_gap = st.integers(0, cycle // STEP).map(lambda n: n * STEP)
-    short_gap = st.integers(0, 4).map(lambda n: n * STEP) | st.integers(0, 36).map(lambda n: timedelta(hours=n))
+    gaps = _gaps(cycle // STEP)
     acts: list[Act] = []
-    at = owner = START  # the generator aims votes at the window the last owner act opens
-    for _ in range(draw(st.integers(0, 14))):
-        kind = draw(st.sampled_from(types))
+    at = owner = START
+    for _ in range(draw(_ints(0, 14))):
+        kind = draw(_pick(types))
+        if kind == "vote" and at > _clock_fire(policy, owner):
+            kind = "checkin" if owner_acts else "tick"  # start a cycle in which votes can count
         if kind == "vote" and draw(st.booleans()):
-            inside = _confirmation_opens(policy, owner) + draw(st.integers(0, window // STEP)) * STEP
-            at = max(at, inside)
+            # Aim at the confirmation window (or just before it) that the last owner act opens,
+            # and let a few verifiers answer close together, so that quorums and vetoes meet.
+            opens = _confirmation_opens(policy, owner)
+            at = max(at, opens + draw(_ints(-1, window // STEP)) * STEP)
         else:
-            at += draw(long_gap | short_gap | short_gap)
+            at += draw(gaps)
         if kind == "vote":
             assert policy.confirm is not None
-            who = draw(st.sampled_from([v.name for v in policy.confirm.verifiers]))
-            answer = draw(st.sampled_from(["reachable", "unreachable", "unreachable"]))
-            acts.append(Act(at, kind, who=who, answer=answer))
+            names = tuple(v.name for v in policy.confirm.verifiers)
+            voters = draw(_shuffled(names))[:draw(_ints(1, len(names)))]
+            if draw(st.booleans()):
+                voters.append(draw(_pick(names)))  # someone answers again
+            for who in voters:
+                answer = draw(_pick(("reachable", "unreachable", "unreachable")))
+                acts.append(Act(at, kind, who=who, answer=answer))
+                at += draw(_NUDGE)
         elif kind == "pause":
-            length = timedelta(hours=draw(st.integers(1, policy.max_pause // timedelta(hours=1))))
+            length = draw(_ints(1, policy.max_pause // _PAUSE)) * _PAUSE
             acts.append(Act(at, kind, until=at + length))
             owner = at + length
         elif kind == "release_request":
@@ -159,7 +209,7 @@ def play(history: History) -> list[Record]:
                 continue
         records.append(Record(act, state, step.state, step.events))
         state = step.state
-    closing = run_due(policy, state, END)
+    closing = run_due(policy, state, history.end)
     records.append(Record(None, state, closing.state, closing.events))
     return records
 
@@ -213,6 +263,8 @@ def test_it_never_fires_before_the_last_owner_act_plus_interval_grace_and_window
         act = record.act
         if act is not None and record.error is None:
             if act.type in ("checkin", "pause"):
+                refused = [e.who for e in own if e.kind is Kind.REFUSED]
+                assert refused == (["heir"] if completes is not None else []), "a waiting request was not refused"
                 owner = act.at if act.type == "checkin" else act.until or act.at
                 completes, votes, asked, fired = None, {}, False, False
             elif act.type == "release_request":
@@ -220,8 +272,10 @@ def test_it_never_fires_before_the_last_owner_act_plus_interval_grace_and_window
             elif act.type == "vote" and asked and not fired:
                 assert act.who is not None and act.answer is not None
                 votes[act.who] = act.answer
+        quorum = act is not None and act.type == "vote" and not fired and _quorum(policy, votes)
         for event in own:
-            observe(event, quorum=act is not None and act.type == "vote" and _quorum(policy, votes))
+            observe(event, quorum)
+        assert fired or not quorum, "a quorum of unreachable answers did not fire"
 
 
 @EXAMPLES
@@ -263,6 +317,47 @@ def test_without_a_check_in_it_fires_exactly_at_deadline_plus_grace_and_window(h
         assert reason == "confirmation window ended without a check-in"
     else:
         assert reason == "grace ended without a check-in"
+
+
+@EXAMPLES
+@given(histories())
+def test_reminders_and_grace_reminders_come_at_exactly_their_moments(history: History) -> None:
+    """Reminders at deadline less each offset, all before the deadline; grace reminders strictly inside grace."""
+    policy = history.policy
+    assert policy.interval is not None
+    owner = START
+    sent: list[int] = []
+    levels: list[int] = []
+    for record in play(history):
+        act = record.act
+        owner_act = act is not None and act.type in ("checkin", "pause") and record.error is None
+        clock, _ = record.split() if owner_act else (list(record.events), [])
+        deadline = owner + policy.interval
+        grace_ends = deadline + policy.grace
+        for event in clock:
+            if event.kind is Kind.REMINDER:
+                index = event.data["index"]
+                assert (index, event.at) == (len(sent), deadline - policy.reminders[index])
+                assert event.data["deadline"] == iso(deadline)
+                sent.append(index)
+            elif event.kind is Kind.DEADLINE:
+                assert event.at == deadline
+                assert sent == list(range(len(policy.reminders)))
+            elif event.kind is Kind.GRACE_REMINDER:
+                every = policy.grace_reminder_every
+                assert every is not None
+                level = event.data["level"]
+                assert (level, event.at) == (len(levels) + 1, deadline + every * level)
+                assert deadline < event.at < grace_ends
+                levels.append(level)
+            elif event.kind is Kind.CONFIRM_REQUESTED or (event.kind is Kind.FIRED and policy.confirm is None
+                                                          and event.at == grace_ends):
+                every = policy.grace_reminder_every
+                assert len(levels) == (0 if every is None else max(0, -(-policy.grace // every) - 1))
+        if owner_act:
+            assert act is not None
+            owner = act.at if act.type == "checkin" else act.until or act.at
+            sent, levels = [], []
 
 
 @EXAMPLES
@@ -338,22 +433,21 @@ def test_stages_run_in_order_at_exactly_fired_at_plus_their_delay(history: Histo
 @given(histories())
 def test_nothing_happens_while_paused(history: History) -> None:
     """No reminder, deadline, confirmation, fire or stage falls inside a pause; votes are ignored."""
-    paused_until: datetime | None = None
+    paused_until = START  # nothing is paused before this moment
     for record in play(history):
         act = record.act
-        inside = paused_until is not None and act is not None and act.at < paused_until
-        if act is not None and act.type == "release_request" and inside:
-            assert record.error is not None
-            assert str(record.error) == f"the owner paused the switch until {iso(paused_until)}; ask again after that"
+        if act is not None and act.type == "release_request" and act.at < paused_until:
+            assert str(record.error) == (f"the owner paused the switch until {iso(paused_until)}; "
+                                         "ask again after that")
         for event in record.events:
-            inside = paused_until is not None and event.at < paused_until
+            inside = event.at < paused_until
             assert not (inside and event.kind in CLOCK_KINDS), f"{event.kind} at {event.at} while paused"
             if inside and event.kind is Kind.VOTE:
                 assert event.reason == "ignored: no confirmation is open (switch paused)"
-        if act is not None and act.type == "pause":
+        if act is not None and act.type == "pause" and act.until is not None:
             paused_until = act.until
         elif act is not None and act.type == "checkin":
-            paused_until = None
+            paused_until = START
 
 
 @EXAMPLES
@@ -362,7 +456,7 @@ def test_every_event_is_in_time_order_at_its_true_moment_with_a_reason(history: 
     """Event moments never go back, never run ahead of the act or tick, and each has a reason."""
     last = START
     for record in play(history):
-        now = record.act.at if record.act is not None else END
+        now = record.act.at if record.act is not None else history.end
         for event in record.events:
             assert last <= event.at <= now
             assert isinstance(event.reason, str) and event.reason.strip()
