@@ -81,6 +81,8 @@ def verify_chain(owner: str, entries: Iterable[AuditEntry], check: SignatureChec
         if entry.seq != expected:
             if entry.seq < expected or expected in seen:
                 return ChainProblem(entry.seq, f"reordered: found where entry {expected} belongs")
+            if expected == 1:
+                return ChainProblem(1, f"removed: the chain starts at entry {entry.seq}")
             return ChainProblem(expected, f"removed: the chain jumps from entry {expected - 1} "
                                 f"to entry {entry.seq}")
         if entry_hash(entry.prev_hash, entry.seq, entry.at, entry.kind, entry.data) != entry.hash:

@@ -25,14 +25,14 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
-    """The shortest ``1w2d3h`` spelling of a duration (``0s`` for zero)."""
+    """A duration as people write it, in days and smaller units: ``30d``, ``1d12h`` (``0s`` for zero)."""
     seconds = int(delta.total_seconds())
     if seconds == 0:
         return "0s"
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     parts = []
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")

@@ -291,7 +291,9 @@ def check_in(policy: Policy, state: SwitchState, now: datetime, via: str = "api"
 
 def vote(policy: Policy, state: SwitchState, now: datetime, who: str, answer: str) -> Step:
     """A verifier answers. A quorum of "unreachable" (and no "reachable") fires the switch."""
-    if policy.confirm is None or who not in {v.name for v in policy.confirm.verifiers}:
+    if policy.confirm is None:
+        raise InputError(f"the policy has no confirmation window, so there is nothing to answer (from {who!r})")
+    if who not in {v.name for v in policy.confirm.verifiers}:
         raise InputError(f"expected one of the policy's verifiers, got {who!r}")
     try:
         said = Answer(answer)
@@ -311,6 +313,8 @@ def vote(policy: Policy, state: SwitchState, now: datetime, who: str, answer: st
     quorum = policy.confirm.quorum
     if seen:
         note = f"{', '.join(seen)} answered reachable: no early firing"
+    elif against >= quorum:
+        note = f"quorum reached: {against} unreachable answers of the {quorum} needed"
     else:
         note = f"{against} of {quorum} unreachable answers needed to fire early"
     events.append(Event(now, Kind.VOTE, note, who=who, data={"answer": str(said)}))

@@ -16,6 +16,7 @@ from switch.durations import format_duration, parse_duration
 from switch.errors import PolicyError
 from switch.schedule import WEEKDAYS, CalendarSchedule
 
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_MAX_PAUSE = timedelta(days=90)
 DEFAULT_REQUEST_WAIT = timedelta(days=7)
 
@@ -120,10 +121,11 @@ def _schedule(value: Any, timezone: str) -> CalendarSchedule:
     on: list[int] = []
     for i, item in enumerate(on_raw):
         if every == "week":
-            if not isinstance(item, str) or item.lower()[:3] not in WEEKDAYS:
+            day = item.strip().lower() if isinstance(item, str) else ""
+            if day not in WEEKDAYS and day not in WEEKDAY_NAMES:
                 raise PolicyError(f"schedule.on[{i}]",
-                                  f"expected a weekday like mon or thu, got {item!r}")
-            on.append(WEEKDAYS.index(item.lower()[:3]))
+                                  f"expected a weekday like mon or thursday, got {item!r}")
+            on.append(WEEKDAYS.index(day[:3]))
         elif every == "month":
             if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= 31:
                 raise PolicyError(f"schedule.on[{i}]", f"expected a day of month 1..31, got {item!r}")
@@ -166,7 +168,7 @@ def _confirm(value: Any) -> Confirm:
         raise PolicyError("confirm.quorum", f"expected a whole number of 1 or more, got {quorum!r}")
     if quorum > len(verifiers):
         raise PolicyError("confirm.quorum",
-                          f"expected at most the {len(verifiers)} verifiers, got {quorum}")
+                          f"expected at most {len(verifiers)} (the number of verifiers), got {quorum}")
     return Confirm(window=window, verifiers=tuple(verifiers), quorum=quorum)
 
 
@@ -228,8 +230,8 @@ def policy_from_dict(data: Any) -> Policy:
                               f"({format_duration(period)}), got {item!r}")
         reminders.append(offset)
     every = data.get("grace_reminder_every")
-    grace_every = None if every in (None, "0d", "0s") else _duration(every, "grace_reminder_every",
-                                                                      allow_zero=False)
+    # Absent or zero: no reminders during grace beyond the alert at the deadline.
+    grace_every = None if every is None else _duration(every, "grace_reminder_every") or None
     request = data.get("release_request", {})
     if not isinstance(request, Mapping) or set(request) - {"wait"}:
         raise PolicyError("release_request", f"expected {{\"wait\": \"7d\"}}, got {request!r}")

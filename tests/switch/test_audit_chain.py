@@ -130,7 +130,7 @@ def test_removing_an_entry_in_the_middle_is_detected(chain: list[AuditEntry], ch
 
 def test_removing_the_first_entry_is_detected(chain: list[AuditEntry], check: NaclCheck) -> None:
     """The chain must start at entry 1."""
-    assert problem(chain[1:], check) == "entry 1: removed: the chain jumps from entry 0 to entry 2"
+    assert problem(chain[1:], check) == "entry 1: removed: the chain starts at entry 2"
 
 
 def test_removing_the_tail_is_detected_given_the_recorded_head(chain: list[AuditEntry], check: NaclCheck) -> None:

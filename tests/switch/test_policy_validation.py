@@ -25,6 +25,9 @@ def _without(*keys: str) -> dict[str, Any]:
 
 
 INVALID = [
+    pytest.param({**_without("interval"), "schedule": {"every": "week", "on": ["monkey"]}},
+                 "policy field `schedule.on[0]`: expected a weekday like mon or thursday, got 'monkey'",
+                 id="not-a-weekday"),
     pytest.param({**BASE, "grace": "-1d"},
                  "policy field `grace`: expected a duration of zero or more, got '-1d'",
                  id="negative-duration"),
@@ -38,10 +41,10 @@ INVALID = [
                  "policy field `interval`: expected a duration like 30d, 12h, 1w2d or 90m, got 'a month'",
                  id="unreadable-duration"),
     pytest.param({**BASE, "reminders": ["7d", "30d"]},
-                 "policy field `reminders[1]`: expected less than the interval (4w2d), got '30d'",
+                 "policy field `reminders[1]`: expected less than the interval (30d), got '30d'",
                  id="reminder-equal-to-interval"),
     pytest.param({**BASE, "reminders": ["45d"]},
-                 "policy field `reminders[0]`: expected less than the interval (4w2d), got '45d'",
+                 "policy field `reminders[0]`: expected less than the interval (30d), got '45d'",
                  id="reminder-longer-than-interval"),
     pytest.param({**_without("interval"), "schedule": WEEKLY, "reminders": ["7d"]},
                  "policy field `reminders[0]`: expected less than the shortest gap of the schedule (6d23h), "
@@ -54,7 +57,7 @@ INVALID = [
                  "policy field `timezone`: expected an IANA time zone like Europe/Rome, got 'Mars/Olympus_Mons'",
                  id="unknown-time-zone"),
     pytest.param({**BASE, "confirm": {"window": "3d", "verifiers": ["ana", "budi", "carla"], "quorum": 4}},
-                 "policy field `confirm.quorum`: expected at most the 3 verifiers, got 4",
+                 "policy field `confirm.quorum`: expected at most 3 (the number of verifiers), got 4",
                  id="quorum-larger-than-verifiers"),
     pytest.param({**BASE, "confirm": {"window": "3d", "verifiers": ["ana"], "quorum": 0}},
                  "policy field `confirm.quorum`: expected a whole number of 1 or more, got 0",
@@ -109,7 +112,8 @@ def test_a_policy_error_carries_the_field_and_the_detail_apart() -> None:
     with pytest.raises(PolicyError) as raised:
         policy_from_dict({**BASE, "confirm": {"window": "3d", "verifiers": ["ana"], "quorum": 2}})
 
-    assert (raised.value.field, raised.value.detail) == ("confirm.quorum", "expected at most the 1 verifiers, got 2")
+    assert (raised.value.field, raised.value.detail) == (
+        "confirm.quorum", "expected at most 1 (the number of verifiers), got 2")
 
 
 VALID = [
@@ -147,5 +151,19 @@ def test_reminders_are_kept_largest_first_and_stages_in_running_order() -> None:
                                "stages": [{"name": "late", "after": "21d"}, {"name": "first", "after": "0d"},
                                           {"name": "also-first", "after": "0d"}]})
 
-    assert policy_to_dict(policy)["reminders"] == ["1w", "1d"]
+    assert policy_to_dict(policy)["reminders"] == ["7d", "1d"]
     assert [s.name for s in policy.stages] == ["first", "also-first", "late"]
+
+
+@pytest.mark.parametrize("every", ["0d", "0h", "0s"])
+def test_a_zero_grace_reminder_interval_means_no_grace_reminders(every: str) -> None:
+    """Zero in any unit turns grace reminders off, as leaving the field out does."""
+    assert policy_from_dict({**BASE, "grace_reminder_every": every}).grace_reminder_every is None
+
+
+def test_weekdays_may_be_written_in_full() -> None:
+    """``thursday`` and ``thu`` name the same day."""
+    base = {**_without("interval"), "reminders": []}
+    full = policy_from_dict({**base, "schedule": {"every": "week", "on": ["Thursday"]}})
+    short = policy_from_dict({**base, "schedule": {"every": "week", "on": ["thu"]}})
+    assert full == short

@@ -101,7 +101,7 @@ def test_the_timeline_prints_each_event_with_its_reason_and_details() -> None:
                          "reason": "check-in via scenario; next deadline 2026-02-19T10:00:00Z",
                          "via": "scenario", "deadline": "2026-02-19T10:00:00Z"}
     assert events[1] == {"at": "2026-02-12T10:00:00Z", "event": "reminder",
-                         "reason": "deadline 2026-02-19T10:00:00Z in 1w",
+                         "reason": "deadline 2026-02-19T10:00:00Z in 7d",
                          "deadline": "2026-02-19T10:00:00Z", "index": 0}
     assert events[10] == {"at": "2026-02-26T10:00:00Z", "event": "confirm_requested", "who": "ana",
                           "reason": "grace over; verifiers asked until 2026-03-01T10:00:00Z",
@@ -218,7 +218,7 @@ BAD_INPUTS = [
                  "scenario `events[1]`: expected one of the policy's verifiers, got 'zed'",
                  id="vote-by-an-unknown-verifier"),
     pytest.param({"at": "2026-05-01T00:00:00Z", "type": "pause", "until": "2026-09-01T00:00:00Z"},
-                 "scenario `events[1]`: expected a pause of at most 12w6d, got 17w4d (until 2026-09-01T00:00:00Z)",
+                 "scenario `events[1]`: expected a pause of at most 90d, got 123d (until 2026-09-01T00:00:00Z)",
                  id="pause-longer-than-max-pause"),
     pytest.param({"at": "2026-05-01T00:00:00Z", "type": "pause", "until": "2026-04-01T00:00:00Z"},
                  "scenario `events[1]`: expected a pause end after 2026-05-01T00:00:00Z, got 2026-04-01T00:00:00Z",
