@@ -12,7 +12,8 @@ import hashlib
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -114,15 +115,18 @@ class Deliverer:
     signer: Ed25519Signer
     worker: str
     senders: dict[Channel, Sender]
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def run_once(self) -> int:
-        """Deliver every message due now; the number sent."""
+        """Deliver every message due now, or until ``stopping`` is set; the number sent."""
         sent = 0
         lease = timedelta(seconds=self.settings.claim_seconds)
         try:
-            while batch := outbox.claim(self.engine, self.worker, self.clock.now(), lease,
-                                        self.settings.batch_size):
+            while not self.stopping.is_set() and (batch := outbox.claim(
+                    self.engine, self.worker, self.clock.now(), lease, self.settings.batch_size)):
                 for message in batch:
+                    if self.stopping.is_set():
+                        break  # the rest of the batch stays claimed; others take it when the lease ends
                     sent += self._deliver(message)
                 if len(batch) < self.settings.batch_size:
                     break

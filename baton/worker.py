@@ -91,8 +91,11 @@ class Worker:
         self.engine: Engine = self.service.engine
         self.settings: Settings = self.service.settings
         self.clock: Clock = self.service.clock
+        # Set by ``stop``: a run ends after the switch or message in hand instead of working
+        # through the whole backlog, so SIGTERM is honoured in seconds with thousands due.
+        self._stopping = threading.Event()
         self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.name,
-                                   self.senders or default_senders(self.settings))
+                                   self.senders or default_senders(self.settings), stopping=self._stopping)
         self._switch_lock = threading.Lock()
         self._delivery_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -103,12 +106,17 @@ class Worker:
         """Advance every due switch; the number of events recorded."""
         events = 0
         with self._switch_lock:
-            while True:
+            while not self._stopping.is_set():
                 ids = self.service.due_switches(self.clock.now(), self.settings.batch_size)
-                advanced = [self.service.advance(i) for i in ids]
+                advanced = []
+                for switch_id in ids:
+                    if self._stopping.is_set():
+                        break
+                    advanced.append(self.service.advance(switch_id))
                 events += sum(advanced)
                 if len(ids) < self.settings.batch_size or not any(advanced):
-                    return events
+                    break
+        return events
 
     def deliver(self) -> int:
         """Send every message due now; the number sent."""
@@ -133,6 +141,7 @@ class Worker:
         """Run in the background: wake at the next due moments and on the sweep."""
         scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": None})
+        self._stopping.clear()
         scheduler.add_job(self._sweep, IntervalTrigger(seconds=self.settings.sweep_seconds), id="sweep")
         self._switch_wake.scheduler = self._delivery_wake.scheduler = scheduler
         scheduler.start()
@@ -143,6 +152,7 @@ class Worker:
 
     def stop(self) -> None:
         if self._scheduler is not None:
+            self._stopping.set()
             self._switch_wake.detach()
             self._delivery_wake.detach()
             self._scheduler.shutdown(wait=True)
