@@ -33,6 +33,16 @@ log = logging.getLogger("baton.worker")
 RECHECK = timedelta(seconds=0.2)  # work still due right after a run is held by another worker
 
 
+def _after_run(due: datetime, started: datetime, now: datetime) -> datetime:
+    """When to wake after a run that began at ``started``: at ``due`` (at once if already past).
+
+    Only work that was due before the run began and is due still (another worker holds it)
+    waits RECHECK; flooring every wake at now + RECHECK held back each deadline falling
+    within 0.2 s of the end of a run, most of them when deadlines come thick.
+    """
+    return due if due > started else now + RECHECK
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -170,6 +180,7 @@ class Worker:
     def _switch_tick(self) -> None:
         if self._switch_lock.locked():
             return  # a run is in progress and sets the next wake when it ends; do not queue behind it
+        started = self.clock.now()
         try:
             events = self.run_switches()
             due = self.service.next_due()
@@ -180,11 +191,12 @@ class Worker:
         if events:
             self._delivery_wake.at(self.clock.now())
         if due is not None:
-            self._switch_wake.at(max(due, self.clock.now() + RECHECK))
+            self._switch_wake.at(_after_run(due, started, self.clock.now()))
 
     def _delivery_tick(self) -> None:
         if self._delivery_lock.locked():
             return  # as above: a wake blocked on a slow mail server would hold a pool thread each sweep
+        started = self.clock.now()
         try:
             self.deliver()
             due = self.next_delivery()
@@ -193,4 +205,4 @@ class Worker:
             self._delivery_wake.at(self.clock.now() + timedelta(seconds=5))
             return
         if due is not None:
-            self._delivery_wake.at(max(due, self.clock.now() + RECHECK))
+            self._delivery_wake.at(_after_run(due, started, self.clock.now()))
