@@ -6,19 +6,22 @@ previews open links). Errors map to status codes in one place (``baton.errors``)
 
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from baton import __version__
-from baton.errors import BatonError, LinkError, Unauthorized, http_status
+from baton import __version__, auditlog
+from baton.db import reading
+from baton.errors import BadRequest, BatonError, LinkError, Unauthorized, http_status
 from baton.links import Purpose
 from baton.messages import render_page
 from baton.ratelimit import RateLimiter
@@ -123,76 +126,93 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
     async def _switch_error(_request: Request, exc: SwitchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=http_status(exc))
 
-    def owner(request: Request,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> int:
+    async def caller(request: Request,
+                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> _Caller:
+        """Who is calling, checked for lock-out and a bearer header before any database work."""
         address = request.client.host if request.client else "?"
         if failures.blocked(address):
             raise _TooMany()
         if credentials is None:
             raise Unauthorized("expected an Authorization: Bearer <token> header, got none")
-        owner_id = service.authenticate(credentials.credentials)
-        if owner_id is None:
-            failures.hit(address)
-            raise Unauthorized("the token is not valid")
-        return owner_id
+        return _Caller(address, credentials.credentials)
 
-    Owner = Annotated[int, Depends(owner)]
+    Caller = Annotated[_Caller, Depends(caller)]
+
+    async def as_owner(who: _Caller, work: Callable[[int], Any], status_code: int = 200) -> JSONResponse:
+        """Authenticate and do the owner's work in one trip to the thread pool; a JSON response."""
+        def run() -> tuple[int | None, Any]:
+            owner_id = service.authenticate(who.token)
+            return (None, None) if owner_id is None else (owner_id, work(owner_id))
+
+        owner_id, result = await run_in_threadpool(run)
+        if owner_id is None:
+            refuse(who)
+        return JSONResponse(result, status_code=status_code)
+
+    def refuse(who: _Caller) -> NoReturn:
+        failures.hit(who.address)
+        raise Unauthorized("the token is not valid")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.post("/api/checkin", response_model=SwitchStatus, responses=errors, tags=["switch"])
-    def checkin(owner_id: Owner) -> dict[str, Any]:
+    async def checkin(who: Caller) -> JSONResponse:
         """Check in: cancels every stage not yet run and re-arms the switch."""
-        return service.check_in(owner_id, via="api").to_dict()
+        view = await run_in_threadpool(service.check_in_with_token, who.token, "api")
+        if view is None:
+            refuse(who)
+        return JSONResponse(view.to_dict())
 
     @app.get("/api/status", response_model=SwitchStatus, responses=errors, tags=["switch"])
-    def status(owner_id: Owner) -> dict[str, Any]:
+    async def status(who: Caller) -> JSONResponse:
         """State, deadline and next reminder, in UTC and in the owner's time zone."""
-        return service.status(owner_id).to_dict()
+        return await as_owner(who, lambda owner_id: service.status(owner_id).to_dict())
 
     @app.get("/api/policy", responses=errors, tags=["switch"])
-    def get_policy(owner_id: Owner) -> dict[str, Any]:
+    async def get_policy(who: Caller) -> JSONResponse:
         """The switch policy."""
-        return service.get_policy(owner_id)
+        return await as_owner(who, service.get_policy)
 
     @app.put("/api/policy", response_model=SwitchStatus, responses=errors, tags=["switch"])
-    def put_policy(owner_id: Owner, policy: dict[str, Any]) -> dict[str, Any]:
+    async def put_policy(who: Caller, policy: dict[str, Any]) -> JSONResponse:
         """Replace the policy (validated; errors name the field). Counts as a check-in."""
-        return service.set_policy(owner_id, policy).to_dict()
+        return await as_owner(who, lambda owner_id: service.set_policy(owner_id, policy).to_dict())
 
     @app.post("/api/pause", response_model=SwitchStatus, responses={**errors, 409: {"model": Problem}},
               tags=["switch"])
-    def pause(owner_id: Owner, body: PauseRequest) -> dict[str, Any]:
+    async def pause(who: Caller, body: PauseRequest) -> JSONResponse:
         """Pause until a moment, at most the policy's max_pause away. Told to nobody else."""
         if body.until.tzinfo is None:
-            from baton.errors import BadRequest
             raise BadRequest(f"until: expected a moment with a time zone, got {body.until.isoformat()}")
-        return service.pause(owner_id, body.until).to_dict()
+        return await as_owner(who, lambda owner_id: service.pause(owner_id, body.until).to_dict())
 
     @app.get("/api/timeline", response_model=list[TimelineEntry], responses=errors, tags=["switch"])
-    def timeline(owner_id: Owner, limit: int = 100) -> list[dict[str, Any]]:
+    async def timeline(who: Caller, limit: int = 100) -> JSONResponse:
         """The recorded transitions, oldest first: due moment, recorded moment, reason."""
-        return service.timeline(owner_id, max(1, min(limit, 1000)))
+        return await as_owner(who, lambda owner_id: service.timeline(owner_id, max(1, min(limit, 1000))))
 
     @app.get("/api/audit/verify", response_model=AuditResult, responses=errors, tags=["audit"])
-    def audit_verify(owner_id: Owner) -> dict[str, Any]:
+    async def audit_verify(who: Caller) -> JSONResponse:
         """Verify the owner's audit chain; names the first broken entry."""
-        from baton import auditlog
-        with service.engine.connect() as conn:
-            count, problem = auditlog.verify(conn, service.signer, owner_id)
-        return {"entries": count, "ok": problem is None, "problem": str(problem) if problem else None}
+        def verify(owner_id: int) -> dict[str, Any]:
+            with reading(service.engine) as conn:
+                count, problem = auditlog.verify(conn, service.signer, owner_id)
+            return {"entries": count, "ok": problem is None, "problem": str(problem) if problem else None}
+        return await as_owner(who, verify)
 
     @app.post("/api/channels", status_code=201, responses=errors, tags=["alerts"])
-    def add_channel(owner_id: Owner, body: ChannelRequest) -> dict[str, int]:
+    async def add_channel(who: Caller, body: ChannelRequest) -> JSONResponse:
         """Add an Apprise URL for the owner's alerts."""
-        return {"id": service.add_channel(owner_id, body.url, body.label)}
+        return await as_owner(who, lambda owner_id: {"id": service.add_channel(owner_id, body.url, body.label)},
+                              status_code=201)
 
     @app.post("/api/requesters", status_code=201, responses=errors, tags=["switch"])
-    def add_requester(owner_id: Owner, body: RequesterRequest) -> dict[str, str]:
+    async def add_requester(who: Caller, body: RequesterRequest) -> JSONResponse:
         """A standing link with which a holder may ask for release; shown once."""
-        return {"url": service.request_link(owner_id, body.name, body.email)}
+        return await as_owner(who, lambda owner_id: {"url": service.request_link(owner_id, body.name, body.email)},
+                              status_code=201)
 
     # -- link pages ---------------------------------------------------------------------------
     def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -272,6 +292,15 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
         return page("request_done", view=view.to_dict())
 
     return app
+
+
+@dataclass(frozen=True)
+class _Caller:
+    address: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"_Caller(address={self.address!r}, token='***')"
 
 
 class _TooMany(BatonError):

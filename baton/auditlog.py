@@ -5,31 +5,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from baton.db import audit_entries, owners
 from baton.signing import Ed25519Check, Ed25519Signer
 from switch.audit import AuditEntry, ChainProblem, next_entry, verify_chain
 
+# Built once (appending is on every check-in's path). SQLite ignores FOR UPDATE: its
+# transactions are BEGIN IMMEDIATE, which serialises writers anyway.
+_HEAD = select(owners.c.audit_seq, owners.c.audit_head).where(owners.c.id == bindparam("owner_id")).with_for_update()
+_MOVE_HEAD = update(owners).where(owners.c.id == bindparam("owner_id"), owners.c.audit_seq == bindparam("seen"))
+_INSERT = insert(audit_entries)
+
 
 def append(conn: Connection, signer: Ed25519Signer, owner_id: int, at: datetime, kind: str,
-           data: dict[str, Any]) -> AuditEntry:
+           data: dict[str, Any], head: tuple[int, str | None] | None = None) -> AuditEntry:
     """Append one signed entry to the owner's chain, in the caller's transaction.
 
     The owner row is locked (PostgreSQL) and its head is moved by a conditional update,
-    so two writers can never both append entry N.
+    so two writers can never both append entry N. A caller that already read the head
+    with the row locked in this transaction passes it as ``head``.
     """
-    head = conn.execute(select(owners.c.audit_seq, owners.c.audit_head)
-                        .where(owners.c.id == owner_id).with_for_update()).one()
-    last = (head.audit_seq, head.audit_head) if head.audit_seq else None
-    entry = next_entry(str(owner_id), last, at, kind, data, signer)
-    moved = conn.execute(update(owners).where(owners.c.id == owner_id, owners.c.audit_seq == head.audit_seq)
-                         .values(audit_seq=entry.seq, audit_head=entry.hash))
+    seq, digest = head if head is not None else tuple(conn.execute(_HEAD, {"owner_id": owner_id}).one())
+    entry = next_entry(str(owner_id), (seq, digest) if seq else None, at, kind, data, signer)
+    moved = conn.execute(_MOVE_HEAD, {"owner_id": owner_id, "seen": seq, "audit_seq": entry.seq,
+                                      "audit_head": entry.hash})
     if moved.rowcount != 1:
         raise RuntimeError(f"audit chain of owner {owner_id} moved under us")
-    conn.execute(insert(audit_entries).values(
-        owner_id=owner_id, seq=entry.seq, at=entry.at, kind=entry.kind, data=entry.data,
-        prev_hash=entry.prev_hash, hash=entry.hash, signature=entry.signature))
+    conn.execute(_INSERT, {"owner_id": owner_id, "seq": entry.seq, "at": entry.at, "kind": entry.kind,
+                           "data": entry.data, "prev_hash": entry.prev_hash, "hash": entry.hash,
+                           "signature": entry.signature})
     return entry
 
 

@@ -7,6 +7,7 @@ writers queue instead of failing; PostgreSQL relies on conditional updates and
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -202,14 +204,46 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        # SQLite has one writer at a time. Writers of this process queue on a lock instead of
+        # in SQLite's busy handler, which sleeps in steps of milliseconds; other processes
+        # still meet the busy timeout.
+        writer = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front, so two of them never both read and then
+            # fail to upgrade; readers (``reading``) stay deferred and never wait for writers.
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+                return
+            writer.acquire()
+            conn.info[_WRITING] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release(conn)
+                raise
+
+        def _release(conn: Any) -> None:
+            if conn.info.pop(_WRITING, False):
+                writer.release()
+
+        event.listen(engine, "commit", _release)
+        event.listen(engine, "rollback", _release)
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+READ_ONLY = "baton_read_only"
+_WRITING = "baton_writing"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (on SQLite, a deferred transaction that never blocks on writers)."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def is_postgres(engine: Engine) -> bool:

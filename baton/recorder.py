@@ -21,15 +21,19 @@ from baton.signing import Ed25519Signer
 from baton.timeutil import local
 from switch import Event, Kind, Policy, SwitchState, iso
 
+_INSERT_TRANSITION = insert(transitions)
+
 
 class Recorder:
     """Turns a step's events into transitions, audit entries, outbox messages and stage actions."""
 
-    def __init__(self, conn: Connection, settings: Settings, signer: Ed25519Signer, switch_id: int, owner_id: int,
-                 policy: Policy, state: SwitchState, now: datetime, requester: links.Link | None = None) -> None:
+    def __init__(self, conn: Connection, settings: Settings, signer: Ed25519Signer, switch_id: int,
+                 owner: accounts.Owner, audit_head: tuple[int, str | None], policy: Policy, state: SwitchState,
+                 now: datetime, requester: links.Link | None = None) -> None:
+        """``owner`` and ``audit_head`` were read, locked, in this transaction."""
         self.conn, self.settings, self.signer, self.switch_id = conn, settings, signer, switch_id
+        self.owner, self.audit_head = owner, audit_head
         self.policy, self.state, self.now, self.requester = policy, state, now, requester
-        self.owner = accounts.get_owner(conn, owner_id)
         self._checkin_url: str | None = None
         self._channels: list[str] | None = None
         self._fired_reason = ""
@@ -79,12 +83,14 @@ class Recorder:
     def record(self, events: tuple[Event, ...]) -> None:
         for event in events:
             cycle = self.state.cycle
-            self.conn.execute(insert(transitions).values(
+            self.conn.execute(_INSERT_TRANSITION, dict(
                 switch_id=self.switch_id, owner_id=self.owner.id, cycle=cycle, kind=str(event.kind),
                 stage=event.stage, who=event.who, reason=event.reason, due_at=event.at, recorded_at=self.now,
                 data=event.data))
-            auditlog.append(self.conn, self.signer, self.owner.id, self.now, f"switch.{event.kind}",
-                                {"switch": self.switch_id, **event.to_dict(), "recorded_at": iso(self.now)})
+            entry = auditlog.append(self.conn, self.signer, self.owner.id, self.now, f"switch.{event.kind}",
+                                    {"switch": self.switch_id, **event.to_dict(), "recorded_at": iso(self.now)},
+                                    head=self.audit_head)
+            self.audit_head = (entry.seq, entry.hash)
             self._messages(event, cycle)
 
     def _messages(self, event: Event, cycle: int) -> None:

@@ -8,15 +8,17 @@ the messages it causes to the outbox. Losing the race for a version changes noth
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from baton import accounts, actions, auditlog, links
-from baton.db import channels, switches, transitions
+from baton.db import channels, owners, reading, switches, transitions
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
 from baton.links import Purpose
 from baton.recorder import Recorder
@@ -78,11 +80,18 @@ class SwitchView:
 
 @dataclass(frozen=True)
 class LoadedSwitch:
+    """A switch as read for a change, with its owner and the owner's audit head (both locked)."""
+
     id: int
-    owner_id: int
+    owner: accounts.Owner
     version: int
     policy: Policy
     state: SwitchState
+    audit_head: tuple[int, str | None]
+
+    @property
+    def owner_id(self) -> int:
+        return self.owner.id
 
 
 @dataclass
@@ -117,19 +126,29 @@ class SwitchService:
         return made
 
     def authenticate(self, token: str) -> int | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return accounts.owner_for_token(conn, token)
 
     # -- owner acts -------------------------------------------------------------------------
     def check_in(self, owner_id: int, via: str = "api") -> SwitchView:
         return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via=via))
 
+    def check_in_with_token(self, token: str, via: str = "api") -> SwitchView | None:
+        """Authenticate and check in within one transaction (the API's hot path); None: unknown token."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            owner_id = accounts.owner_for_token(conn, token)
+            if owner_id is None:
+                return None
+            policy, state = self._act_in(conn, owner_id, lambda p, s, at: core.check_in(p, s, at, via=via), now)
+        return self._changed(policy, state)
+
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
         return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, until))
 
     def set_policy(self, owner_id: int, data: dict[str, Any]) -> SwitchView:
         """Replace the policy; an owner's change counts as a check-in and re-arms under it."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             owner = accounts.get_owner(conn, owner_id)
         data = dict(data)
         data.setdefault("timezone", owner.timezone)
@@ -138,19 +157,19 @@ class SwitchService:
                          new_policy=policy)
 
     def get_policy(self, owner_id: int) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(switches.c.policy).where(switches.c.owner_id == owner_id)).first()
         if row is None:
             raise NotFound(f"owner {owner_id} has no switch")
         return dict(row.policy)
 
     def status(self, owner_id: int) -> SwitchView:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             loaded = self._load_for_owner(conn, owner_id)
         return _view(loaded.policy, loaded.state)
 
     def timeline(self, owner_id: int, limit: int = 100) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(select(transitions).where(transitions.c.owner_id == owner_id)
                                 .order_by(transitions.c.id.desc()).limit(limit)).all()
         return [{"at": iso(r.due_at), "recorded_at": iso(r.recorded_at), "event": r.kind, "stage": r.stage,
@@ -188,7 +207,7 @@ class SwitchService:
     def open_link(self, token: str, purpose: Purpose) -> tuple[links.Link, SwitchView, str]:
         """Look at a link without acting: the link, the switch, the owner's address."""
         now = self.clock.now()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             link = links.resolve(conn, token, purpose, now)
             loaded = self._load_for_owner(conn, link.owner_id)
             owner = accounts.get_owner(conn, link.owner_id)
@@ -216,13 +235,13 @@ class SwitchService:
 
     # -- worker -----------------------------------------------------------------------------
     def due_switches(self, now: datetime, limit: int) -> list[int]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [r.id for r in conn.execute(
                 select(switches.c.id).where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= now)
                 .order_by(switches.c.next_due_at).limit(limit))]
 
     def next_due(self) -> datetime | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             due: datetime | None = conn.execute(select(func.min(switches.c.next_due_at))
                                                 .where(switches.c.next_due_at.isnot(None))).scalar()
         return due
@@ -231,10 +250,8 @@ class SwitchService:
         """Run a switch's due timers; the number of events recorded (0 if another worker had it)."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            query = select(switches).where(switches.c.id == switch_id)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            row = conn.execute(query).first()
+            query = _SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else _SWITCH_BY_ID
+            row = conn.execute(query, {"switch_id": switch_id}).first()
             if row is None or row.next_due_at is None or row.next_due_at > now:
                 return 0
             loaded = _loaded(row)
@@ -258,10 +275,7 @@ class SwitchService:
         return policy
 
     def _load_for_owner(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
-        query = select(switches).where(switches.c.owner_id == owner_id)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        row = conn.execute(_SWITCH_LOCKED if lock else _SWITCH, {"owner_id": owner_id}).first()
         if row is None:
             raise NotFound(f"owner {owner_id} has no switch")
         return _loaded(row)
@@ -270,12 +284,17 @@ class SwitchService:
              new_policy: Policy | None = None) -> SwitchView:
         now = self.clock.now()
         with self.engine.begin() as conn:
-            loaded = self._load_for_owner(conn, owner_id, lock=True)
-            step = fn(loaded.policy, loaded.state, now)
-            policy = new_policy or loaded.policy
-            if not self._store(conn, loaded, policy, step, now):
-                raise Conflict("the switch changed at the same moment; try again")
-        return self._changed(policy, step.state)
+            policy, state = self._act_in(conn, owner_id, fn, now, new_policy)
+        return self._changed(policy, state)
+
+    def _act_in(self, conn: Connection, owner_id: int, fn: Callable[[Policy, SwitchState, datetime], Step],
+                now: datetime, new_policy: Policy | None = None) -> tuple[Policy, SwitchState]:
+        loaded = self._load_for_owner(conn, owner_id, lock=True)
+        step = fn(loaded.policy, loaded.state, now)
+        policy = new_policy or loaded.policy
+        if not self._store(conn, loaded, policy, step, now):
+            raise Conflict("the switch changed at the same moment; try again")
+        return policy, step.state
 
     def _act_by_link(self, token: str, purpose: Purpose,
                      fn: Callable[[links.Link, Policy, SwitchState, datetime], Step]) -> SwitchView:
@@ -306,22 +325,45 @@ class SwitchService:
                                       updated_at=now)
         if policy is not loaded.policy:
             values["policy"] = policy_to_dict(policy)
-        moved = conn.execute(update(switches).where(switches.c.id == loaded.id,
-                                                    switches.c.version == loaded.version).values(**values))
+        moved = conn.execute(_MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
         if moved.rowcount != 1:
             return False
         if step.events:
-            Recorder(conn, self.settings, self.signer, loaded.id, loaded.owner_id, policy, step.state, now,
-                     requester).record(step.events)
+            Recorder(conn, self.settings, self.signer, loaded.id, loaded.owner, loaded.audit_head, policy,
+                     step.state, now, requester).record(step.events)
         return True
 
     def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:
         auditlog.append(conn, self.signer, owner_id, at, kind, data)
 
 
+# Built once: on the check-in path, building a statement costs more than running it.
+_JOINED = select(switches, owners.c.email, owners.c.timezone, owners.c.language, owners.c.audit_seq,
+                 owners.c.audit_head).join(owners, owners.c.id == switches.c.owner_id)
+_SWITCH = _JOINED.where(switches.c.owner_id == bindparam("owner_id"))
+# FOR UPDATE locks the switch and its owner's row (the audit head) on PostgreSQL; SQLite
+# ignores it, its writers being serialised by BEGIN IMMEDIATE.
+_SWITCH_LOCKED = _SWITCH.with_for_update()
+_SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
+_SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
+_MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
+                                      switches.c.version == bindparam("seen"))
+
+
 def _loaded(row: Row[Any]) -> LoadedSwitch:
-    return LoadedSwitch(row.id, row.owner_id, row.version, policy_from_dict(row.policy),
-                        state_from_dict(row.state))
+    owner = accounts.Owner(row.owner_id, row.email, row.timezone, row.language)
+    return LoadedSwitch(row.id, owner, row.version, _policy(row.policy), state_from_dict(row.state),
+                        (row.audit_seq, row.audit_head))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_policy(canonical: str) -> Policy:
+    return policy_from_dict(json.loads(canonical))
+
+
+def _policy(data: dict[str, Any]) -> Policy:
+    """A stored policy, parsed once per distinct policy (policies are immutable values)."""
+    return _parsed_policy(json.dumps(data, sort_keys=True))
 
 
 def _view(policy: Policy, state: SwitchState) -> SwitchView:

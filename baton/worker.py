@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from baton import outbox
+from baton.db import reading
 from baton.delivery import Deliverer, Sender, default_senders
 from baton.outbox import Channel
 from baton.service import SwitchService
@@ -138,7 +139,7 @@ class Worker:
         return self.run_switches(), self.deliver()
 
     def next_delivery(self) -> datetime | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return outbox.next_attempt(conn)
 
     def next_wake(self) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -194,7 +195,7 @@ def test_a_stale_version_changes_nothing(runtime: Runtime, clock: FakeClock) -> 
 
     def stale(self: SwitchService, conn: Any, owner_id: int, lock: bool = False) -> Any:
         loaded = original(self, conn, owner_id, lock)
-        return type(loaded)(loaded.id, loaded.owner_id, loaded.version - 1, loaded.policy, loaded.state)
+        return dataclasses.replace(loaded, version=loaded.version - 1)
 
     pytest.MonkeyPatch().setattr(SwitchService, "_load_for_owner", stale)
     try:
