@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from baton import accounts, actions, auditlog, links
-from baton.db import channels, owners, reading, switches, transitions
+from baton.db import api_tokens, channels, owners, reading, switches, transitions
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
 from baton.links import Purpose
 from baton.recorder import Recorder
@@ -33,6 +33,7 @@ from switch import (
     Step,
     SwitchState,
     fire_moment,
+    hash_token,
     iso,
     next_timer,
     policy_from_dict,
@@ -137,11 +138,14 @@ class SwitchService:
         """Authenticate and check in within one transaction (the API's hot path); None: unknown token."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            owner_id = accounts.owner_for_token(conn, token)
-            if owner_id is None:
+            row = conn.execute(_SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
+            if row is None:
                 return None
-            policy, state = self._act_in(conn, owner_id, lambda p, s, at: core.check_in(p, s, at, via=via), now)
-        return self._changed(policy, state)
+            loaded = _loaded(row)
+            step = core.check_in(loaded.policy, loaded.state, now, via=via)
+            if not self._store(conn, loaded, loaded.policy, step, now):
+                raise Conflict("the switch changed at the same moment; try again")
+        return self._changed(loaded.policy, step.state)
 
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
         return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, until))
@@ -344,6 +348,9 @@ _SWITCH = _JOINED.where(switches.c.owner_id == bindparam("owner_id"))
 # FOR UPDATE locks the switch and its owner's row (the audit head) on PostgreSQL; SQLite
 # ignores it, its writers being serialised by BEGIN IMMEDIATE.
 _SWITCH_LOCKED = _SWITCH.with_for_update()
+# The token, its owner and the switch in one round trip; only the switch and owner rows are locked.
+_SWITCH_FOR_TOKEN = _JOINED.join(api_tokens, api_tokens.c.owner_id == switches.c.owner_id).where(
+    api_tokens.c.token_hash == bindparam("digest")).with_for_update(of=[switches, owners])
 _SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
 _SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
 _MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
