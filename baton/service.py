@@ -256,12 +256,29 @@ class SwitchService:
         with self.engine.begin() as conn:
             query = _SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else _SWITCH_BY_ID
             row = conn.execute(query, {"switch_id": switch_id}).first()
-            if row is None or row.next_due_at is None or row.next_due_at > now:
-                return 0
-            loaded = _loaded(row)
-            step = core.run_due(loaded.policy, loaded.state, now)
-            if not self._store(conn, loaded, loaded.policy, step, now):
-                return 0
+            return self._advance_row(conn, row, now)
+
+    def advance_next(self) -> int | None:
+        """Run the timers of the most overdue switch no other worker holds.
+
+        The number of events recorded, or None when no switch is due. Each call claims a
+        different switch (``SKIP LOCKED`` on PostgreSQL; SQLite has one writer at a time),
+        so several workers share the due switches instead of queueing on the same ones.
+        """
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = conn.execute(_NEXT_DUE, {"now": now}).first()
+            if row is None:
+                return None
+            return self._advance_row(conn, row, now)
+
+    def _advance_row(self, conn: Connection, row: Row[Any] | None, now: datetime) -> int:
+        if row is None or row.next_due_at is None or row.next_due_at > now:
+            return 0
+        loaded = _loaded(row)
+        step = core.run_due(loaded.policy, loaded.state, now)
+        if not self._store(conn, loaded, loaded.policy, step, now):
+            return 0
         return len(step.events)
 
     # -- internals --------------------------------------------------------------------------
@@ -353,6 +370,8 @@ _SWITCH_FOR_TOKEN = _JOINED.join(api_tokens, api_tokens.c.owner_id == switches.c
     api_tokens.c.token_hash == bindparam("digest")).with_for_update(of=[switches, owners])
 _SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
 _SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
+_NEXT_DUE = _JOINED.where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= bindparam("now")).order_by(
+    switches.c.next_due_at).limit(1).with_for_update(of=[switches, owners], skip_locked=True)
 _MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
                                       switches.c.version == bindparam("seen"))
 

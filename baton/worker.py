@@ -114,19 +114,14 @@ class Worker:
         self._delivery_wake = _Wake("delivery", self._delivery_tick, self.clock)
 
     def run_switches(self) -> int:
-        """Advance every due switch; the number of events recorded."""
+        """Advance every due switch, most overdue first; the number of events recorded."""
         events = 0
         with self._switch_lock:
             while not self._stopping.is_set():
-                ids = self.service.due_switches(self.clock.now(), self.settings.batch_size)
-                advanced = []
-                for switch_id in ids:
-                    if self._stopping.is_set():
-                        break
-                    advanced.append(self.service.advance(switch_id))
-                events += sum(advanced)
-                if len(ids) < self.settings.batch_size or not any(advanced):
+                done = self.service.advance_next()
+                if not done:  # none due, or no progress: the next wake looks again
                     break
+                events += done
         return events
 
     def deliver(self) -> int:
