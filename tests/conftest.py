@@ -68,12 +68,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-make_settings = settings_for  # older name, kept for the modules that use it
-
-
 @pytest.fixture
 def runtime(db_url: str, clock: FakeClock) -> Iterator[Runtime]:
     """The service on a fresh database (SQLite and PostgreSQL), with the fake clock."""
-    rt = build(make_settings(db_url), clock=clock)
+    rt = build(settings_for(db_url), clock=clock)
     yield rt
     rt.engine.dispose()

@@ -7,12 +7,6 @@ from collections.abc import Iterator
 import pytest
 from smtp_server import SmtpServer, running_smtp_server
 
-from tests_support import settings_for
-
-# Modules here that say ``from conftest import make_settings`` get this conftest, not the one
-# in tests/ (pytest imports both under the name ``conftest``), so it carries the old name too.
-make_settings = settings_for
-
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
