@@ -247,6 +247,8 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
             view = service.check_in_by_link(token)
         except LinkError as exc:
             return invalid(request, exc)
+        except (BatonError, SwitchError) as exc:
+            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
         return page("checkin_done", view=view.to_dict())
 
     @app.get("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -269,6 +271,8 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
             service.vote_by_link(token, answer)
         except LinkError as exc:
             return invalid(request, exc)
+        except (BatonError, SwitchError) as exc:
+            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
         return page("verify_done", answer=answer)
 
     @app.get("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -287,8 +291,8 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
             view = service.request_by_link(token)
         except LinkError as exc:
             return invalid(request, exc)
-        except SwitchError as exc:
-            return page("link_invalid", status_code=409, why="refused", message=str(exc))
+        except (BatonError, SwitchError) as exc:
+            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
         return page("request_done", view=view.to_dict())
 
     return app

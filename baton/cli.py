@@ -86,8 +86,11 @@ def init(
 ) -> None:
     """Create an owner with an armed switch; print the API token once."""
     from baton.errors import BatonError
-    runtime = _runtime()
     data = _read_file(policy) if policy else None
+    if policy and not isinstance(data, dict):
+        fail(f"{policy}: expected a policy object (interval, reminders, grace, stages…), "
+             f"got {type(data).__name__}", code=2)
+    runtime = _runtime()
     try:
         made = runtime.service.create_owner(email, password, timezone, totp=totp, policy=data)
     except (BatonError, SwitchError) as exc:
@@ -165,8 +168,9 @@ def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision.")] =
 def audit_verify(email: Annotated[str, typer.Option(help="The owner whose chain to check.")]) -> None:
     """Check an owner's audit chain; exit 1 naming the first altered, removed or reordered entry."""
     from baton import accounts, auditlog
+    from baton.db import reading
     runtime = _runtime(upgrade=False)
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         found = accounts.find_owner(conn, email)
         if found is None:
             fail(f"no owner with the e-mail {email.strip().lower()}", code=4)
@@ -194,8 +198,12 @@ def _client() -> httpx.Client:
     url, token = os.environ.get("BATON_URL"), os.environ.get("BATON_TOKEN")
     path = client_config_path()
     if (not url or not token) and path.exists():
-        saved = json.loads(path.read_text())
-        url, token = url or saved.get("url"), token or saved.get("token")
+        try:
+            saved = json.loads(path.read_text())
+            url, token = url or saved["url"], token or saved["token"]
+        except (OSError, ValueError, KeyError, TypeError):
+            fail(f"{path}: expected a JSON object with url and token", hint="run `baton init` again, or set "
+                 "BATON_URL and BATON_TOKEN", code=2)
     if not token:
         fail("no API token", hint=f"set BATON_TOKEN, or run `baton init` (it saves one in {path})", code=3)
     return httpx.Client(base_url=url or get_settings().base_url,

@@ -216,7 +216,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if conn.get_execution_options().get(READ_ONLY, False):
                 conn.exec_driver_sql("BEGIN")
                 return
-            writer.acquire()
+            if not writer.acquire(timeout=WRITER_WAIT):
+                raise TimeoutError(f"no SQLite write slot within {WRITER_WAIT:.0f} s")
             conn.info[_WRITING] = True
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -231,6 +232,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "commit", _release)
         event.listen(engine, "rollback", _release)
 
+        # A connection invalidated or returned mid-transaction must not keep the slot.
+        def _release_record(_dbapi: Any, record: Any, *_args: Any) -> None:
+            if record is not None and record.info.pop(_WRITING, False):
+                writer.release()
+
+        event.listen(engine.pool, "checkin", _release_record)
+        event.listen(engine.pool, "invalidate", _release_record)
+
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -242,6 +251,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 READ_ONLY = "baton_read_only"
 _WRITING = "baton_writing"
+WRITER_WAIT = 60.0  # seconds a writer of this process waits for SQLite's single write slot
 
 
 def reading(engine: Engine) -> Connection:

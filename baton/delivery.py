@@ -136,6 +136,12 @@ class Deliverer:
         return sent
 
     def _deliver(self, message: Message) -> int:
+        # Renew the claim just before sending: a batch sent slowly must not outlive its lease
+        # and be sent again by another worker that took it over.
+        lease = timedelta(seconds=self.settings.claim_seconds)
+        with self.engine.begin() as conn:
+            if not outbox.renew(conn, message, self.worker, self.clock.now(), lease):
+                return 0
         try:
             self.senders[message.channel].send(message)
         except Exception as exc:  # noqa: BLE001 - any failure is retried later

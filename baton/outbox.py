@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from baton.db import UTCDateTime, outbox
+from baton.logging_setup import redact
 
 
 class Channel(StrEnum):
@@ -83,12 +84,25 @@ def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: i
                     r.body_html, r.dedup_key, r.attempts) for r in rows]
 
 
+def renew(conn: Connection, message: Message, worker: str, now: datetime, lease: timedelta) -> bool:
+    """Extend ``worker``'s claim on an unsent message; False if the claim was lost (do not send)."""
+    done = conn.execute(update(outbox).where(outbox.c.id == message.id, outbox.c.claimed_by == worker,
+                                             outbox.c.sent_at.is_(None), outbox.c.claimed_until > now)
+                        .values(claimed_until=now + lease))
+    return done.rowcount == 1
+
+
 def mark_sent(conn: Connection, message: Message, worker: str, now: datetime) -> bool:
-    """Record the send, if ``worker`` still holds the claim (False: someone else took it)."""
+    """Record the send, if ``worker`` still holds the claim (False: someone else took it).
+
+    The stored bodies keep no live link: a database backup must not let anyone check in or
+    answer a verifier's question.
+    """
     done = conn.execute(update(outbox).where(outbox.c.id == message.id, outbox.c.claimed_by == worker,
                                              outbox.c.sent_at.is_(None))
                         .values(sent_at=now, claimed_until=None, attempts=outbox.c.attempts + 1,
-                                last_error=None))
+                                last_error=None, body_text=redact(message.body_text),
+                                body_html=redact(message.body_html) if message.body_html else None))
     return done.rowcount == 1
 
 

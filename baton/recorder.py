@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 from baton import accounts, actions, auditlog, links
 from baton.db import channels, transitions
 from baton.links import Purpose
+from baton.logging_setup import redact
 from baton.messages import render_email
 from baton.outbox import Channel, enqueue
 from baton.settings import Settings
@@ -29,11 +30,13 @@ class Recorder:
 
     def __init__(self, conn: Connection, settings: Settings, signer: Ed25519Signer, switch_id: int,
                  owner: accounts.Owner, audit_head: tuple[int, str | None], policy: Policy, state: SwitchState,
-                 now: datetime, requester: links.Link | None = None) -> None:
-        """``owner`` and ``audit_head`` were read, locked, in this transaction."""
+                 now: datetime, requester: links.Link | None = None, start_cycle: int | None = None) -> None:
+        """``owner`` and ``audit_head`` were read, locked, in this transaction; ``state`` is the
+        state after the step and ``start_cycle`` the cycle before it."""
         self.conn, self.settings, self.signer, self.switch_id = conn, settings, signer, switch_id
         self.owner, self.audit_head = owner, audit_head
         self.policy, self.state, self.now, self.requester = policy, state, now, requester
+        self.start_cycle = state.cycle if start_cycle is None else start_cycle
         self._checkin_url: str | None = None
         self._channels: list[str] | None = None
         self._fired_reason = ""
@@ -64,9 +67,11 @@ class Recorder:
         if self._channels is None:
             self._channels = [r.url for r in self.conn.execute(
                 select(channels.c.url).where(channels.c.owner_id == self.owner.id).order_by(channels.c.id))]
+        # Chat and push channels may be read by others (a public ntfy topic): no check-in link there.
+        text = redact(rendered.text).replace(f"{self.settings.base_url}/l/***", "[the check-in link is in your e-mail]")
         for url in self._channels:
             enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.APPRISE,
-                    recipient=url, purpose=purpose, subject=rendered.subject, body_text=rendered.text,
+                    recipient=url, purpose=purpose, subject=rendered.subject, body_text=text,
                     body_html=None, now=self.now)
 
     def checkin_url(self) -> str:
@@ -81,8 +86,10 @@ class Recorder:
         return local(moment, self.policy.timezone)
 
     def record(self, events: tuple[Event, ...]) -> None:
+        cycle = self.start_cycle
         for event in events:
-            cycle = self.state.cycle
+            if event.kind in (Kind.CHECKIN, Kind.PAUSED):
+                cycle += 1  # an owner's act starts a new cycle; what came before belongs to the old one
             self.conn.execute(_INSERT_TRANSITION, dict(
                 switch_id=self.switch_id, owner_id=self.owner.id, cycle=cycle, kind=str(event.kind),
                 stage=event.stage, who=event.who, reason=event.reason, due_at=event.at, recorded_at=self.now,

@@ -9,9 +9,10 @@ the messages it causes to the outbox. Losing the race for a version changes noth
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -43,6 +44,8 @@ from switch import (
 )
 from switch import machine as core
 
+log = logging.getLogger("baton.service")
+RETRY_FAILED = timedelta(minutes=1)
 DEFAULT_POLICY: dict[str, Any] = {
     "interval": "30d", "reminders": ["7d", "1d"], "grace": "7d", "grace_reminder_every": "1d",
     "stages": [{"name": "notify", "after": "0d", "audience": ["owner"], "action": "notify"}],
@@ -148,7 +151,11 @@ class SwitchService:
         return self._changed(loaded.policy, step.state)
 
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
-        return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, until))
+        """Pause until ``until`` (any time zone offset; stored in UTC)."""
+        if until.tzinfo is None:
+            raise BadRequest(f"until: expected a moment with a time zone, got {until.isoformat()}")
+        moment = until.astimezone(UTC)
+        return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, moment))
 
     def set_policy(self, owner_id: int, data: dict[str, Any]) -> SwitchView:
         """Replace the policy; an owner's change counts as a check-in and re-arms under it."""
@@ -157,8 +164,8 @@ class SwitchService:
         data = dict(data)
         data.setdefault("timezone", owner.timezone)
         policy = self._check_policy(data, owner.email)
-        return self._act(owner_id, lambda p, s, now: core.check_in(policy, s, now, via="policy change"),
-                         new_policy=policy)
+        return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via="policy change",
+                                                                   new_policy=policy), new_policy=policy)
 
     def get_policy(self, owner_id: int) -> dict[str, Any]:
         with reading(self.engine) as conn:
@@ -270,7 +277,24 @@ class SwitchService:
             row = conn.execute(_NEXT_DUE, {"now": now}).first()
             if row is None:
                 return None
-            return self._advance_row(conn, row, now)
+            switch_id, version = row.id, row.version
+            try:
+                with conn.begin_nested():
+                    return self._advance_row(conn, row, now)
+            except Exception as exc:  # noqa: BLE001 - one broken switch must not hold back the others
+                self._defer(conn, switch_id, version, now, exc)
+                return 0
+
+    def _defer(self, conn: Connection, switch_id: int, version: int, now: datetime, exc: Exception) -> None:
+        """A switch whose step failed is retried a minute later; the failure is logged and audited."""
+        log.error("advancing switch %s failed (%s); retrying in %s", switch_id, type(exc).__name__, RETRY_FAILED,
+                  exc_info=exc)
+        moved = conn.execute(update(switches).where(switches.c.id == switch_id, switches.c.version == version)
+                             .values(next_due_at=now + RETRY_FAILED, updated_at=now))
+        if moved.rowcount == 1:
+            owner_id = conn.execute(select(switches.c.owner_id).where(switches.c.id == switch_id)).scalar_one()
+            self._audit(conn, owner_id, now, "switch.error",
+                        {"switch": switch_id, "error": type(exc).__name__, "retry_at": iso(now + RETRY_FAILED)})
 
     def _advance_row(self, conn: Connection, row: Row[Any] | None, now: datetime) -> int:
         if row is None or row.next_due_at is None or row.next_due_at > now:
@@ -350,8 +374,10 @@ class SwitchService:
         if moved.rowcount != 1:
             return False
         if step.events:
-            Recorder(conn, self.settings, self.signer, loaded.id, loaded.owner, loaded.audit_head, policy,
-                     step.state, now, requester).record(step.events)
+            # The events ran under the policy the state was built with (a new policy only
+            # re-arms the switch), so they are recorded under it.
+            Recorder(conn, self.settings, self.signer, loaded.id, loaded.owner, loaded.audit_head, loaded.policy,
+                     step.state, now, requester, start_cycle=loaded.state.cycle).record(step.events)
         return True
 
     def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:

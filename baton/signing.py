@@ -9,7 +9,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from baton.db import deployment_keys
+from baton.db import deployment_keys, reading
 from baton.timeutil import SystemClock
 
 PURPOSE = "audit-ed25519"
@@ -53,7 +53,7 @@ def _load(conn: Connection) -> Ed25519Signer | None:
 
 def deployment_signer(engine: Engine) -> Ed25519Signer:
     """The deployment key, created on first use (two processes racing agree on one)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         found = _load(conn)
     if found:
         return found
@@ -65,7 +65,7 @@ def deployment_signer(engine: Engine) -> Ed25519Signer:
                 created_at=SystemClock().now()))
     except IntegrityError:
         pass  # another process made it first; use theirs
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         made = _load(conn)
     assert made is not None
     return made

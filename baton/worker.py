@@ -31,6 +31,7 @@ from baton.settings import Settings
 from baton.timeutil import Clock
 
 log = logging.getLogger("baton.worker")
+MAX_PER_RUN = 100_000
 RECHECK = timedelta(seconds=0.2)  # work still due right after a run is held by another worker
 
 
@@ -117,9 +118,13 @@ class Worker:
         """Advance every due switch, most overdue first; the number of events recorded."""
         events = 0
         with self._switch_lock:
-            while not self._stopping.is_set():
+            # Each call records a step or defers a failing switch, so every call makes progress;
+            # the bound only keeps one run from starving the stop flag and the delivery.
+            for _ in range(MAX_PER_RUN):
+                if self._stopping.is_set():
+                    break
                 done = self.service.advance_next()
-                if not done:  # none due, or no progress: the next wake looks again
+                if done is None:
                     break
                 events += done
         return events

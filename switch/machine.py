@@ -275,15 +275,20 @@ def _owner_acts(policy: Policy, state: SwitchState, now: datetime, what: str) ->
     return events
 
 
-def check_in(policy: Policy, state: SwitchState, now: datetime, via: str = "api") -> Step:
-    """The owner checks in: every stage not yet run is cancelled and the switch re-arms."""
+def check_in(policy: Policy, state: SwitchState, now: datetime, via: str = "api",
+             new_policy: Policy | None = None) -> Step:
+    """The owner checks in: every stage not yet run is cancelled and the switch re-arms.
+
+    With ``new_policy`` (the owner replaced the policy), everything up to the check-in runs
+    under the policy the state was built with, and the switch re-arms under the new one.
+    """
     before = run_due(policy, state, now, strictly_before=True)
     state = before.state
     events = list(before.events)
     if state.status is Status.PAUSED:
         events.append(Event(now, Kind.RESUMED, "owner checked in during the pause"))
     events.extend(_owner_acts(policy, state, now, "checked in"))
-    armed = arm(policy, now, cycle=state.cycle + 1)
+    armed = arm(new_policy or policy, now, cycle=state.cycle + 1)
     events.append(Event(now, Kind.CHECKIN, f"check-in via {via}; next deadline {iso(armed.deadline)}",
                         data={"via": via, "deadline": iso(armed.deadline)}))
     return Step(armed, tuple(events))

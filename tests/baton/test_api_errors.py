@@ -103,3 +103,12 @@ def test_the_openapi_document_lists_the_owner_api(api: tuple[Runtime, TestClient
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/checkin", "/api/status", "/api/policy", "/api/pause", "/api/timeline",
             "/api/audit/verify", "/api/channels", "/api/requesters"} <= set(paths)
+
+
+def test_a_pause_end_may_carry_any_offset(api: tuple[Runtime, TestClient, str]) -> None:
+    """``+02:00`` is accepted and stored as the same moment in UTC."""
+    _, client, token = api
+    response = client.post("/api/pause", json={"until": "2026-01-20T09:00:00+02:00"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["paused_until"] == "2026-01-20T07:00:00Z"

@@ -57,7 +57,10 @@ def test_grace_alerts_reach_the_webhook_and_the_mailbox(runtime: Runtime, clock:
     assert [m.purpose for m in mail.sent] == ["reminder", "deadline"]
     assert len(received) == 1
     assert "you missed your check-in" in str(received[0]["title"])
-    assert "/l/" in str(received[0]["message"])
+    # A chat or push channel may be public: it never carries a live check-in link.
+    assert "/l/" not in str(received[0]["message"])
+    assert "[the check-in link is in your e-mail]" in str(received[0]["message"])
+    assert "http://baton.test/l/" in mail.sent[1].body_text
 
 
 def test_an_unknown_apprise_url_is_refused(runtime: Runtime) -> None:

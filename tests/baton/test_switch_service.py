@@ -224,3 +224,75 @@ def test_owners_never_see_each_others_switch(runtime: Runtime, clock: FakeClock)
     assert runtime.service.status(b.owner.id).last_checkin == clock.now() - timedelta(days=3)
     assert [e["event"] for e in client.get("/api/timeline", headers=headers).json()] == ["checkin"]
     assert runtime.service.timeline(b.owner.id) == []
+
+
+def test_a_policy_change_during_grace_never_fires_the_switch(runtime: Runtime, clock: FakeClock) -> None:
+    """Shortening grace while in grace is an owner's act: it re-arms, nothing fires, nobody is told."""
+    owner = _owner(runtime)
+    worker, sender = _worker(runtime)
+    clock.advance(days=31)  # one day into a two-day grace
+    worker.run_once()
+    view = runtime.service.set_policy(owner, {**POLICY, "grace": "1h"})
+    assert view.status == "armed" and view.deadline == clock.now() + timedelta(days=30)
+    worker.run_once()
+    kinds = _kinds(runtime, owner)
+    assert "fired" not in kinds and kinds[-1] == "checkin"
+    assert not [m for m in sender.sent if m.purpose == "stage"]
+
+
+def test_a_policy_with_fewer_stages_replaces_one_mid_release(runtime: Runtime, clock: FakeClock) -> None:
+    """After a stage ran, a new policy with fewer stages re-arms cleanly (no error)."""
+    owner = _owner(runtime)
+    worker, _ = _worker(runtime)
+    clock.advance(days=36)
+    worker.run_once()
+    view = runtime.service.set_policy(owner, {"interval": "10d"})
+    assert view.status == "armed" and view.pending_stages == []
+    assert _kinds(runtime, owner)[-2:] == ["cancelled", "checkin"]
+
+
+def test_each_release_tells_its_audience_even_after_a_late_recorded_stage(runtime: Runtime,
+                                                                         clock: FakeClock) -> None:
+    """A stage recorded inside a check-in (worker behind) does not swallow the next release's notice."""
+    policy = {"interval": "10d", "grace": "0s", "stages": [{"name": "staff", "after": "0d",
+                                                            "audience": ["staff@example.org"]}]}
+    owner = _owner(runtime, policy=policy)
+    worker, sender = _worker(runtime)
+    clock.advance(days=11)
+    runtime.service.check_in(owner)  # records the overdue fire and stage, then the check-in
+    clock.advance(days=11)
+    worker.run_once()
+    notices = [m for m in sender.sent if m.recipient == "staff@example.org"]
+    assert len(notices) == 2
+    with runtime.engine.connect() as conn:
+        cycles = [r.cycle for r in conn.execute(select(transitions.c.cycle).where(transitions.c.kind == "stage")
+                                                .order_by(transitions.c.id))]
+    assert cycles == [0, 1]
+
+
+def test_one_failing_switch_does_not_hold_back_the_others(runtime: Runtime, clock: FakeClock) -> None:
+    """A switch whose stage action raises is retried a minute later; the others fire on time."""
+    from baton import actions
+
+    def explode(run: actions.StageRun) -> None:
+        raise RuntimeError("boom")
+
+    actions.register("explode-for-test")(explode)
+    try:
+        broken = _owner(runtime, "broken@example.org", {"interval": "5d", "grace": "0s", "stages": [
+            {"name": "x", "after": "0d", "action": "explode-for-test"}]})
+        fine = _owner(runtime, "fine@example.org", {"interval": "6d", "grace": "0s", "stages": [
+            {"name": "y", "after": "0d", "audience": ["owner"]}]})
+        worker, _ = _worker(runtime)
+        clock.advance(days=7)
+        worker.run_once()
+        assert runtime.service.status(fine).status == "released"
+        assert runtime.service.status(broken).status == "armed"
+        with runtime.engine.connect() as conn:
+            retry = conn.execute(select(switches.c.next_due_at).where(switches.c.owner_id == broken)).scalar()
+            kinds = [r.kind for r in conn.execute(select(audit_entries.c.kind)
+                                                  .where(audit_entries.c.owner_id == broken))]
+        assert retry == clock.now() + timedelta(minutes=1)
+        assert kinds[-1] == "switch.error"
+    finally:
+        actions._REGISTRY.pop("explode-for-test", None)
