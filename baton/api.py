@@ -220,80 +220,61 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
                                      "X-Robots-Tag": "noindex"})
 
-    def link_guard(request: Request) -> None:
+    def on_link(request: Request, act: Callable[[], HTMLResponse]) -> HTMLResponse:
+        """Run a link page's work; every refusal is a page that explains itself, never JSON."""
         address = request.client.host if request.client else "?"
         if link_failures.blocked(address):
             raise _TooMany()
-
-    def invalid(request: Request, exc: LinkError) -> HTMLResponse:
-        if exc.why == "unknown":
-            link_failures.hit(request.client.host if request.client else "?")
-        return page("link_invalid", status_code=410 if exc.why != "unknown" else 404, message=str(exc),
-                    why=exc.why)
+        try:
+            return act()
+        except LinkError as exc:
+            if exc.why == "unknown":
+                link_failures.hit(address)
+            return page("link_invalid", status_code=404 if exc.why == "unknown" else 410, message=str(exc),
+                        why=exc.why)
+        except (BatonError, SwitchError) as exc:
+            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
 
     @app.get("/l/{token}", response_class=HTMLResponse, include_in_schema=False)
     def checkin_page(request: Request, token: str) -> HTMLResponse:
-        link_guard(request)
-        try:
+        def show() -> HTMLResponse:
             _link, view, email = service.open_link(token, Purpose.CHECKIN)
-        except LinkError as exc:
-            return invalid(request, exc)
-        return page("checkin", view=view.to_dict(), email=email)
+            return page("checkin", view=view.to_dict(), email=email)
+        return on_link(request, show)
 
     @app.post("/l/{token}", response_class=HTMLResponse, include_in_schema=False)
     def checkin_by_link(request: Request, token: str) -> HTMLResponse:
-        link_guard(request)
-        try:
-            view = service.check_in_by_link(token)
-        except LinkError as exc:
-            return invalid(request, exc)
-        except (BatonError, SwitchError) as exc:
-            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
-        return page("checkin_done", view=view.to_dict())
+        return on_link(request, lambda: page("checkin_done", view=service.check_in_by_link(token).to_dict()))
 
     @app.get("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
     def verify_page(request: Request, token: str) -> HTMLResponse:
-        link_guard(request)
-        try:
+        def show() -> HTMLResponse:
             link, _view, email = service.open_link(token, Purpose.VERIFY)
-        except LinkError as exc:
-            return invalid(request, exc)
-        return page("verify", who=link.who, email=email,
-                    closes=iso(link.expires_at) if link.expires_at else None)
+            return page("verify", who=link.who, email=email,
+                        closes=iso(link.expires_at) if link.expires_at else None)
+        return on_link(request, show)
 
     @app.post("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
     def verify_answer(request: Request, token: str, answer: Annotated[str, Form()] = "") -> HTMLResponse:
-        link_guard(request)
         if answer not in ("reachable", "unreachable"):
             return page("link_invalid", status_code=422, why="answer",
                         message="Please press one of the two buttons: reachable or unreachable.")
-        try:
+
+        def act() -> HTMLResponse:
             service.vote_by_link(token, answer)
-        except LinkError as exc:
-            return invalid(request, exc)
-        except (BatonError, SwitchError) as exc:
-            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
-        return page("verify_done", answer=answer)
+            return page("verify_done", answer=answer)
+        return on_link(request, act)
 
     @app.get("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
     def request_page(request: Request, token: str) -> HTMLResponse:
-        link_guard(request)
-        try:
+        def show() -> HTMLResponse:
             link, view, email = service.open_link(token, Purpose.REQUEST)
-        except LinkError as exc:
-            return invalid(request, exc)
-        return page("request", who=link.who, email=email, view=view.to_dict(), error=None)
+            return page("request", who=link.who, email=email, view=view.to_dict())
+        return on_link(request, show)
 
     @app.post("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
     def request_release(request: Request, token: str) -> HTMLResponse:
-        link_guard(request)
-        try:
-            view = service.request_by_link(token)
-        except LinkError as exc:
-            return invalid(request, exc)
-        except (BatonError, SwitchError) as exc:
-            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
-        return page("request_done", view=view.to_dict())
+        return on_link(request, lambda: page("request_done", view=service.request_by_link(token).to_dict()))
 
     return app
 
