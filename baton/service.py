@@ -117,7 +117,7 @@ class SwitchService:
         data.setdefault("timezone", timezone)
         with self.engine.begin() as conn:
             made = accounts.create_owner(conn, email, password, timezone, now, totp=totp)
-            checked = self._check_policy(data, made.owner.email)
+            checked = self._check_policy(data)
             state = core.arm(checked, now)
             timer = next_timer(checked, state)
             switch_id = conn.execute(insert(switches).values(
@@ -163,7 +163,7 @@ class SwitchService:
             owner = accounts.get_owner(conn, owner_id)
         data = dict(data)
         data.setdefault("timezone", owner.timezone)
-        policy = self._check_policy(data, owner.email)
+        policy = self._check_policy(data)
         return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via="policy change",
                                                                    new_policy=policy), new_policy=policy)
 
@@ -306,7 +306,7 @@ class SwitchService:
         return len(step.events)
 
     # -- internals --------------------------------------------------------------------------
-    def _check_policy(self, data: dict[str, Any], owner_email: str) -> Policy:
+    def _check_policy(self, data: dict[str, Any]) -> Policy:
         policy = policy_from_dict(data)
         verifiers = {v.name for v in policy.confirm.verifiers} if policy.confirm else set()
         for i, stage in enumerate(policy.stages):
