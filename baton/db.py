@@ -30,7 +30,6 @@ from sqlalchemy import (
     create_engine,
     event,
     false,
-    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
@@ -258,11 +257,3 @@ def reading(engine: Engine) -> Connection:
     """A connection for reads only (on SQLite, a deferred transaction that never blocks on writers)."""
     return engine.connect().execution_options(**{READ_ONLY: True})
 
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))

@@ -144,11 +144,8 @@ class SwitchService:
             row = conn.execute(_SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
             if row is None:
                 return None
-            loaded = _loaded(row)
-            step = core.check_in(loaded.policy, loaded.state, now, via=via)
-            if not self._store(conn, loaded, loaded.policy, step, now):
-                raise Conflict("the switch changed at the same moment; try again")
-        return self._changed(loaded.policy, step.state)
+            policy, state = self._apply(conn, _loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
+        return self._changed(policy, state)
 
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
         """Pause until ``until`` (any time zone offset; stored in UTC)."""
@@ -329,15 +326,17 @@ class SwitchService:
              new_policy: Policy | None = None) -> SwitchView:
         now = self.clock.now()
         with self.engine.begin() as conn:
-            policy, state = self._act_in(conn, owner_id, fn, now, new_policy)
+            loaded = self._load_for_owner(conn, owner_id, lock=True)
+            policy, state = self._apply(conn, loaded, fn, now, new_policy)
         return self._changed(policy, state)
 
-    def _act_in(self, conn: Connection, owner_id: int, fn: Callable[[Policy, SwitchState, datetime], Step],
-                now: datetime, new_policy: Policy | None = None) -> tuple[Policy, SwitchState]:
-        loaded = self._load_for_owner(conn, owner_id, lock=True)
+    def _apply(self, conn: Connection, loaded: LoadedSwitch, fn: Callable[[Policy, SwitchState, datetime], Step],
+               now: datetime, new_policy: Policy | None = None,
+               requester: links.Link | None = None) -> tuple[Policy, SwitchState]:
+        """Step a switch read (locked) in this transaction, and store it; the policy and state after."""
         step = fn(loaded.policy, loaded.state, now)
         policy = new_policy or loaded.policy
-        if not self._store(conn, loaded, policy, step, now):
+        if not self._store(conn, loaded, policy, step, now, requester=requester):
             raise Conflict("the switch changed at the same moment; try again")
         return policy, step.state
 
@@ -349,11 +348,10 @@ class SwitchService:
             link = links.resolve(conn, token, purpose, now)
             links.consume(conn, link, now)
             loaded = self._load_for_owner(conn, link.owner_id, lock=True)
-            step = fn(link, loaded.policy, loaded.state, now)
             requester = link if purpose is Purpose.REQUEST else None
-            if not self._store(conn, loaded, loaded.policy, step, now, requester=requester):
-                raise Conflict("the switch changed at the same moment; try again")
-        return self._changed(loaded.policy, step.state)
+            policy, state = self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now,
+                                        requester=requester)
+        return self._changed(policy, state)
 
     def _changed(self, policy: Policy, state: SwitchState) -> SwitchView:
         """After a committed change: wake the worker at the next due moment; the new view."""
