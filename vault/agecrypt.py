@@ -1,0 +1,80 @@
+"""Encrypting and decrypting age files (pyrage), with failures turned into errors that name the file."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import pyrage
+from pyrage import passphrase
+
+from vault.errors import DamagedFile, WrongKey
+from vault.keys import Identity, RecipientKey
+
+
+def _failure(what: str, exc: Exception, *, by_passphrase: bool = False) -> Exception:
+    reason = str(exc)
+    if reason == "No matching keys found":
+        if by_passphrase:
+            return WrongKey(f"{what}: not protected by a passphrase (it needs an identity)")
+        return WrongKey(f"{what}: none of the identities given can open it (a wrong key, or a key for "
+                        "another file)")
+    if reason == "Decryption failed" and by_passphrase:
+        return WrongKey(f"{what}: the passphrase (or recovered master secret) does not open it")
+    if reason == "Header MAC is invalid":
+        return DamagedFile(f"{what}: the file was altered (its header MAC does not match)")
+    if reason == "decryption error":
+        return DamagedFile(f"{what}: the file is truncated or altered (a payload MAC does not match)")
+    return DamagedFile(f"{what}: expected an age file, got one that is truncated or not age at all")
+
+
+def encrypt(data: bytes, recipients: Sequence[RecipientKey]) -> bytes:
+    if not recipients:
+        raise ValueError("encrypting needs at least one recipient")
+    return bytes(pyrage.encrypt(data, [r.to_age() for r in recipients]))
+
+
+def decrypt(data: bytes, identities: Sequence[Identity], what: str) -> bytes:
+    try:
+        return bytes(pyrage.decrypt(data, list(identities)))
+    except pyrage.DecryptError as exc:
+        raise _failure(what, exc) from None
+
+
+def encrypt_stream(source: IO[bytes], target: IO[bytes], recipients: Sequence[RecipientKey]) -> None:
+    """Stream ``source`` into ``target`` as an age file (large attachments stay out of memory twice)."""
+    if not recipients:
+        raise ValueError("encrypting needs at least one recipient")
+    pyrage.encrypt_io(source, target, [r.to_age() for r in recipients])
+
+
+def decrypt_stream(source: IO[bytes], target: IO[bytes], identities: Sequence[Identity], what: str) -> None:
+    try:
+        pyrage.decrypt_io(source, target, list(identities))
+    except pyrage.DecryptError as exc:
+        raise _failure(what, exc) from None
+
+
+def encrypt_with_passphrase(data: bytes, secret: str) -> bytes:
+    return bytes(passphrase.encrypt(data, secret))
+
+
+def decrypt_with_passphrase(data: bytes, secret: str, what: str) -> bytes:
+    try:
+        return bytes(passphrase.decrypt(data, secret))
+    except pyrage.DecryptError as exc:
+        raise _failure(what, exc, by_passphrase=True) from None
+
+
+def write_atomically(path: Path, data: bytes | io.BytesIO, mode: int = 0o600) -> None:
+    """Write to a temporary name beside ``path`` and rename, so a crash leaves no half file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data.getbuffer() if isinstance(data, io.BytesIO) else data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)

@@ -1,0 +1,196 @@
+"""Release packages: a folder and a zip per holder and compartment, with a manifest, checksums and a signature.
+
+Everything in a package can be checked and opened with off-the-shelf tools:
+``sha256sum -c SHA256SUMS``, ``openssl pkeyutl -verify`` on ``SHA256SUMS.sig``,
+``age -d`` and ``shamir recover``. The instructions inside say exactly how.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from vault import signature
+from vault.errors import BadSignature, DamagedFile
+from vault.signature import Signer
+
+FORMAT = "baton-release/1"
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+SIG = "SHA256SUMS.sig"
+KEY = "signing-key.pem"
+ROLES = ("manifest", "share", "compartment", "release-key", "audit", "signature", "signing-key", "instructions",
+         "checksums")
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """A file to put in a package: bytes, or a large file on disk whose digest may already be known."""
+
+    name: str
+    role: str
+    data: bytes | None = None
+    source: Path | None = None
+    sha256: str | None = None
+
+    def digest(self) -> str:
+        if self.sha256:
+            return self.sha256
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest()
+        assert self.source is not None
+        return _file_digest(self.source)
+
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else os.path.getsize(self.source or "")
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def build(folder: Path, manifest: dict[str, Any], files: Sequence[PackageFile], signer: Signer) -> Path:
+    """Write ``folder`` and ``folder``.zip; returns the zip. Both appear whole or not at all."""
+    for f in files:
+        if f.role not in ROLES or "/" in f.name or f.name in (MANIFEST, SUMS, SIG, KEY):
+            raise ValueError(f"bad package file {f.name!r} with role {f.role!r}")
+    public = bytes.fromhex(signer.public_hex)
+    pem = signature.public_pem(public).encode()
+    listed = [*files, PackageFile(KEY, "signing-key", pem)]
+    body = {**manifest, "format": FORMAT, "signing_key": {"file": KEY, "ed25519": signer.public_hex,
+                                                          "fingerprint": signature.fingerprint(public)},
+            "files": [{"name": f.name, "role": f.role, "size": f.size(), "sha256": f.digest()} for f in listed]
+            + [{"name": MANIFEST, "role": "manifest"}, {"name": SUMS, "role": "checksums"},
+               {"name": SIG, "role": "signature"}]}
+    manifest_bytes = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+    listed.append(PackageFile(MANIFEST, "manifest", manifest_bytes))
+    sums = "".join(f"{f.digest()}  {f.name}\n" for f in sorted(listed, key=lambda f: f.name)).encode()
+    sig = signer.sign(sums)
+    listed += [PackageFile(SUMS, "checksums", sums), PackageFile(SIG, "signature", sig)]
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(f".{folder.name}.building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for f in listed:
+        target = staging / f.name
+        if f.data is not None:
+            target.write_bytes(f.data)
+        else:
+            assert f.source is not None
+            _link_or_copy(f.source, target)
+    archive = folder.with_name(folder.name + ".zip")
+    partial = archive.with_name(f".{archive.name}.building")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as zf:
+        for f in listed:
+            zf.write(staging / f.name, f"{folder.name}/{f.name}")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    partial.replace(archive)
+    return archive
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # ciphertext is immutable in the store: a hard link costs nothing
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+class Package:
+    """A package read from its folder or its zip."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip: zipfile.ZipFile | None = None
+        self._prefix = ""
+        if path.is_dir():
+            if not (path / MANIFEST).exists():
+                raise DamagedFile(f"{path}: expected a release package folder with {MANIFEST}, found none")
+        else:
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (OSError, zipfile.BadZipFile):
+                raise DamagedFile(f"{path}: expected a release package (a folder or a .zip), got a file that "
+                                  "is not a readable zip (truncated?)") from None
+            names = [n for n in self._zip.namelist() if PurePosixPath(n).name == MANIFEST]
+            if len(names) != 1:
+                raise DamagedFile(f"{path}: expected one {MANIFEST} in the zip, found {len(names)}")
+            self._prefix = names[0][: -len(MANIFEST)]
+        try:
+            self.manifest: dict[str, Any] = json.loads(self.read(MANIFEST))
+        except ValueError:
+            raise DamagedFile(f"{path}: {MANIFEST} is not valid JSON (the file was altered)") from None
+        if self.manifest.get("format") != FORMAT:
+            raise DamagedFile(f"{path}: expected a package of format {FORMAT}, got {self.manifest.get('format')!r}")
+
+    def __repr__(self) -> str:
+        return f"Package({str(self.path)!r})"
+
+    def read(self, name: str) -> bytes:
+        try:
+            if self._zip is not None:
+                return self._zip.read(self._prefix + name)
+            return (self.path / name).read_bytes()
+        except (KeyError, FileNotFoundError):
+            raise DamagedFile(f"{self.path}: {name} is missing from the package") from None
+        except zipfile.BadZipFile:
+            raise DamagedFile(f"{self.path}: {name} is damaged in the zip (its CRC does not match)") from None
+
+    def _chunks(self, name: str) -> Iterator[bytes]:
+        with self.open_stream(name) as handle:
+            try:
+                while chunk := handle.read(1 << 20):
+                    yield chunk
+            except zipfile.BadZipFile:
+                raise DamagedFile(f"{self.path}: {name} is damaged in the zip (its CRC does not match)") from None
+
+    def verify(self, trusted_key: bytes | None = None) -> bytes:
+        """Check the signature on SHA256SUMS and every file's checksum; returns the signing key."""
+        pem = self.read(KEY).decode("ascii", errors="replace")
+        public = signature.public_from_pem(pem, f"{self.path}: {KEY}")
+        if trusted_key is not None and public != trusted_key:
+            raise BadSignature(f"{self.path}: signed by another key (fingerprint {signature.fingerprint(public)}) "
+                               f"than the one expected ({signature.fingerprint(trusted_key)})")
+        sums = self.read(SUMS)
+        signature.verify(public, sums, self.read(SIG), f"{self.path}: {SUMS}")
+        listed: dict[str, str] = {}
+        for number, line in enumerate(sums.decode("utf-8", errors="replace").splitlines(), 1):
+            digest, sep, name = line.partition("  ")
+            if not sep or len(digest) != 64:
+                raise DamagedFile(f"{self.path}: {SUMS} line {number} is not '<sha256>  <name>'")
+            listed[name] = digest
+        for entry in self.manifest.get("files", []):
+            if entry["name"] not in (SUMS, SIG) and entry["name"] not in listed:
+                raise DamagedFile(f"{self.path}: {entry['name']} is not covered by {SUMS}")
+        for name, digest in listed.items():
+            hasher = hashlib.sha256()
+            for chunk in self._chunks(name):
+                hasher.update(chunk)
+            if hasher.hexdigest() != digest:
+                raise DamagedFile(f"{self.path}: {name}: checksum does not match {SUMS} (the file is truncated "
+                                  "or altered)")
+        return public
+
+    def file_with_role(self, role: str) -> str:
+        names = [f["name"] for f in self.manifest.get("files", []) if f.get("role") == role]
+        if len(names) != 1:
+            raise DamagedFile(f"{self.path}: expected one file with the role {role!r} in the manifest, "
+                              f"found {len(names)}")
+        return str(names[0])
+
+    def open_stream(self, name: str) -> IO[bytes]:
+        try:
+            if self._zip is not None:
+                return self._zip.open(self._prefix + name)
+            return open(self.path / name, "rb")  # noqa: SIM115 - the caller closes it
+        except (KeyError, FileNotFoundError):
+            raise DamagedFile(f"{self.path}: {name} is missing from the package") from None

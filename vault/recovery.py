@@ -1,0 +1,117 @@
+"""Opening compartments from release packages and holders' identities: the friendly path.
+
+It does what the package's instructions tell a person to do with off-the-shelf tools:
+check the signature and checksums, unseal each holder's share, combine the shares,
+open the release key with the master secret, and open the compartment.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vault import agecrypt, document, release, shares
+from vault.errors import BadSignature, MismatchedShares, NotEnoughShares, VaultError, WrongKey
+from vault.keys import Identity
+from vault.package import Package
+
+
+@dataclass
+class Recovered:
+    """One opened compartment: its plaintext zip (in memory) and whose shares opened it."""
+
+    compartment: str
+    plaintext: bytes
+    holders: list[str]
+    drill: bool
+
+    def __repr__(self) -> str:
+        return f"Recovered({self.compartment!r}, holders={self.holders})"
+
+
+@dataclass
+class Report:
+    opened: list[Recovered] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def recover(packages: Sequence[Package], identities: Sequence[Identity],
+            trusted_key: bytes | None = None) -> Report:
+    """Open every compartment for which the packages and identities make a quorum.
+
+    A package that fails its signature or checksums stops everything (``BadSignature`` /
+    ``DamagedFile``): nothing from an altered package is used. Compartments short of a
+    quorum are reported in ``problems``; if none opens, the first problem is raised.
+    """
+    key = trusted_key
+    for package in packages:
+        key = package.verify(key)
+    by_compartment: dict[str, list[Package]] = defaultdict(list)
+    for package in packages:
+        by_compartment[str(package.manifest["compartment"])].append(package)
+    report = Report()
+    errors: list[VaultError] = []
+    for name, group in sorted(by_compartment.items()):
+        try:
+            report.opened.append(_open(name, group, identities))
+        except (NotEnoughShares, MismatchedShares, WrongKey) as exc:
+            errors.append(exc)
+            report.problems.append(f"compartment {name}: {exc}")
+    if not report.opened and errors:
+        raise errors[0]
+    return report
+
+
+def _open(name: str, packages: list[Package], identities: Sequence[Identity]) -> Recovered:
+    splits = {int(p.manifest["split"]) for p in packages}
+    if len(splits) > 1:
+        raise MismatchedShares(f"compartment {name}: the packages come from different splits "
+                               f"({', '.join(str(s) for s in sorted(splits))}); use packages of one release")
+    policy = shares.policy_from_dict(packages[0].manifest["policy"])
+    labelled: list[tuple[str, str]] = []
+    holders: list[str] = []
+    for package in packages:
+        holder = str(package.manifest["holder"]["name"])
+        sealed = package.read(package.file_with_role("share"))
+        try:
+            body = agecrypt.decrypt(sealed, identities, f"the share of {holder}")
+        except WrongKey:
+            continue  # this holder's identity was not given; the others may suffice
+        holders.append(holder)
+        labelled += [(f"share {i + 1} of {holder}", m) for i, m in enumerate(release.read_share_file(body))]
+    if not labelled:
+        raise WrongKey(f"compartment {name}: none of the identities given opens any share in these packages "
+                       f"(the shares belong to {', '.join(str(p.manifest['holder']['name']) for p in packages)})")
+    master = shares.combine(labelled, policy)
+    release_key = release.open_release_key(packages[0].read(packages[0].file_with_role("release-key")), master)
+    out = io.BytesIO()
+    with packages[0].open_stream(packages[0].file_with_role("compartment")) as source:
+        agecrypt.decrypt_stream(source, out, [release_key], f"compartment {name}")
+    plaintext = out.getvalue()
+    document.unpack(plaintext, f"compartment {name}")  # proves it is whole before anything is written
+    return Recovered(name, plaintext, holders, bool(packages[0].manifest.get("drill")))
+
+
+def write_opened(recovered: Recovered, out_dir: Path) -> Path:
+    """Extract an opened compartment into ``out_dir/<name>``; appears whole or not at all."""
+    target = out_dir / recovered.compartment
+    staging = out_dir / f".{recovered.compartment}.opening"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, mode=0o700)
+    with zipfile.ZipFile(io.BytesIO(recovered.plaintext)) as archive:
+        for member in archive.infolist():
+            path = (staging / member.filename).resolve()
+            if not path.is_relative_to(staging.resolve()):
+                raise BadSignature(f"compartment {recovered.compartment}: a file name leaves the folder")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    if target.exists():
+        raise FileExistsError(f"{target} exists already; choose an empty output folder")
+    staging.rename(target)
+    return target
