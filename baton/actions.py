@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
+
+from baton.settings import Settings
+from baton.signing import Ed25519Signer
 from switch import Event, Policy, Stage
 
 
 class Notifier(Protocol):
-    """What an action may use: send an e-mail through the outbox, find people's addresses."""
+    """What an action may use: the transaction, the settings and signer, the outbox, people's addresses."""
+
+    conn: Connection
+    settings: Settings
+    signer: Ed25519Signer
 
     def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None: ...
 

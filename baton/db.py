@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -181,6 +182,110 @@ channels = Table(
     Column("url", Text, nullable=False),  # an Apprise URL; may hold a webhook secret
     Column("label", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# Added by migration 0003: the vault. The server keeps only ciphertext and public keys.
+vault_keys = Table(
+    "vault_keys", metadata,
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True),
+    Column("recipient", Text, nullable=False),  # the owner's age public key
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+compartments = Table(
+    "compartments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("release_recipient", Text, nullable=False),
+    Column("release_key_owner", LargeBinary, nullable=False),  # the release key, age-encrypted to the owner
+    Column("blob_sha256", String(64)),  # the compartment file in the blob store
+    Column("blob_size", Integer),
+    Column("split_id", Integer),  # the current split (splits.id)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_id", "name", name="uq_compartments_owner_name"),
+)
+
+people = Table(
+    "people", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(63), nullable=False),  # a short id: ana, notary-rossi
+    Column("display_name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("language", String(16), nullable=False, server_default="en"),
+    Column("role", String(16), nullable=False),  # heir | staff | notary | verifier
+    Column("recipient", Text),  # age or SSH public key, once enrolled
+    Column("recipient_kind", String(16)),
+    Column("key_source", String(16)),  # enrolled | keycard | owner
+    Column("enrolled_at", UTCDateTime),
+    Column("verified_at", UTCDateTime),  # last proof that the key still opens what is sealed to it
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime),
+    UniqueConstraint("owner_id", "name", name="uq_people_owner_name"),
+)
+
+splits = Table(
+    "splits", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("compartment_id", ForeignKey("compartments.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("slip39_id", Integer, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("protected_release_key", LargeBinary, nullable=False),  # age, passphrase = master secret
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sealed_shares = Table(
+    "sealed_shares", metadata,
+    Column("split_id", ForeignKey("splits.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    Column("recipient", Text, nullable=False),  # what it was sealed to
+    Column("sealed", LargeBinary, nullable=False),
+)
+
+key_checks = Table(
+    "key_checks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("recipient", Text, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("reason", String(16), nullable=False),  # enrol | drill | owner
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("proven_at", UTCDateTime),
+    Column("failures", Integer, nullable=False, server_default="0"),
+)
+
+releases = Table(
+    "releases", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("drill", Boolean, nullable=False),
+    Column("stage", String(100), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("audit_seq", Integer, nullable=False),  # the excerpt ends here
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_id", "drill", "cycle", "stage", name="uq_releases_owner_drill_cycle_stage"),
+)
+
+packages = Table(
+    "packages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", ForeignKey("releases.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    Column("compartment_id", ForeignKey("compartments.id", ondelete="CASCADE"), nullable=False),
+    Column("split_id", ForeignKey("splits.id"), nullable=False),
+    Column("blob_sha256", String(64), nullable=False),
+    Column("folder", String(200), nullable=False),  # under data_dir/packages
+    Column("built_at", UTCDateTime),
+    Column("zip_sha256", String(64)),
+    Column("downloaded_at", UTCDateTime),
+    UniqueConstraint("release_id", "person_id", "compartment_id", name="uq_packages_release_person_compartment"),
 )
 
 

@@ -21,9 +21,13 @@ class Purpose(StrEnum):
     CHECKIN = "checkin"  # single use, expires
     VERIFY = "verify"  # single use, closes with the confirmation window or a new cycle
     REQUEST = "request"  # standing link for a release request; revocable
+    ENROL = "enrol"  # a holder sends their public key; single use
+    KEYCHECK = "keycheck"  # a holder proves their key opens a sealed challenge; single use
+    DOWNLOAD = "download"  # a holder downloads a release package; single use
 
 
-PATHS = {Purpose.CHECKIN: "l", Purpose.VERIFY: "v", Purpose.REQUEST: "q"}
+PATHS = {Purpose.CHECKIN: "l", Purpose.VERIFY: "v", Purpose.REQUEST: "q", Purpose.ENROL: "e",
+         Purpose.KEYCHECK: "k", Purpose.DOWNLOAD: "d"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,9 @@ def environment() -> Environment:
                        keep_trailing_newline=True)
 
 
-def render_email(name: str, **context: Any) -> Rendered:
-    """Render ``email/<name>.j2``: its blocks ``subject``, ``text`` and ``html``."""
-    template = environment().get_template(f"email/{name}.j2")
+def render_email(name: str, language: str = "en", **context: Any) -> Rendered:
+    """Render ``email/<language>/<name>.j2`` (else ``email/<name>.j2``): blocks ``subject``, ``text``, ``html``."""
+    template = environment().select_template([f"email/{language}/{name}.j2", f"email/{name}.j2"])
     ctx = template.new_context(context)
     subject = "".join(template.blocks["subject"](ctx)).strip()
     text = "".join(template.blocks["text"](ctx)).strip() + "\n"
@@ -37,5 +37,13 @@ def render_email(name: str, **context: Any) -> Rendered:
     return Rendered(subject, text, html)
 
 
-def render_page(name: str, **context: Any) -> str:
-    return environment().get_template(f"pages/{name}.html").render(**context)
+def render_page(name: str, language: str = "en", **context: Any) -> str:
+    return environment().select_template([f"pages/{language}/{name}.html", f"pages/{name}.html"]).render(
+        language=language, **context)
+
+
+def render_file(name: str, language: str = "en", **context: Any) -> str:
+    """A document (package instructions, key cards) from ``<dir>/<language>/<file>``, else English."""
+    folder, _, file = name.rpartition("/")
+    return environment().select_template([f"{folder}/{language}/{file}", f"{folder}/en/{file}"]).render(
+        language=language, **context)

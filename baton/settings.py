@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_attempts: int = 200
     link_ttl_days: int = 14
     token_failures_per_minute: int = 10
+    max_compartment_bytes: int = 2 * 1024**3
+    key_stale_days: int = 365  # a key proven longer ago than this shows as stale
+    package_link_days: int = 60  # how long a holder's download link works
 
     @model_validator(mode="after")
     def _public_url(self) -> Settings:
