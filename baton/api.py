@@ -19,13 +19,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from baton import __version__, auditlog
+from baton import __version__, api_vault, auditlog
 from baton.db import reading
 from baton.errors import BadRequest, BatonError, LinkError, Unauthorized, http_status
 from baton.links import Purpose
 from baton.messages import render_page
 from baton.ratelimit import RateLimiter
+from baton.releases import PackageBuilder, vault_parts
 from baton.service import SwitchService
+from baton.vaultservice import VaultService
 from baton.worker import Worker
 from switch import SwitchError, iso
 
@@ -84,8 +86,11 @@ class AuditResult(BaseModel):
     problem: str | None
 
 
-def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
+def create_app(service: SwitchService, worker: Worker | None = None, vault: VaultService | None = None,
+               builder: PackageBuilder | None = None) -> FastAPI:
     """The application; with a worker, it runs beside the API for the app's lifetime."""
+    if vault is None or builder is None:
+        vault, builder = vault_parts(service)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -148,6 +153,12 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
         if owner_id is None:
             refuse(who)
         return JSONResponse(result, status_code=status_code)
+
+    async def owner_id_of(who: _Caller) -> int:
+        owner_id = await run_in_threadpool(service.authenticate, who.token)
+        if owner_id is None:
+            refuse(who)
+        return owner_id
 
     def refuse(who: _Caller) -> NoReturn:
         failures.hit(who.address)
@@ -276,6 +287,7 @@ def create_app(service: SwitchService, worker: Worker | None = None) -> FastAPI:
     def request_release(request: Request, token: str) -> HTMLResponse:
         return on_link(request, lambda: page("request_done", view=service.request_by_link(token).to_dict()))
 
+    api_vault.install(app, vault, builder, as_owner, caller, owner_id_of, page, on_link)
     return app
 
 

@@ -362,3 +362,10 @@ def reading(engine: Engine) -> Connection:
     """A connection for reads only (on SQLite, a deferred transaction that never blocks on writers)."""
     return engine.connect().execution_options(**{READ_ONLY: True})
 
+
+
+def insert_id(conn: Connection, statement: Any) -> int:
+    """Run an INSERT and return the new row's id."""
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -26,7 +26,7 @@ def environment() -> Environment:
                        keep_trailing_newline=True)
 
 
-def render_email(name: str, language: str = "en", **context: Any) -> Rendered:
+def render_email(name: str, /, language: str = "en", **context: Any) -> Rendered:
     """Render ``email/<language>/<name>.j2`` (else ``email/<name>.j2``): blocks ``subject``, ``text``, ``html``."""
     template = environment().select_template([f"email/{language}/{name}.j2", f"email/{name}.j2"])
     ctx = template.new_context(context)

@@ -18,28 +18,45 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from baton import actions, auditlog, links
 from baton.blobstore import BlobStore
-from baton.db import audit_entries, compartments, owners, packages, people, reading, releases, sealed_shares, splits
+from baton.db import (
+    audit_entries,
+    compartments,
+    insert_id,
+    owners,
+    packages,
+    people,
+    reading,
+    releases,
+    sealed_shares,
+    splits,
+)
 from baton.errors import Conflict, NotFound
 from baton.links import Purpose
 from baton.messages import render_email, render_file
 from baton.outbox import Channel, enqueue
 from baton.settings import Settings
 from baton.signing import Ed25519Signer
+from baton.vaultservice import VaultService
 from switch import iso
 from vault import package as pkg
 from vault import signature
 from vault.shares import policy_from_dict
 
-ROLE_NAMES = {"share": "share", "compartment": "compartment", "release-key": "release-key"}
+
+def vault_parts(service: Any) -> tuple[VaultService, PackageBuilder]:
+    """The vault service and package builder beside a switch service (same database, clock, key)."""
+    store = BlobStore(service.settings.data_dir / "blobs")
+    return (VaultService(service.engine, service.settings, service.clock, service.signer, store),
+            PackageBuilder(service.engine, service.settings, service.signer, store))
 
 
 def create_release(conn: Connection, settings: Settings, owner_id: int, *, drill: bool, stage: str, cycle: int,
                    reason: str, audience: tuple[str, ...], now: datetime) -> tuple[int, list[dict[str, Any]]]:
     """Write a release and its package rows; returns the release id and, per package, who gets it."""
     head = conn.execute(select(owners.c.audit_seq).where(owners.c.id == owner_id)).scalar_one()
-    release_id = conn.execute(insert(releases).values(
+    release_id = insert_id(conn, insert(releases).values(
         owner_id=owner_id, drill=drill, stage=stage, cycle=cycle, reason=reason, audit_seq=head,
-        created_at=now)).inserted_primary_key[0]  # type: ignore[index]
+        created_at=now))
     rows = conn.execute(
         select(people.c.id.label("person_id"), people.c.name.label("holder"), people.c.email, people.c.language,
                people.c.display_name, compartments.c.id.label("compartment_id"),
@@ -55,9 +72,9 @@ def create_release(conn: Connection, settings: Settings, owner_id: int, *, drill
             continue
         folder = (f"{owner_id}/{'drill-' if drill else ''}{release_id}/"
                   f"{'DRILL-' if drill else ''}baton-{row.compartment}-{row.holder}")
-        package_id = conn.execute(insert(packages).values(
+        package_id = insert_id(conn, insert(packages).values(
             release_id=release_id, person_id=row.person_id, compartment_id=row.compartment_id,
-            split_id=row.split_id, blob_sha256=row.blob_sha256, folder=folder)).inserted_primary_key[0]  # type: ignore[index]
+            split_id=row.split_id, blob_sha256=row.blob_sha256, folder=folder))
         made.append({"package": package_id, "holder": row.holder, "compartment": row.compartment,
                      "email": row.email, "language": row.language, "display_name": row.display_name})
     return int(release_id), made
@@ -130,7 +147,7 @@ class PackageBuilder:
                                .where(packages.c.id == package_id)).first()
             if row is None:
                 raise NotFound(f"no package {package_id}")
-            folder = self.root / row.folder
+            folder: Path = self.root / row.folder
             archive = folder.with_name(folder.name + ".zip")
             if row.built_at is not None and archive.exists():
                 return archive
@@ -191,3 +208,50 @@ def audit_excerpt(conn: Connection, owner_id: int, up_to: int) -> dict[str, Any]
             "owner": str(owner_id),
             "entries": [{"seq": r.seq, "at": iso(r.at), "kind": r.kind, "data": r.data, "prev_hash": r.prev_hash,
                          "hash": r.hash, "signature": r.signature} for r in rows]}
+
+
+def _package_view(conn: Connection, package_id: int) -> dict[str, Any]:
+    row = conn.execute(select(packages.c.id, people.c.display_name, people.c.language, compartments.c.name,
+                              releases.c.drill, releases.c.owner_id, splits.c.policy)
+                       .join(people, people.c.id == packages.c.person_id)
+                       .join(compartments, compartments.c.id == packages.c.compartment_id)
+                       .join(releases, releases.c.id == packages.c.release_id)
+                       .join(splits, splits.c.id == packages.c.split_id)
+                       .where(packages.c.id == package_id)).one()
+    owner_email = conn.execute(select(owners.c.email).where(owners.c.id == row.owner_id)).scalar_one()
+    return {"name": row.display_name, "language": row.language, "compartment": row.name, "drill": row.drill,
+            "owner_email": owner_email, "policy": policy_from_dict(row.policy).describe()}
+
+
+def show_download(builder: PackageBuilder, token: str, now: datetime) -> dict[str, Any]:
+    with reading(builder.engine) as conn:
+        link = links.resolve(conn, token, Purpose.DOWNLOAD, now)
+        return _package_view(conn, int(str(link.who).removeprefix("package#")))
+
+
+def take_download(builder: PackageBuilder, token: str, now: datetime) -> tuple[Path, str]:
+    """The package's zip and a file name; the link is spent and the download audited."""
+    with reading(builder.engine) as conn:
+        link = links.resolve(conn, token, Purpose.DOWNLOAD, now)
+    package_id = int(str(link.who).removeprefix("package#"))
+    archive = builder.build(package_id, now)  # built before the link is spent: a failure keeps the link
+    with builder.engine.begin() as conn:
+        link = links.resolve(conn, token, Purpose.DOWNLOAD, now)
+        links.consume(conn, link, now)
+        conn.execute(update(packages).where(packages.c.id == package_id).values(downloaded_at=now))
+        view = _package_view(conn, package_id)
+        auditlog.append(conn, builder.signer, link.owner_id, now, "vault.downloaded",
+                        {"package": package_id, "compartment": view["compartment"], "holder": view["name"]})
+    return archive, archive.name
+
+
+def drill_package(builder: PackageBuilder, owner_id: int, release_id: int, package_id: int, now: datetime) -> Path:
+    """A drill package for its owner (never a real release's: those go to holders only)."""
+    with reading(builder.engine) as conn:
+        found = conn.execute(select(packages.c.id).join(releases, releases.c.id == packages.c.release_id).where(
+            packages.c.id == package_id, releases.c.id == release_id, releases.c.owner_id == owner_id,
+            releases.c.drill.is_(True))).first()
+    if found is None:
+        raise NotFound(f"no drill package {package_id} in drill {release_id}")
+    built: Path = builder.build(package_id, now)
+    return built

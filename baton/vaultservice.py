@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from baton import auditlog, links
 from baton.blobstore import BlobStore
-from baton.db import compartments, key_checks, owners, people, reading, sealed_shares, splits, vault_keys
+from baton.db import compartments, insert_id, key_checks, owners, people, reading, sealed_shares, splits, vault_keys
 from baton.errors import BadRequest, Conflict, NotFound
 from baton.links import Purpose
 from baton.messages import render_email
@@ -96,6 +96,10 @@ class VaultService:
         if row is None:
             raise NotFound("this vault has no owner key yet; run `baton vault init` on your own machine")
         return str(row.recipient)
+
+    def owner_email(self, owner_id: int) -> str:
+        with reading(self.engine) as conn:
+            return str(conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one())
 
     # -- compartments -------------------------------------------------------------------------
     def create_compartment(self, owner_id: int, name: str, release_recipient: str,
@@ -211,9 +215,9 @@ class VaultService:
                     raise Conflict(f"{holder} has no key yet: send the enrolment link or make a key card")
                 if person.recipient != sealed[holder][0]:
                     raise Conflict(f"{holder}'s key changed while the split was made; run the command again")
-            split_row = conn.execute(insert(splits).values(
+            split_row = insert_id(conn, insert(splits).values(
                 compartment_id=row.id, slip39_id=slip39_id, policy=policy.to_dict(),
-                protected_release_key=protected, created_at=now)).inserted_primary_key[0]  # type: ignore[index]
+                protected_release_key=protected, created_at=now))
             for holder, person in holders.items():
                 conn.execute(insert(sealed_shares).values(split_id=split_row, person_id=person.id,
                                                           recipient=sealed[holder][0], sealed=sealed[holder][1]))
@@ -344,9 +348,9 @@ class VaultService:
     def _new_check(self, conn: Connection, owner_id: int, person: Row[Any], reason: str, now: datetime,
                    notify: bool) -> int:
         made = challenge.new_challenge(parse_recipient(person.recipient), person.display_name)
-        check = conn.execute(insert(key_checks).values(
+        check = insert_id(conn, insert(key_checks).values(
             person_id=person.id, recipient=person.recipient, sealed=made.sealed, code_hash=made.code_hash,
-            reason=reason, created_at=now, expires_at=now + self.enrol_ttl)).inserted_primary_key[0]  # type: ignore[index]
+            reason=reason, created_at=now, expires_at=now + self.enrol_ttl))
         if notify:
             url = self._check_link(conn, owner_id, person, check, now)
             self.email_person(conn, owner_id, person, f"keycheck/{check}", "keycheck", "holder_keycheck", now,

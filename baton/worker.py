@@ -135,8 +135,23 @@ class Worker:
             return self.deliverer.run_once()
 
     def run_once(self) -> tuple[int, int]:
-        """Advance due switches, then deliver due messages: (events, messages sent)."""
-        return self.run_switches(), self.deliver()
+        """Advance due switches, build released packages, then deliver due messages: (events, messages sent)."""
+        events = self.run_switches()
+        self.build_packages()
+        return events, self.deliver()
+
+    def build_packages(self) -> int:
+        """Build the packages of releases recorded since; a failing one is logged and retried next time."""
+        from baton.releases import vault_parts
+        _vault, builder = vault_parts(self.service)
+        built = 0
+        for package_id in builder.pending():
+            try:
+                builder.build(package_id, self.clock.now())
+                built += 1
+            except Exception:  # noqa: BLE001 - one package must not hold back the others or the mail
+                log.exception("building package %s failed; retrying on the next run", package_id)
+        return built
 
     def next_delivery(self) -> datetime | None:
         with reading(self.engine) as conn:

@@ -1,0 +1,162 @@
+"""The C2SP age test vectors (CCTV): what opens gives the right plaintext, what fails raises a VaultError.
+
+Each vector file is ``key: value`` header lines, a blank line, then the age file (zlib-
+compressed when the header says so). The outcomes where pyrage and the specification
+differ are pinned, so a change in the library shows up here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vault.agecrypt import decrypt, decrypt_with_passphrase
+from vault.errors import DamagedFile, RecipientError, VaultError, WrongKey
+from vault.keys import generate_identity, parse_identities
+
+VECTORS = Path(__file__).parents[3] / "shared" / "vectors" / "age-cctv"
+REPO = Path(__file__).parents[2]
+
+NOT_AGE = "{name}: expected an age file, got one that is truncated or not age at all"
+PAYLOAD_MAC = "{name}: the file is truncated or altered (a payload MAC does not match)"
+HEADER_MAC = "{name}: the file was altered (its header MAC does not match)"
+NO_IDENTITY = "{name}: none of the identities given can open it (a wrong key, or a key for another file)"
+NO_PASSPHRASE = "{name}: the passphrase (or recovered master secret) does not open it"
+
+# Where pyrage 1.4.0 departs from the specification.
+ACCEPTED_THOUGH_MALFORMED = ("stanza_missing_body", "stanza_missing_final_line")
+REFUSED_THOUGH_VALID = ("armor_whitespace_outside",)
+UNBOUNDED_WORK_FACTOR = "scrypt_work_factor_23"  # accepted, and takes about 40 s to compute
+GAPS = (*ACCEPTED_THOUGH_MALFORMED, *REFUSED_THOUGH_VALID, UNBOUNDED_WORK_FACTOR)
+
+
+@dataclass(frozen=True)
+class Vector:
+    name: str
+    expect: str
+    payload: str | None
+    identities: tuple[str, ...]
+    passphrases: tuple[str, ...]
+    age_file: bytes
+
+    @property
+    def post_quantum(self) -> bool:
+        return any(i.startswith("AGE-SECRET-KEY-PQ-") for i in self.identities)
+
+
+def _read(path: Path) -> Vector:
+    head, _, body = path.read_bytes().partition(b"\n\n")
+    fields: dict[str, list[str]] = {}
+    for line in head.decode().splitlines():
+        key, _, value = line.partition(": ")
+        fields.setdefault(key, []).append(value)
+    if fields.get("compressed") == ["zlib"]:
+        body = zlib.decompress(body)
+    return Vector(path.name, fields["expect"][0], fields.get("payload", [None])[0],
+                  tuple(fields.get("identity", [])), tuple(fields.get("passphrase", [])), body)
+
+
+ALL = [_read(path) for path in sorted(VECTORS.iterdir())]
+
+
+def _open(vector: Vector) -> bytes:
+    """Open the vector as Baton would: with the passphrase, else with the identities (a stranger's when none)."""
+    if vector.passphrases:
+        return decrypt_with_passphrase(vector.age_file, vector.passphrases[0], vector.name)
+    identities = (parse_identities("\n".join(vector.identities).encode()) if vector.identities
+                  else [generate_identity()])
+    return decrypt(vector.age_file, identities, vector.name)
+
+
+AS_SPECIFIED = [v for v in ALL if not v.post_quantum and v.name not in GAPS]
+
+
+def _params(vectors: list[Vector]) -> list[pytest.ParameterSet]:
+    return [pytest.param(v, id=v.name) for v in vectors]
+
+
+def test_the_vectors_are_all_there_and_sorted_into_known_outcomes() -> None:
+    """143 vectors: 19 need post-quantum keys, 4 are known gaps, the other 120 behave as the specification says."""
+    assert len(ALL) == 143
+    assert sum(v.post_quantum for v in ALL) == 19
+    assert {v.name for v in ALL} >= set(GAPS)
+    assert len(AS_SPECIFIED) == 120
+
+
+@pytest.mark.parametrize("vector", _params([v for v in AS_SPECIFIED if v.expect == "success"]))
+def test_a_valid_file_opens_to_its_payload(vector: Vector) -> None:
+    """A vector that must open gives the plaintext whose SHA-256 the vector names."""
+    assert hashlib.sha256(_open(vector)).hexdigest() == vector.payload
+
+
+def _expected_failure(vector: Vector) -> tuple[type[VaultError], set[str]]:
+    if vector.expect == "no match":
+        if vector.name == "scrypt_uppercase":  # "Scrypt" is no stanza age knows: no passphrase stanza at all
+            return WrongKey, {"{name}: not protected by a passphrase (it needs an identity)"}
+        return WrongKey, {NO_PASSPHRASE if vector.passphrases else NO_IDENTITY}
+    if vector.expect == "HMAC failure":
+        return DamagedFile, {HEADER_MAC}
+    if vector.expect == "payload failure":
+        return DamagedFile, {PAYLOAD_MAC, NOT_AGE}
+    assert vector.expect in ("header failure", "armor failure")
+    return DamagedFile, {NOT_AGE}
+
+
+@pytest.mark.parametrize("vector", _params([v for v in AS_SPECIFIED if v.expect != "success"]))
+def test_a_broken_file_raises_a_vault_error_and_nothing_else(vector: Vector) -> None:
+    """A vector that must fail raises WrongKey or DamagedFile with a message naming the file, never another error."""
+    error, messages = _expected_failure(vector)
+    with pytest.raises(VaultError) as raised:
+        _open(vector)
+    assert type(raised.value) is error
+    assert str(raised.value) in {m.format(name=vector.name) for m in messages}
+
+
+@pytest.mark.parametrize("vector", _params([v for v in ALL if v.post_quantum]))
+def test_a_post_quantum_identity_is_refused_as_an_unknown_key(vector: Vector) -> None:
+    """pyrage knows no ML-KEM hybrid keys: the identity file is refused before any decryption."""
+    line = next(n for n, i in enumerate(vector.identities, 1) if i.startswith("AGE-SECRET-KEY-PQ-"))
+    with pytest.raises(RecipientError) as raised:
+        _open(vector)
+    assert str(raised.value) == (f"identity file line {line}: expected an age secret key (AGE-SECRET-KEY-1…), "
+                                 "got something else")
+
+
+@pytest.mark.parametrize("name", ACCEPTED_THOUGH_MALFORMED)
+def test_a_stanza_without_its_final_short_line_is_accepted(name: str) -> None:
+    """Known gap: pyrage opens a header whose stanza lacks the final short body line, which age refuses."""
+    vector = next(v for v in ALL if v.name == name)
+    assert vector.expect == "header failure"
+    assert isinstance(_open(vector), bytes)
+
+
+def test_whitespace_around_an_armored_file_is_refused() -> None:
+    """Known gap: pyrage refuses an armored file with whitespace before and after it, which age accepts."""
+    vector = next(v for v in ALL if v.name == "armor_whitespace_outside")
+    assert vector.expect == "success"
+    with pytest.raises(DamagedFile) as raised:
+        _open(vector)
+    assert str(raised.value) == NOT_AGE.format(name=vector.name)
+
+
+def test_a_scrypt_work_factor_of_23_is_not_refused_up_front() -> None:
+    """Known gap: pyrage starts a 2**23 scrypt (about 40 s here) where age refuses the header; pinned in 3 s."""
+    vector = next(v for v in ALL if v.name == UNBOUNDED_WORK_FACTOR)
+    assert vector.expect == "header failure"
+    script = ("import sys; from pathlib import Path; from vault.agecrypt import decrypt_with_passphrase\n"
+              "decrypt_with_passphrase(Path(sys.argv[1]).read_bytes(), 'password', 'vector')\n")
+    file = VECTORS / vector.name
+    age_file = file.read_bytes().partition(b"\n\n")[2]
+    try:
+        done = subprocess.run([sys.executable, "-c", script, "/dev/stdin"], input=age_file, cwd=REPO,
+                              capture_output=True, timeout=3, check=False)
+    except subprocess.TimeoutExpired:
+        return  # still computing after 3 s: the work factor was not refused
+    pytest.fail(f"the work factor 23 header was handled within 3 s (exit {done.returncode}): "
+                f"{done.stderr.decode(errors='replace')[-400:]}")
