@@ -226,7 +226,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
                               status_code=201)
 
     # -- link pages ---------------------------------------------------------------------------
-    def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def page(name: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(render_page(name, **context), status_code=status_code,
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
                                      "X-Robots-Tag": "noindex"})

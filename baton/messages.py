@@ -37,7 +37,7 @@ def render_email(name: str, /, language: str = "en", **context: Any) -> Rendered
     return Rendered(subject, text, html)
 
 
-def render_page(name: str, language: str = "en", **context: Any) -> str:
+def render_page(name: str, /, language: str = "en", **context: Any) -> str:
     return environment().select_template([f"pages/{language}/{name}.html", f"pages/{name}.html"]).render(
         language=language, **context)
 
