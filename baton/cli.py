@@ -262,8 +262,16 @@ def checkin(as_json: JsonFlag = False) -> None:
 
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
-    """State, deadline and next reminder in your time zone."""
-    _show(_call("GET", "/api/status"), as_json)
+    """State, deadline and next reminder in your time zone; holders whose keys are unverified or stale."""
+    view = _call("GET", "/api/status")
+    people = _call("GET", "/api/people")
+    keys = {p["name"]: p["key"] for p in people if p["key"] in ("none", "unverified", "stale")}
+    if as_json:
+        view = {**view, "holder_keys": keys}
+    _show(view, as_json)
+    if not as_json:
+        for name, state in sorted(keys.items()):
+            typer.echo(f"{'holder key:':<16}{name}: {state}" + (" (no key yet)" if state == "none" else ""))
 
 
 @app.command()

@@ -163,7 +163,7 @@ def test_all_three_holders_together_open_the_compartment(made: Release) -> None:
 
 def test_write_opened_extracts_the_documents_and_attachments(made: Release, recovered: Recovered,
                                                              tmp_path: Path) -> None:
-    """write_opened puts README.md, vault.html, vault.json and the attachment in a folder named after the compartment."""
+    """write_opened puts README.md, vault.html, vault.json and the attachment in a folder named for the compartment."""
     target = write_opened(recovered, tmp_path)
     assert target == tmp_path / NAME
     written = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
