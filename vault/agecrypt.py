@@ -56,6 +56,10 @@ def decrypt_stream(source: IO[bytes], target: IO[bytes], identities: Sequence[Id
         pyrage.decrypt_io(source, target, list(identities))
     except pyrage.DecryptError as exc:
         raise _failure(what, exc) from None
+    except OSError as exc:  # pyrage's streaming reader reports a failed payload MAC as an I/O error
+        if str(exc) != "decryption error":
+            raise
+        raise _failure(what, exc) from None
 
 
 def encrypt_with_passphrase(data: bytes, secret: str) -> bytes:

@@ -79,7 +79,10 @@ def unpack(data: bytes, what: str) -> Compartment:
         got = doc.get("format") if isinstance(doc, dict) else doc
         raise EntryError(f"{what}: expected format {FORMAT}, got {got!r}")
     compartment = Compartment(check_id(str(doc.get("compartment", ""))))
-    for raw in doc.get("entries", []):
+    raw_entries = doc.get("entries", [])
+    if not isinstance(raw_entries, list) or not all(isinstance(e, dict) for e in raw_entries):
+        raise EntryError(f"{what}: expected entries as a list of objects, got {type(raw_entries).__name__}")
+    for raw in raw_entries:
         entry = entry_from_dict(raw)
         if entry.kind == "file":
             try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vault import agecrypt, document, release, shares
-from vault.errors import BadSignature, MismatchedShares, NotEnoughShares, VaultError, WrongKey
+from vault.errors import BadSignature, MismatchedShares, ShareError, VaultError, WrongKey
 from vault.keys import Identity
 from vault.package import Package
 
@@ -59,7 +59,7 @@ def recover(packages: Sequence[Package], identities: Sequence[Identity],
     for name, group in sorted(by_compartment.items()):
         try:
             report.opened.append(_open(name, group, identities))
-        except (NotEnoughShares, MismatchedShares, WrongKey) as exc:
+        except (ShareError, WrongKey) as exc:
             errors.append(exc)
             report.problems.append(f"compartment {name}: {exc}")
     if not report.opened and errors:

@@ -149,8 +149,11 @@ def combine(mnemonics: Iterable[tuple[str, str]], policy: SharePolicy | None = N
         if (share.identifier, share.extendable, share.iteration_exponent, share.group_threshold,
                 share.group_count) != (first.identifier, first.extendable, first.iteration_exponent,
                                        first.group_threshold, first.group_count):
-            raise MismatchedShares(f"{label} comes from a different split (split {share.identifier}) than "
-                                   f"{first_label} (split {first.identifier}): use shares of one release")
+            if share.identifier != first.identifier:
+                raise MismatchedShares(f"{label} comes from a different split (split {share.identifier}) than "
+                                       f"{first_label} (split {first.identifier}): use shares of one release")
+            raise MismatchedShares(f"{label} does not match {first_label} (same split number, other parameters): "
+                                   "use shares of one release")
     groups: dict[int, dict[int, Share]] = defaultdict(dict)
     for label, share in shares:
         known = groups[share.group_index]
@@ -177,7 +180,9 @@ def combine(mnemonics: Iterable[tuple[str, str]], policy: SharePolicy | None = N
                  for i, m in sorted(groups.items()) if i not in complete]
         raise NotEnoughShares(f"{first.group_threshold} complete groups of {first.group_count} needed, "
                               f"{len(complete)} complete" + (f" ({'; '.join(short)})" if short else ""))
-    chosen = [share for i in complete[:first.group_threshold] for share in groups[i].values()]
+    # SLIP-39 combines exactly a threshold of shares per group and exactly the group threshold of groups.
+    chosen = [share for i in complete[:first.group_threshold]
+              for share in list(groups[i].values())[:next(iter(groups[i].values())).member_threshold]]
     try:
         return bytes(shamir_mnemonic.combine_mnemonics([s.mnemonic() for s in chosen], passphrase))
     except MnemonicError:

@@ -229,6 +229,7 @@ def test_a_truncated_locked_identity_is_damaged(locked: tuple[str, bytes]) -> No
 
 @pytest.fixture(scope="module")
 def sealed() -> tuple[Identity, bytes]:
+    """An identity, and PLAINTEXT sealed to it."""
     identity = generate_identity()
     return identity, encrypt(PLAINTEXT, [public_of(identity)])
 

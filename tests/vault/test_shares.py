@@ -21,18 +21,19 @@ PEOPLE = ("ana", "budi", "carla", "dewi", "eko", "fajar", "gita")
 FAMILY = ("ana", "budi", "carla")
 NOTARY = "notary"
 # "2 of the family, or 1 of the family and the notary", in SLIP-39 groups.
-FAMILY_OR_NOTARY = {"group_threshold": 2, "groups": [
+FAMILY_GROUPS: list[dict[str, Any]] = [
     {"name": "family-any", "threshold": 1, "holders": list(FAMILY)},
     {"name": "family-two", "threshold": 2, "holders": list(FAMILY)},
     {"name": "notary", "threshold": 1, "holders": [NOTARY]},
-]}
+]
+FAMILY_OR_NOTARY: dict[str, Any] = {"group_threshold": 2, "groups": FAMILY_GROUPS}
 NOT_A_WORD = "baton"
 
 
-def _shares_of(given: dict[str, list[str]], holders: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+def _shares_of(given_out: dict[str, list[str]], holders: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
     """The ``(label, mnemonic)`` pairs the holders bring, labelled as recovery labels them."""
     return [(f"share {i} of {holder}", mnemonic) for holder in holders
-            for i, mnemonic in enumerate(given[holder], 1)]
+            for i, mnemonic in enumerate(given_out[holder], 1)]
 
 
 def _echoed(message: str, mnemonics: list[str]) -> set[str]:
@@ -231,7 +232,7 @@ INVALID_POLICIES = [
                  "share policy, group 'holders': expected 1 to 16 holders, got 0", id="no-holders"),
     pytest.param({"group_threshold": 1, "groups": []},
                  "share policy: expected at least one group of holders, got none", id="no-groups"),
-    pytest.param({"group_threshold": 3, "groups": FAMILY_OR_NOTARY["groups"][:2]},
+    pytest.param({"group_threshold": 3, "groups": FAMILY_GROUPS[:2]},
                  "share policy: expected a group threshold from 1 to 2, got 3", id="group-threshold-too-big"),
     pytest.param({"group_threshold": 1, "groups": [{"name": "family", "threshold": 1, "holders": ["ana"]},
                                                   {"name": "family", "threshold": 1, "holders": ["budi"]}]},
