@@ -65,6 +65,10 @@ class Code(BaseModel):
     code: str
 
 
+class DrillRequest(BaseModel):
+    ask_holders: bool = Field(False, description="Also e-mail each holder a key check (nothing else is sent).")
+
+
 def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner: OwnerWork, caller: Any,
             owner_id_of: Callable[[Any], Awaitable[int]], page: Callable[..., HTMLResponse],
             on_link: Callable[[Request, Callable[[], HTMLResponse]], HTMLResponse]) -> None:
@@ -170,9 +174,10 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
         return await as_owner(who, lambda owner: vault.prove(owner, name, check, body.code), 200)
 
     @app.post("/api/drill", tags=["vault"], responses=errors)
-    async def drill(who: Who) -> JSONResponse:
+    async def drill(who: Who, body: DrillRequest | None = None) -> JSONResponse:
         """Run a fire drill: DRILL packages for the owner only, key checks, and the findings."""
-        return await as_owner(who, lambda owner: drills.start_drill(vault, builder, owner), 200)
+        ask = bool(body and body.ask_holders)
+        return await as_owner(who, lambda owner: drills.start_drill(vault, builder, owner, ask), 200)
 
     @app.get("/api/drill/{release}/packages/{package}", tags=["vault"], responses=errors)
     async def drill_package(who: Who, release: int, package: int) -> Response:

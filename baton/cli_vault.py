@@ -372,10 +372,12 @@ def recover_command(packages: Annotated[list[Path], typer.Argument(help="Package
 def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the DRILL packages.")],
                   identity: Annotated[list[Path] | None, typer.Option("--identity", "-i",
                                                                       help="Holders' key files, to test them.")]
-                  = None) -> None:
+                  = None,
+                  ask_holders: Annotated[bool, typer.Option(help="E-mail each holder a key check too.")] = False
+                  ) -> None:
     """Fire drill: a real release into a sandbox, key checks, recovery with the keys you give, a report."""
     owner = _owner()
-    report = _guard(lambda: owner.json("POST", "/api/drill"))
+    report = _guard(lambda: owner.json("POST", "/api/drill", json={"ask_holders": ask_holders}))
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for p in report["packages"]:
@@ -384,6 +386,8 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
         target.write_bytes(response.content)
         paths.append(target)
     typer.echo(f"drill {report['release']}: {len(paths)} packages in {out}")
+    if ask_holders:
+        typer.echo(f"key checks e-mailed to {', '.join(c['name'] for c in report['checks']) or 'nobody'}")
     problems = list(report["findings"])
     ids = _identities(identity or [])
     if ids:

@@ -82,8 +82,14 @@ def readiness(vault: VaultService, owner_id: int) -> list[dict[str, str]]:
     return found
 
 
-def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int) -> dict[str, Any]:
-    """Release into the sandbox, build every package now, and issue key checks (told to nobody)."""
+def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int, ask_holders: bool = False
+                ) -> dict[str, Any]:
+    """Release into the sandbox, build every package now, and issue key checks.
+
+    The packages go to the owner only. The key checks are returned sealed (the owner can
+    answer those whose keys they hold, e.g. key cards); with ``ask_holders`` each holder
+    is also sent their key check by e-mail, the one thing a drill tells anyone but the owner.
+    """
     now = vault.clock.now()
     with vault.engine.begin() as conn:
         # Drills are numbered apart from the switch's cycles: the n-th drill has cycle -n.
@@ -96,12 +102,12 @@ def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int) -> 
                                                                          "packages": len(made)})
     for item in made:
         builder.build(item["package"], now)
-    checks = vault.request_checks(owner_id, None, "drill", notify=False)
+    checks = vault.request_checks(owner_id, None, "drill", notify=ask_holders)
     findings = readiness(vault, owner_id)
     report = {"release": release_id, "at": iso(now),
               "packages": [{"id": m["package"], "holder": m["holder"], "compartment": m["compartment"]}
                            for m in made],
-              "checks": checks, "findings": findings}
+              "checks": checks, "holders_asked": ask_holders, "findings": findings}
     with vault.engine.begin() as conn:
         owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
         rendered = render_email("drill_report", owner_email=owner_email, report=report)
