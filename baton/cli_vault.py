@@ -343,14 +343,37 @@ def recover_into(paths: list[Path], identity_files: list[Path], out: Path, finge
             key = bytes.fromhex(package.manifest["signing_key"]["ed25519"])
             if "".join(fp(key).split()) != trusted_fp:
                 raise VaultError(f"{package.path}: signed by the key {fp(key)}, not the expected {fingerprint}")
+    lines = [audit_summary(p) for p in {str(p.manifest["compartment"]): p for p in packages}.values()]
     out.mkdir(parents=True, exist_ok=True)
-    lines = []
     for opened in report.opened:
         target = recovery.write_opened(opened, out)
         lines.append(f"opened {opened.compartment}{' (DRILL)' if opened.drill else ''} with the shares of "
                      f"{', '.join(opened.holders)}: {target}")
     lines += [f"not opened: {p}" for p in report.problems]
     return lines
+
+
+def audit_summary(package: Package) -> str:
+    """Check the package's audit excerpt (hashes, chaining, signatures) and say why the release happened."""
+    from nacl.signing import VerifyKey
+
+    from baton.signing import Ed25519Check
+    from switch.audit import AuditEntry, verify_excerpt
+    try:
+        excerpt = json.loads(package.read("audit.json"))
+        entries = [AuditEntry(e["seq"], datetime.fromisoformat(e["at"]), e["kind"], e["data"], e["prev_hash"],
+                              e["hash"], e["signature"]) for e in excerpt["entries"]]
+    except (ValueError, KeyError, TypeError):
+        raise VaultError(f"{package.path}: audit.json is not a readable audit excerpt") from None
+    key = Ed25519Check(VerifyKey(bytes.fromhex(package.manifest["signing_key"]["ed25519"])))
+    problem = verify_excerpt(entries, key)
+    if problem is not None:
+        raise VaultError(f"{package.path}: audit.json: {problem}")
+    if not entries:
+        return f"{package.manifest['compartment']}: the audit excerpt is empty"
+    return (f"{package.manifest['compartment']}: released because {package.manifest.get('reason', '?')}; audit "
+            f"entries {entries[0].seq}–{entries[-1].seq} ({entries[0].kind} … {entries[-1].kind}) are signed "
+            "and chained")
 
 
 def recover_command(packages: Annotated[list[Path], typer.Argument(help="Package folders or .zip files.")],

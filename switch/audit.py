@@ -75,30 +75,48 @@ def verify_chain(owner: str, entries: Iterable[AuditEntry], check: SignatureChec
     cannot be seen.
     """
     items = list(entries)
-    seen = {e.seq for e in items}
-    prev, expected = genesis(owner), 1
-    for entry in items:
-        if entry.seq != expected:
-            if entry.seq < expected or expected in seen:
-                return ChainProblem(entry.seq, f"reordered: found where entry {expected} belongs")
-            if expected == 1:
-                return ChainProblem(1, f"removed: the chain starts at entry {entry.seq}")
-            return ChainProblem(expected, f"removed: the chain jumps from entry {expected - 1} "
-                                f"to entry {entry.seq}")
-        if entry_hash(entry.prev_hash, entry.seq, entry.at, entry.kind, entry.data) != entry.hash:
-            return ChainProblem(entry.seq, "altered: its content does not match its hash")
-        try:
-            signed = check.verify(entry.hash.encode(), bytes.fromhex(entry.signature))
-        except ValueError:
-            signed = False
-        if not signed:
-            return ChainProblem(entry.seq, "altered: its signature does not verify")
-        if entry.prev_hash != prev:
-            return ChainProblem(entry.seq, "altered or reordered: it does not chain from the entry before")
-        prev, expected = entry.hash, expected + 1
+    problem, (expected, prev) = _walk(items, genesis(owner), 1, check)
+    if problem is not None:
+        return problem
     if head is not None and (expected - 1, prev) != head and head[0] > 0:
         if head[0] >= expected:
             return ChainProblem(expected, f"removed: the chain ends at entry {expected - 1} but the "
                                 f"service recorded {head[0]} entries")
         return ChainProblem(head[0], "altered: the last entry does not match the recorded head")
     return None
+
+
+def verify_excerpt(entries: Iterable[AuditEntry], check: SignatureCheck) -> ChainProblem | None:
+    """Like ``verify_chain`` for a run of entries from the middle of a chain (a release package's excerpt)."""
+    items = list(entries)
+    if not items:
+        return None
+    problem, _end = _walk(items, items[0].prev_hash, items[0].seq, check)
+    return problem
+
+
+def _walk(items: list[AuditEntry], prev: str, expected: int,
+          check: SignatureCheck) -> tuple[ChainProblem | None, tuple[int, str]]:
+    seen = {e.seq for e in items}
+    first = expected
+    for entry in items:
+        if entry.seq != expected:
+            if entry.seq < expected or expected in seen:
+                return ChainProblem(entry.seq, f"reordered: found where entry {expected} belongs"), (expected, prev)
+            if expected == first:
+                return ChainProblem(first, f"removed: the chain starts at entry {entry.seq}"), (expected, prev)
+            return ChainProblem(expected, f"removed: the chain jumps from entry {expected - 1} "
+                                f"to entry {entry.seq}"), (expected, prev)
+        if entry_hash(entry.prev_hash, entry.seq, entry.at, entry.kind, entry.data) != entry.hash:
+            return ChainProblem(entry.seq, "altered: its content does not match its hash"), (expected, prev)
+        try:
+            signed = check.verify(entry.hash.encode(), bytes.fromhex(entry.signature))
+        except ValueError:
+            signed = False
+        if not signed:
+            return ChainProblem(entry.seq, "altered: its signature does not verify"), (expected, prev)
+        if entry.prev_hash != prev:
+            return (ChainProblem(entry.seq, "altered or reordered: it does not chain from the entry before"),
+                    (expected, prev))
+        prev, expected = entry.hash, expected + 1
+    return None, (expected, prev)

@@ -262,3 +262,13 @@ def test_the_vault_parts_share_the_switch_service(world: World) -> None:
     vault, _builder = vault_parts(world.runtime.service)
     [info] = vault.list_compartments(world.owner_id)
     assert info["name"] == "operations" and info["split"]["describe"] == "2 of 3 (holders)"
+
+
+def test_the_recover_command_checks_the_audit_excerpt_and_says_why(world: World, clock: FakeClock) -> None:
+    """``baton recover`` verifies the signed excerpt and opens the compartment with two key files."""
+    from baton.cli_vault import recover_into
+    paths = _fire(world, clock)
+    lines = recover_into(paths, [world.identities["ana"], world.identities["bruno"]], world.tmp / "out", None)
+    assert lines[0] == ("operations: released because grace ended without a check-in; audit entries 1–16 "
+                        "(owner.created … switch.stage) are signed and chained")
+    assert lines[1] == f"opened operations with the shares of ana, bruno: {world.tmp / 'out' / 'operations'}"
