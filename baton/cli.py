@@ -19,7 +19,7 @@ import httpx
 import typer
 import yaml
 
-from baton.cli_vault import drill_command, people_app, recover_command, vault_app
+from baton.cli_vault import drill_command, keycheck_command, people_app, recover_command, vault_app
 from baton.errors import exit_code
 from baton.settings import Settings, get_settings
 from switch import ScenarioError, SwitchError, parse_scenario, simulate
@@ -40,6 +40,7 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(people_app, name="people")
 app.command("recover")(recover_command)
 app.command("drill")(drill_command)
+app.command("keycheck")(keycheck_command)
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:

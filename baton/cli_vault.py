@@ -275,7 +275,7 @@ def people_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         typer.echo(json.dumps(found, indent=2))
         return
     for p in found:
-        holds = ", ".join(p["holds"]) or "—"
+        holds = ", ".join(p["groups"]) or "—"
         typer.echo(f"{p['name']:<16} {p['role']:<9} key {p['key']:<11} holds {holds:<24} {p['email'] or '(no e-mail)'}")
 
 
@@ -437,3 +437,31 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
             typer.echo(f"- {f['what']}\n  what to do: {f['fix']}")
         sys.exit(1)
     typer.echo("\nno findings: a release today would work")
+
+
+def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check link from the e-mail (…/k/…).")],
+                     identity: Annotated[Path, typer.Option("--identity", "-i", help="Your key file.")]) -> None:
+    """For a holder: open the sealed key check with your key and send the code (the link's page does the same)."""
+    import httpx
+
+    from vault import agecrypt, challenge
+    url = link.strip().rstrip("/")
+    if "/k/" not in url:
+        _fail(f"expected a key-check link like https://…/k/…, got {link!r}", code=2)
+    ids = _identities([identity])
+    try:
+        with httpx.Client(timeout=30) as http:
+            sealed = http.get(f"{url}/challenge.age")
+            if sealed.status_code != 200:
+                _fail(f"the key check cannot be opened: {sealed.json().get('detail', sealed.text)} "
+                      f"(HTTP {sealed.status_code})", code=5)
+            try:
+                code = challenge.code_from(agecrypt.decrypt(sealed.content, ids, "the key check"))
+            except VaultError as exc:
+                _fail(str(exc), hint="use the key you enrolled (or your key card's secret key)", code=2)
+            answered = http.post(url, data={"code": code})
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach Baton: {type(exc).__name__}", code=7)
+    if answered.status_code != 200:
+        _fail(f"the key check was refused (HTTP {answered.status_code})", code=5)
+    typer.echo("your key works: the key check passed")

@@ -278,12 +278,16 @@ class VaultService:
             return [self._person_view(conn, row, now) for row in rows]
 
     def _person_view(self, conn: Connection, row: Row[Any], now: datetime) -> dict[str, Any]:
-        held = [r.name for r in conn.execute(
-            select(compartments.c.name).join(sealed_shares, sealed_shares.c.split_id == compartments.c.split_id)
-            .where(sealed_shares.c.person_id == row.id).order_by(compartments.c.name))]
+        rows = conn.execute(
+            select(compartments.c.name, splits.c.policy)
+            .join(sealed_shares, sealed_shares.c.split_id == compartments.c.split_id)
+            .join(splits, splits.c.id == compartments.c.split_id)
+            .where(sealed_shares.c.person_id == row.id).order_by(compartments.c.name)).all()
+        groups = [f"{r.name}/{g['name']}" for r in rows for g in r.policy["groups"] if row.name in g["holders"]]
         return {"name": row.name, "display_name": row.display_name, "email": row.email, "language": row.language,
                 "role": row.role, "recipient": row.recipient, "key_source": row.key_source,
-                "key": key_status(row, now, self.settings.key_stale_days), "holds": held,
+                "key": key_status(row, now, self.settings.key_stale_days), "holds": [r.name for r in rows],
+                "groups": groups,
                 "verified_at": iso(row.verified_at) if row.verified_at else None}
 
     def remove_person(self, owner_id: int, name: str) -> None:
