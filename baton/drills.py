@@ -100,8 +100,9 @@ def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int, ask
                                           audience=(), now=now)
         auditlog.append(conn, vault.signer, owner_id, now, "vault.drill", {"release": release_id,
                                                                          "packages": len(made)})
-    for item in made:
-        builder.build(item["package"], now)
+    for result in builder.build_all([item["package"] for item in made], now):
+        if isinstance(result, Exception):
+            raise result
     checks = vault.request_checks(owner_id, None, "drill", notify=ask_holders)
     findings = readiness(vault, owner_id)
     report = {"release": release_id, "at": iso(now),

@@ -144,14 +144,13 @@ class Worker:
         """Build the packages of releases recorded since; a failing one is logged and retried next time."""
         from baton.releases import vault_parts
         _vault, builder = vault_parts(self.service)
-        built = 0
-        for package_id in builder.pending():
-            try:
-                builder.build(package_id, self.clock.now())
-                built += 1
-            except Exception:  # noqa: BLE001 - one package must not hold back the others or the mail
-                log.exception("building package %s failed; retrying on the next run", package_id)
-        return built
+        pending = builder.pending()
+        results = builder.build_all(pending, self.clock.now())
+        for package_id, result in zip(pending, results, strict=True):
+            if isinstance(result, Exception):  # one package must not hold back the others or the mail
+                log.error("building package %s failed (%s); retrying on the next run", package_id,
+                          type(result).__name__, exc_info=result)
+        return sum(not isinstance(r, Exception) for r in results)
 
     def next_delivery(self) -> datetime | None:
         with reading(self.engine) as conn:

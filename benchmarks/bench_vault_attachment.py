@@ -15,14 +15,16 @@ set the pace; the output says where they went.
 
 Each of ``--rounds`` rounds times the four in turn, Baton first in even rounds and ``age``
 first in odd ones; the figures are medians over the rounds. Prints each time, Baton's
-parts (pack, encrypt, decrypt, unpack) and time(Baton) / time(age) for encrypting and for
-decrypting. Target: both ratios at most 1.5.
+parts (pack, encrypt, decrypt, unpack) with the minor page faults of each (fresh memory
+touched), and time(Baton) / time(age) for encrypting and for decrypting. Target: both
+ratios at most 1.5.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 
 import _common
 
@@ -41,6 +44,7 @@ from vault.entries import entry_from_dict
 
 TARGET = 1.5
 MiB = 1 << 20
+T = TypeVar("T")
 
 
 def scratch_folder() -> Path:
@@ -70,10 +74,23 @@ def age_version(age: str) -> str:
     return done.stdout.strip() or done.stderr.strip()
 
 
-def timed(call: Callable[[], object]) -> tuple[float, object]:
+def timed(call: Callable[[], T]) -> tuple[float, T]:
     began = time.perf_counter()
     result = call()
     return time.perf_counter() - began, result
+
+
+def minor_faults() -> int:
+    """This process's minor page faults so far: each first touch of a fresh 4 KiB page of memory."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def part(record: list[tuple[float, int]], call: Callable[[], T]) -> T:
+    """``call()``, its time and its minor page faults appended to ``record``."""
+    faults = minor_faults()
+    took, result = timed(call)
+    record.append((took, minor_faults() - faults))
+    return result
 
 
 def main() -> int:
@@ -92,6 +109,8 @@ def main() -> int:
     print(f"   {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {_common.machine()}")
     print(f"   age {age_version(args.age)} ({args.age}); pyrage {version('pyrage')}; "
           f"files in {folder} ({filesystem(folder)})")
+    if os.environ.get("GLIBC_TUNABLES"):
+        print(f"   GLIBC_TUNABLES={os.environ['GLIBC_TUNABLES']}")
     try:
         data = os.urandom(size)
         plain_file, sealed_file, opened_file = folder / "in.bin", folder / "out.age", folder / "out.bin"
@@ -103,27 +122,22 @@ def main() -> int:
         entry = entry_from_dict({"id": "attachment", "kind": "file", "title": "A large attachment",
                                  "fields": {"filename": "attachment.bin"}, "updated_at": "2026-11-22"})
 
-        parts: dict[str, list[float]] = {name: [] for name in ("pack", "encrypt", "decrypt", "unpack")}
+        parts: dict[str, list[tuple[float, int]]] = {name: [] for name in ("pack", "encrypt", "decrypt", "unpack")}
         totals: dict[str, list[float]] = {name: [] for name in ("baton encrypt", "age encrypt",
                                                                 "baton decrypt", "age decrypt")}
 
-        def baton_encrypt() -> bytes:
+        held: dict[str, bytes] = {}  # Baton's ciphertext, then the attachment it gave back
+
+        def baton_encrypt() -> None:
             compartment = document.Compartment("bench")
             compartment.put(entry, data)
-            took, packed = timed(lambda: document.pack(compartment))
-            parts["pack"].append(took)
-            took, sealed = timed(lambda: agecrypt.encrypt(packed, recipients))  # type: ignore[arg-type]
-            parts["encrypt"].append(took)
-            assert isinstance(sealed, bytes)
-            return sealed
+            packed = part(parts["pack"], lambda: document.pack(compartment))
+            held["sealed"] = part(parts["encrypt"], lambda: agecrypt.encrypt(packed, recipients))
 
-        def baton_decrypt(sealed: bytes) -> document.Compartment:
-            took, plain = timed(lambda: agecrypt.decrypt(sealed, [owner], "compartment bench"))
-            parts["decrypt"].append(took)
-            took, opened = timed(lambda: document.unpack(plain, "compartment bench"))  # type: ignore[arg-type]
-            parts["unpack"].append(took)
-            assert isinstance(opened, document.Compartment)
-            return opened
+        def baton_decrypt() -> None:
+            plain = part(parts["decrypt"], lambda: agecrypt.decrypt(held["sealed"], [owner], "compartment bench"))
+            opened = part(parts["unpack"], lambda: document.unpack(plain, "compartment bench"))
+            held["opened"] = opened.attachments["attachment"]
 
         def age_encrypt() -> None:
             subprocess.run([args.age, "-r", recipients[0].text, "-r", recipients[1].text, "-o", str(sealed_file),
@@ -133,46 +147,39 @@ def main() -> int:
             subprocess.run([args.age, "-d", "-i", str(key_file), "-o", str(opened_file), str(sealed_file)],
                            check=True)
 
+        steps = {"baton encrypt": baton_encrypt, "age encrypt": age_encrypt,
+                 "baton decrypt": baton_decrypt, "age decrypt": age_decrypt}
         sizes: dict[str, int] = {}
         for round_ in range(args.rounds):
-            baton_first = round_ % 2 == 0
+            order = ("baton", "age") if round_ % 2 == 0 else ("age", "baton")
             sealed_file.unlink(missing_ok=True)
             opened_file.unlink(missing_ok=True)
-            sealed = b""
-            for side in ("baton", "age") if baton_first else ("age", "baton"):
-                if side == "baton":
-                    took, sealed = timed(baton_encrypt)  # type: ignore[assignment]
-                else:
-                    took, _ = timed(age_encrypt)
-                totals[f"{side} encrypt"].append(took)
-            for side in ("baton", "age") if baton_first else ("age", "baton"):
-                if side == "baton":
-                    took, opened = timed(lambda: baton_decrypt(sealed))
-                    assert isinstance(opened, document.Compartment)
-                    if opened.attachments["attachment"] != data:
-                        raise SystemExit("Baton's round trip changed the attachment")
-                    del opened
-                else:
-                    took, _ = timed(age_decrypt)
-                totals[f"{side} decrypt"].append(took)
+            for operation in ("encrypt", "decrypt"):
+                for side in order:
+                    took, _ = timed(steps[f"{side} {operation}"])
+                    totals[f"{side} {operation}"].append(took)
+            if held.pop("opened") != data:
+                raise SystemExit("Baton's round trip changed the attachment")
             if opened_file.read_bytes() != data:
                 raise SystemExit("age's round trip changed the file")
-            sizes = {"baton": len(sealed), "age": sealed_file.stat().st_size}
-            del sealed
+            sizes = {"baton": len(held.pop("sealed")), "age": sealed_file.stat().st_size}
             line = "  ".join(f"{name} {values[-1]:.3f}" for name, values in totals.items())
-            print(f"   round {round_ + 1} ({'Baton' if baton_first else 'age'} first, s): {line}")
+            print(f"   round {round_ + 1} ({order[0]} first, s): {line}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
     med = {name: statistics.median(values) for name, values in totals.items()}
-    part = {name: statistics.median(values) for name, values in parts.items()}
+    split = {name: (statistics.median(t for t, _ in values), statistics.median(f for _, f in values))
+             for name, values in parts.items()}
     mb = size / MiB
     print(f"\n-- {args.size_mb} MiB attachment, median of {args.rounds} rounds (s, and MiB/s)")
     print(f"   ciphertext: Baton {sizes['baton']:,} bytes (a zip inside), age {sizes['age']:,} bytes")
     for name, seconds in med.items():
         print(f"   {name:<14} {seconds:8.3f}  {mb / seconds:8.0f} MiB/s")
-    print(f"   Baton's parts: pack {part['pack']:.3f}, agecrypt.encrypt {part['encrypt']:.3f}; "
-          f"agecrypt.decrypt {part['decrypt']:.3f}, unpack {part['unpack']:.3f}")
+    print(f"   Baton's parts (s, minor page faults; {size // 4096:,} pages of 4 KiB hold the attachment once):")
+    for name, label in (("pack", "document.pack"), ("encrypt", "agecrypt.encrypt"),
+                        ("decrypt", "agecrypt.decrypt"), ("unpack", "document.unpack")):
+        print(f"      {label:<17} {split[name][0]:8.3f}  {split[name][1]:>9,.0f} faults")
     ratios = {"encrypt": med["baton encrypt"] / med["age encrypt"],
               "decrypt": med["baton decrypt"] / med["age decrypt"]}
     for name, ratio in ratios.items():

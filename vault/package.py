@@ -39,6 +39,7 @@ class PackageFile:
     data: bytes | None = None
     source: Path | None = None
     sha256: str | None = None
+    crc32: int | None = None  # known for stored blobs: the zip then needs no second reading
 
     def digest(self) -> str:
         if self.sha256:
@@ -91,11 +92,49 @@ def build(folder: Path, manifest: dict[str, Any], files: Sequence[PackageFile], 
     partial = archive.with_name(f".{archive.name}.building")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as zf:
         for f in listed:
-            zf.write(staging / f.name, f"{folder.name}/{f.name}")
+            if f.source is not None and f.crc32 is not None:
+                _add_known(zf, f"{folder.name}/{f.name}", staging / f.name, f.size(), f.crc32)
+            else:
+                zf.write(staging / f.name, f"{folder.name}/{f.name}")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     partial.replace(archive)
     return archive
+
+
+def _add_known(zf: zipfile.ZipFile, arcname: str, source: Path, size: int, crc: int) -> None:
+    """Add a stored member whose CRC-32 is known, its bytes copied by the kernel.
+
+    ``zipfile`` has no public way to take a known CRC: it would read a large compartment
+    again for every holder. This does what ``ZipFile._open_to_write`` does for a seekable
+    file (header at ``start_dir``, then the data, then the member is listed and
+    ``start_dir`` moves past it), with the header made by ``ZipInfo.FileHeader``.
+    """
+    info = zipfile.ZipInfo(arcname, (1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.file_size = info.compress_size = size
+    info.CRC = crc
+    info.external_attr = 0o600 << 16
+    out = zf.fp
+    assert out is not None
+    out.seek(zf.start_dir)
+    info.header_offset = out.tell()
+    zf._writecheck(info)  # type: ignore[attr-defined]
+    zf._didModify = True  # type: ignore[attr-defined]
+    header = info.FileHeader(size > zipfile.ZIP64_LIMIT)
+    out.write(header)
+    out.flush()
+    with open(source, "rb") as src:
+        sent = 0
+        while sent < size:
+            done = os.sendfile(out.fileno(), src.fileno(), sent, size - sent)
+            if done == 0:
+                raise DamagedFile(f"{source}: shorter than its recorded size ({sent} of {size} bytes)")
+            sent += done
+    out.seek(info.header_offset + len(header) + size)
+    zf.filelist.append(info)
+    zf.NameToInfo[arcname] = info
+    zf.start_dir = out.tell()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
