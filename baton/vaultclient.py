@@ -9,6 +9,7 @@ version they were read at. Nothing secret is sent to the server or written in cl
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,15 +111,14 @@ class OwnerVault:
         version = int(response.headers["ETag"].strip('"'))
         if not response.content:
             return version, Compartment(name)
-        plain = agecrypt.decrypt(response.content, [self.identity()], f"compartment {name}")
-        return version, document.unpack(plain, f"compartment {name}")
+        return version, document.decrypt(io.BytesIO(response.content), [self.identity()], f"compartment {name}")
 
     def save(self, name: str, version: int, compartment: Compartment) -> dict[str, Any]:
         info = self.compartment_info(name)
         if info is None:
             raise NotFound(f"no compartment {name!r}")
         recipients = [self.owner_recipient(), parse_recipient(info["release_recipient"])]
-        sealed = agecrypt.encrypt(document.pack(compartment), recipients)
+        sealed = document.encrypt(compartment, recipients)
         saved: dict[str, Any] = self.json("PUT", f"/api/vault/compartments/{name}/file", content=sealed,
                                           headers={"If-Match": f'"{version}"',
                                                    "Content-Type": "application/octet-stream"})
