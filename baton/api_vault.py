@@ -197,7 +197,9 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
             try:
                 view = vault.enrol_by_link(token, recipient)
             except BadRequest as exc:
-                return page("enrol", status_code=422, **vault.enrolment(token), typed=recipient, error=str(exc))
+                secret = "SECRET-KEY" in recipient.upper() or "PRIVATE KEY" in recipient.upper()
+                return page("enrol", status_code=422, **vault.enrolment(token), typed="" if secret else recipient,
+                            error=str(exc))
             return page("enrol_done", name=view["display_name"], check_url=view["check_url"])
         return on_link(request, act)
 

@@ -40,6 +40,7 @@ def _passphrase() -> str:
 
 
 def _owner() -> Any:
+    """The owner's vault client, to use in a ``with`` block (its connection is closed at the end)."""
     from baton.cli import _client
     from baton.vaultclient import OwnerVault, default_key_path
     return OwnerVault(_client(), default_key_path(), _passphrase)
@@ -66,43 +67,44 @@ def _now() -> str:
 @vault_app.command("init")
 def vault_init() -> None:
     """Make your vault key on this machine, locked with a passphrase, and register its public key."""
-    owner = _owner()
-    if os.environ.get("BATON_PASSPHRASE_FILE"):
-        secret = _passphrase()
-    else:
-        secret = typer.prompt("New passphrase for your vault key (at least 12 characters)", hide_input=True,
-                              confirmation_prompt=True, err=True)
-    if len(secret) < 12:
-        _fail(f"expected a passphrase of at least 12 characters, got {len(secret)}", code=2)
-    public = _guard(lambda: owner.init(secret))
-    typer.echo(f"vault key written to {owner.key_path} (locked with your passphrase)")
-    typer.echo(f"public key: {public}")
-    typer.echo("Keep a copy of that file and the passphrase somewhere safe: without them you cannot edit the vault.")
+    with _owner() as owner:
+        if os.environ.get("BATON_PASSPHRASE_FILE"):
+            secret = _passphrase()
+        else:
+            secret = typer.prompt("New passphrase for your vault key (at least 12 characters)", hide_input=True,
+                                  confirmation_prompt=True, err=True)
+        if len(secret) < 12:
+            _fail(f"expected a passphrase of at least 12 characters, got {len(secret)}", code=2)
+        public = _guard(lambda: owner.init(secret))
+        typer.echo(f"vault key written to {owner.key_path} (locked with your passphrase)")
+        typer.echo(f"public key: {public}")
+        typer.echo("Keep a copy of that file and the passphrase somewhere safe: without them you cannot edit "
+                   "the vault.")
 
 
 @vault_app.command("list")
 def vault_list(compartment: Annotated[str | None, typer.Argument(help="List this compartment's entries.")] = None,
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Compartments (size, version, split), or one compartment's entries (titles only)."""
-    owner = _owner()
-    if compartment is None:
-        found = _guard(owner.compartments)
-        if as_json:
-            typer.echo(json.dumps(found, indent=2))
+    with _owner() as owner:
+        if compartment is None:
+            found = _guard(owner.compartments)
+            if as_json:
+                typer.echo(json.dumps(found, indent=2))
+                return
+            for c in found:
+                split = c["split"]["describe"] if c["split"] else "not split"
+                typer.echo(f"{c['name']:<16} v{c['version']:<4} {c['size']:>12} bytes  {split}")
+                for problem in c["problems"]:
+                    typer.echo(f"  ! {problem}")
             return
-        for c in found:
-            split = c["split"]["describe"] if c["split"] else "not split"
-            typer.echo(f"{c['name']:<16} v{c['version']:<4} {c['size']:>12} bytes  {split}")
-            for problem in c["problems"]:
-                typer.echo(f"  ! {problem}")
-        return
-    _version, opened = _guard(lambda: owner.open(compartment))
-    entries = sorted(opened.entries.values(), key=lambda e: (e.kind, e.title.lower()))
-    if as_json:
-        typer.echo(json.dumps([{"id": e.id, "kind": e.kind, "title": e.title} for e in entries], indent=2))
-        return
-    for e in entries:
-        typer.echo(f"{e.id:<24} {e.kind:<10} {e.title}")
+        _version, opened = _guard(lambda: owner.open(compartment))
+        entries = sorted(opened.entries.values(), key=lambda e: (e.kind, e.title.lower()))
+        if as_json:
+            typer.echo(json.dumps([{"id": e.id, "kind": e.kind, "title": e.title} for e in entries], indent=2))
+            return
+        for e in entries:
+            typer.echo(f"{e.id:<24} {e.kind:<10} {e.title}")
 
 
 def _fields(pairs: list[str], kind: str) -> dict[str, str]:
@@ -150,18 +152,18 @@ def vault_add(compartment: Annotated[str, typer.Argument()],
         attachment = file.read_bytes()
         values.setdefault("filename", file.name)
     slug = entry_id or "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")[:63] or "entry"
-    owner = _owner()
+    with _owner() as owner:
 
-    def work() -> Any:
-        owner.ensure_compartment(compartment)
-        version, opened = owner.open(compartment)
-        if slug in opened.entries:
-            raise VaultError(f"compartment {compartment!r} has an entry {slug!r} already; use `baton vault edit`")
-        opened.put(entry_from_dict({"id": slug, "kind": kind, "title": title, "fields": values,
-                                    "updated_at": _now()}), attachment)
-        return owner.save(compartment, version, opened)
-    saved = _guard(work)
-    typer.echo(f"added {slug} to {compartment} (version {saved['version']})")
+        def work() -> Any:
+            owner.ensure_compartment(compartment)
+            version, opened = owner.open(compartment)
+            if slug in opened.entries:
+                raise VaultError(f"compartment {compartment!r} has an entry {slug!r} already; use `baton vault edit`")
+            opened.put(entry_from_dict({"id": slug, "kind": kind, "title": title, "fields": values,
+                                        "updated_at": _now()}), attachment)
+            return owner.save(compartment, version, opened)
+        saved = _guard(work)
+        typer.echo(f"added {slug} to {compartment} (version {saved['version']})")
 
 
 @vault_app.command("edit")
@@ -171,23 +173,23 @@ def vault_edit(compartment: Annotated[str, typer.Argument()], entry_id: Annotate
                secret: Annotated[list[str] | None, typer.Option(help="A secret field to be asked for.")] = None,
                file: Annotated[Path | None, typer.Option(help="Replace a file entry's file.")] = None) -> None:
     """Change an entry; only what you give changes."""
-    owner = _owner()
+    with _owner() as owner:
 
-    def work() -> Any:
-        version, opened = owner.open(compartment)
-        if entry_id not in opened.entries:
-            raise VaultError(f"compartment {compartment!r}: no entry {entry_id!r} "
-                             f"(entries: {', '.join(sorted(opened.entries)) or 'none'})")
-        old = opened.entries[entry_id]
-        values = {**old.fields, **_fields(field or [], old.kind), **_secrets(secret or [], old.kind)}
-        values = {k: v for k, v in values.items() if v != ""}
-        attachment = file.read_bytes() if file else None
-        if file is not None:
-            values["filename"] = file.name
-        opened.put(Entry(old.id, old.kind, title or old.title, values, _now()), attachment)
-        return owner.save(compartment, version, opened)
-    saved = _guard(work)
-    typer.echo(f"changed {entry_id} in {compartment} (version {saved['version']})")
+        def work() -> Any:
+            version, opened = owner.open(compartment)
+            if entry_id not in opened.entries:
+                raise VaultError(f"compartment {compartment!r}: no entry {entry_id!r} "
+                                 f"(entries: {', '.join(sorted(opened.entries)) or 'none'})")
+            old = opened.entries[entry_id]
+            values = {**old.fields, **_fields(field or [], old.kind), **_secrets(secret or [], old.kind)}
+            values = {k: v for k, v in values.items() if v != ""}
+            attachment = file.read_bytes() if file else None
+            if file is not None:
+                values["filename"] = file.name
+            opened.put(Entry(old.id, old.kind, title or old.title, values, _now()), attachment)
+            return owner.save(compartment, version, opened)
+        saved = _guard(work)
+        typer.echo(f"changed {entry_id} in {compartment} (version {saved['version']})")
 
 
 @vault_app.command("show")
@@ -196,33 +198,33 @@ def vault_show(compartment: Annotated[str, typer.Argument()], entry_id: Annotate
                save_file: Annotated[Path | None, typer.Option("--save-file", help="Write a file entry's file here.")]
                = None) -> None:
     """Show an entry; secret fields as stars unless --reveal."""
-    owner = _owner()
-    _version, opened = _guard(lambda: owner.open(compartment))
-    entry = opened.entries.get(entry_id)
-    if entry is None:
-        _fail(f"compartment {compartment!r}: no entry {entry_id!r} (entries: {', '.join(sorted(opened.entries))})",
-              code=4)
-    typer.echo(f"{entry.title} ({KINDS[entry.kind].label}, updated {entry.updated_at})")
-    for name, value in entry.shown(reveal).items():
-        typer.echo(f"  {name}: {value}")
-    if save_file is not None and entry.kind == "file":
-        fd = os.open(save_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(opened.attachments[entry.id])
-        typer.echo(f"  file written to {save_file}")
+    with _owner() as owner:
+        _version, opened = _guard(lambda: owner.open(compartment))
+        entry = opened.entries.get(entry_id)
+        if entry is None:
+            _fail(f"compartment {compartment!r}: no entry {entry_id!r} (entries: {', '.join(sorted(opened.entries))})",
+                  code=4)
+        typer.echo(f"{entry.title} ({KINDS[entry.kind].label}, updated {entry.updated_at})")
+        for name, value in entry.shown(reveal).items():
+            typer.echo(f"  {name}: {value}")
+        if save_file is not None and entry.kind == "file":
+            fd = os.open(save_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(opened.attachments[entry.id])
+            typer.echo(f"  file written to {save_file}")
 
 
 @vault_app.command("rm")
 def vault_rm(compartment: Annotated[str, typer.Argument()], entry_id: Annotated[str, typer.Argument()]) -> None:
     """Remove an entry."""
-    owner = _owner()
+    with _owner() as owner:
 
-    def work() -> Any:
-        version, opened = owner.open(compartment)
-        opened.remove(entry_id)
-        return owner.save(compartment, version, opened)
-    saved = _guard(work)
-    typer.echo(f"removed {entry_id} from {compartment} (version {saved['version']})")
+        def work() -> Any:
+            version, opened = owner.open(compartment)
+            opened.remove(entry_id)
+            return owner.save(compartment, version, opened)
+        saved = _guard(work)
+        typer.echo(f"removed {entry_id} from {compartment} (version {saved['version']})")
 
 
 @vault_app.command("split")
@@ -234,19 +236,19 @@ def vault_split(compartment: Annotated[str, typer.Argument()],
     """Split the compartment's release key among holders (again, with the current policy, if none is given)."""
     from baton.cli import _read_file
     from vault.shares import policy_from_dict
-    owner = _owner()
-    data: Any = None
-    if policy is not None:
-        data = _read_file(policy)
-    elif threshold is not None or holders is not None:
-        data = {"threshold": threshold, "holders": [h.strip() for h in (holders or "").split(",") if h.strip()]}
+    with _owner() as owner:
+        data: Any = None
+        if policy is not None:
+            data = _read_file(policy)
+        elif threshold is not None or holders is not None:
+            data = {"threshold": threshold, "holders": [h.strip() for h in (holders or "").split(",") if h.strip()]}
 
-    def work() -> Any:
-        owner.ensure_compartment(compartment)
-        return owner.split(compartment, policy_from_dict(data) if data is not None else None)
-    made = _guard(work)
-    typer.echo(f"{compartment}: split {made['split']['id']}, {made['split']['describe']}; shares sealed to "
-               f"{', '.join(made['split']['holders'])}")
+        def work() -> Any:
+            owner.ensure_compartment(compartment)
+            return owner.split(compartment, policy_from_dict(data) if data is not None else None)
+        made = _guard(work)
+        typer.echo(f"{compartment}: split {made['split']['id']}, {made['split']['describe']}; shares sealed to "
+                   f"{', '.join(made['split']['holders'])}")
 
 
 # -- people -------------------------------------------------------------------------------------
@@ -282,9 +284,9 @@ def people_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @people_app.command("remove")
 def people_remove(name: Annotated[str, typer.Argument()]) -> None:
     """Remove a person; compartments they hold shares of are split again without them first."""
-    owner = _owner()
-    redone = _guard(lambda: owner.remove_holder(name))
-    typer.echo(f"removed {name}" + (f"; split again: {', '.join(redone)}" if redone else ""))
+    with _owner() as owner:
+        redone = _guard(lambda: owner.remove_holder(name))
+        typer.echo(f"removed {name}" + (f"; split again: {', '.join(redone)}" if redone else ""))
 
 
 @people_app.command("keycard")
@@ -330,8 +332,8 @@ def _identities(files: list[Path]) -> list[Any]:
     return found
 
 
-def recover_into(paths: list[Path], identity_files: list[Path], out: Path, fingerprint: str | None) -> list[str]:
-    ids = _identities(identity_files)
+def recover_into(paths: list[Path], ids: list[Any], out: Path, fingerprint: str | None) -> list[str]:
+    """Verify the packages, open what the identities open into ``out``; the lines to print."""
     trusted = None
     if fingerprint:
         trusted_fp = "".join(fingerprint.split()).upper()
@@ -384,7 +386,7 @@ def recover_command(packages: Annotated[list[Path], typer.Argument(help="Package
                     = None) -> None:
     """Open the vault from release packages and enough holders' keys; checks signatures and checksums first."""
     try:
-        for line in recover_into(packages, identity, out, fingerprint):
+        for line in recover_into(packages, _identities(identity), out, fingerprint):
             typer.echo(line)
     except VaultError as exc:
         _fail(str(exc), code=2)
@@ -399,44 +401,46 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
                   ask_holders: Annotated[bool, typer.Option(help="E-mail each holder a key check too.")] = False
                   ) -> None:
     """Fire drill: a real release into a sandbox, key checks, recovery with the keys you give, a report."""
-    owner = _owner()
-    report = _guard(lambda: owner.json("POST", "/api/drill", json={"ask_holders": ask_holders}))
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for p in report["packages"]:
-        response = _guard(lambda p=p: owner._call("GET", f"/api/drill/{report['release']}/packages/{p['id']}"))
-        target = out / f"DRILL-{p['compartment']}-{p['holder']}.zip"
-        target.write_bytes(response.content)
-        paths.append(target)
-    typer.echo(f"drill {report['release']}: {len(paths)} packages in {out}")
-    if ask_holders:
-        typer.echo(f"key checks e-mailed to {', '.join(c['name'] for c in report['checks']) or 'nobody'}")
-    problems = list(report["findings"])
-    ids = _identities(identity or [])
-    if ids:
-        from vault import agecrypt, challenge
-        for check in report["checks"]:
+    with _owner() as owner:
+        report = _guard(lambda: owner.json("POST", "/api/drill", json={"ask_holders": ask_holders}))
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for p in report["packages"]:
+            response = _guard(lambda p=p: owner._call("GET", f"/api/drill/{report['release']}/packages/{p['id']}"))
+            target = out / f"DRILL-{p['compartment']}-{p['holder']}.zip"
+            target.write_bytes(response.content)
+            paths.append(target)
+        typer.echo(f"drill {report['release']}: {len(paths)} packages in {out}")
+        if ask_holders:
+            typer.echo(f"key checks e-mailed to {', '.join(c['name'] for c in report['checks']) or 'nobody'}")
+        problems: list[dict[str, str]] = []
+        ids = _identities(identity or [])
+        if ids:
+            from vault import agecrypt, challenge
+            for check in report["checks"]:
+                try:
+                    opened = agecrypt.decrypt(base64.b64decode(check["sealed"]), ids, f"key check of {check['name']}")
+                except VaultError:
+                    continue
+                _guard(lambda c=check, o=opened: owner.json("POST", f"/api/people/{c['name']}/checks/{c['check']}",
+                                                            json={"code": challenge.code_from(o)}))
+                typer.echo(f"key of {check['name']}: works (key check passed)")
             try:
-                opened = agecrypt.decrypt(base64.b64decode(check["sealed"]), ids, f"key check of {check['name']}")
-            except VaultError:
-                continue
-            _guard(lambda c=check, o=opened: owner.json("POST", f"/api/people/{c['name']}/checks/{c['check']}",
-                                                        json={"code": challenge.code_from(o)}))
-            typer.echo(f"key of {check['name']}: works (key check passed)")
-        try:
-            for line in recover_into(paths, identity or [], out / "opened", None):
-                typer.echo(line)
-        except VaultError as exc:
-            problems.append({"what": f"recovery from the drill packages failed: {exc}",
-                             "fix": "give more holders' keys, or check the split policy"})
-    else:
-        typer.echo("no --identity given: recovery not tried (holders' keys are with the holders)")
-    if problems:
-        typer.echo(f"\n{len(problems)} finding(s):")
-        for f in problems:
-            typer.echo(f"- {f['what']}\n  what to do: {f['fix']}")
-        sys.exit(1)
-    typer.echo("\nno findings: a release today would work")
+                for line in recover_into(paths, ids, out / "opened", None):
+                    typer.echo(line)
+            except (VaultError, FileExistsError) as exc:
+                problems.append({"what": f"recovery from the drill packages failed: {exc}",
+                                 "fix": "give more holders' keys, or check the split policy"})
+        else:
+            typer.echo("no --identity given: recovery not tried (holders' keys are with the holders)")
+        # Asked again: the key checks answered above may have settled some of the drill's findings.
+        problems = _guard(lambda: owner.json("GET", "/api/vault/readiness")) + problems
+        if problems:
+            typer.echo(f"\n{len(problems)} finding(s):")
+            for f in problems:
+                typer.echo(f"- {f['what']}\n  what to do: {f['fix']}")
+            sys.exit(1)
+        typer.echo("\nno findings: a release today would work")
 
 
 def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check link from the e-mail (…/k/…).")],

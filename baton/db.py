@@ -296,7 +296,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # hide_parameters: SQL logging (echo, or the sqlalchemy logger at INFO) must never show
+        # a bound secret (the signing key, a TOTP secret, a sealed share).
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -350,7 +352,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every checkout (a tenth of a check-in). A
     # connection lost to a server restart fails its one operation and is then replaced;
     # the worker retries, and the CLI reports the error.
-    return create_engine(url, pool_recycle=1800, **kwargs)
+    return create_engine(url, pool_recycle=1800, hide_parameters=True, **kwargs)
 
 
 READ_ONLY = "baton_read_only"

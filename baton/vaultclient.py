@@ -47,6 +47,15 @@ class OwnerVault:
     passphrase: Callable[[], str]
     _identity: Any = None
 
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> OwnerVault:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- transport ----------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self.http.request(method, path, **kwargs)
@@ -117,7 +126,12 @@ class OwnerVault:
         info = self.compartment_info(name)
         if info is None:
             raise NotFound(f"no compartment {name!r}")
-        recipients = [self.owner_recipient(), parse_recipient(info["release_recipient"])]
+        owner = self.owner_recipient()
+        # The owner must be able to open what they write: a wrong passphrase or another key file stops here.
+        if keys.public_of(self.identity()).text != owner.text:
+            raise Conflict(f"{self.key_path} holds another key than the one this vault is encrypted to "
+                           f"({owner.text[:12]}…); use the vault key made by `baton vault init`")
+        recipients = [owner, parse_recipient(info["release_recipient"])]
         sealed = document.encrypt(compartment, recipients)
         saved: dict[str, Any] = self.json("PUT", f"/api/vault/compartments/{name}/file", content=sealed,
                                           headers={"If-Match": f'"{version}"',
@@ -157,8 +171,8 @@ class OwnerVault:
 
     def remove_holder(self, holder: str) -> list[str]:
         """Split every compartment ``holder`` holds a share of again without them; returns those compartments."""
-        redone = []
-        for info in self.compartments():
+        plans: list[tuple[str, SharePolicy]] = []
+        for info in self.compartments():  # every new policy is checked before anything is split again
             if not info["split"] or holder not in info["split"]["holders"]:
                 continue
             policy = policy_from_dict(info["split"]["policy"])
@@ -166,14 +180,17 @@ class OwnerVault:
             for group in policy.groups:
                 left = tuple(h for h in group.holders if h != holder)
                 if not left or group.threshold > len(left):
+                    count = f"{len(left)} holder{'' if len(left) == 1 else 's'}"
                     raise Conflict(f"compartment {info['name']}: without {holder}, group {group.name!r} has "
-                                   f"{len(left)} holders for a threshold of {group.threshold}; split it with a "
-                                   f"new policy first (`baton vault split {info['name']} …`)")
+                                   f"{count} for a threshold of {group.threshold}; split it with a new policy "
+                                   f"first (`baton vault split {info['name']} …`)")
                 groups.append({"name": group.name, "threshold": group.threshold, "holders": list(left)})
-            self.split(info["name"], policy_from_dict({"group_threshold": policy.group_threshold, "groups": groups}))
-            redone.append(info["name"])
+            plans.append((info["name"], policy_from_dict({"group_threshold": policy.group_threshold,
+                                                          "groups": groups})))
+        for name, new_policy in plans:
+            self.split(name, new_policy)
         self.json("DELETE", f"/api/people/{holder}")
-        return redone
+        return [name for name, _policy in plans]
 
 
 def make_keycard(holder: str, owner_email: str) -> tuple[str, str, bytes]:

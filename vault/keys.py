@@ -51,7 +51,10 @@ def parse_recipient(text: str) -> RecipientKey:
             raise RecipientError(f"expected an SSH public key ({head} AAAA…), got a damaged one: "
                                  "check that the whole line was copied") from None
         return RecipientKey(key, head)
-    if head.startswith("AGE-SECRET-KEY-"):
+    if cleaned.startswith("-----BEGIN") and "PRIVATE KEY" in cleaned:
+        raise RecipientError("expected a public key, got a private key (-----BEGIN … PRIVATE KEY-----): never "
+                             "share it; send the line of the .pub file (ssh-ed25519 AAAA…) instead")
+    if head.upper().startswith("AGE-SECRET-KEY-"):
         raise RecipientError("expected a public key, got a secret key (AGE-SECRET-KEY-…): never share it; "
                              "send the line starting age1… instead")
     raise RecipientError("expected an age public key (age1…) or an SSH public key (ssh-ed25519 or ssh-rsa), "

@@ -100,18 +100,22 @@ def _open(name: str, packages: list[Package], identities: Sequence[Identity]) ->
 def write_opened(recovered: Recovered, out_dir: Path) -> Path:
     """Extract an opened compartment into ``out_dir/<name>``; appears whole or not at all."""
     target = out_dir / recovered.compartment
+    if target.exists():
+        raise FileExistsError(f"{target} exists already; choose an empty output folder")
     staging = out_dir / f".{recovered.compartment}.opening"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, mode=0o700)
-    with zipfile.ZipFile(io.BytesIO(recovered.plaintext)) as archive:
-        for member in archive.infolist():
-            path = (staging / member.filename).resolve()
-            if not path.is_relative_to(staging.resolve()):
-                raise BadSignature(f"compartment {recovered.compartment}: a file name leaves the folder")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as src, open(path, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-    if target.exists():
-        raise FileExistsError(f"{target} exists already; choose an empty output folder")
-    staging.rename(target)
+    try:
+        with zipfile.ZipFile(io.BytesIO(recovered.plaintext)) as archive:
+            for member in archive.infolist():
+                path = (staging / member.filename).resolve()
+                if not path.is_relative_to(staging.resolve()):
+                    raise BadSignature(f"compartment {recovered.compartment}: a file name leaves the folder")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, open(path, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # no opened secrets left half-written
+        raise
     return target

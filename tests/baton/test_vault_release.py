@@ -268,7 +268,8 @@ def test_the_recover_command_checks_the_audit_excerpt_and_says_why(world: World,
     """``baton recover`` verifies the signed excerpt and opens the compartment with two key files."""
     from baton.cli_vault import recover_into
     paths = _fire(world, clock)
-    lines = recover_into(paths, [world.identities["ana"], world.identities["bruno"]], world.tmp / "out", None)
+    ids = [i for name in ("ana", "bruno") for i in keys.parse_identities(world.identities[name].read_bytes())]
+    lines = recover_into(paths, ids, world.tmp / "out", None)
     assert lines[0] == ("operations: released because grace ended without a check-in; audit entries 1–16 "
                         "(owner.created … switch.stage) are signed and chained")
     assert lines[1] == f"opened operations with the shares of ana, bruno: {world.tmp / 'out' / 'operations'}"
