@@ -283,7 +283,6 @@ packages = Table(
     Column("blob_sha256", String(64), nullable=False),
     Column("folder", String(200), nullable=False),  # under data_dir/packages
     Column("built_at", UTCDateTime),
-    Column("zip_sha256", String(64)),
     Column("downloaded_at", UTCDateTime),
     UniqueConstraint("release_id", "person_id", "compartment_id", name="uq_packages_release_person_compartment"),
 )
@@ -363,7 +362,6 @@ WRITER_WAIT = 60.0  # seconds a writer of this process waits for SQLite's single
 def reading(engine: Engine) -> Connection:
     """A connection for reads only (on SQLite, a deferred transaction that never blocks on writers)."""
     return engine.connect().execution_options(**{READ_ONLY: True})
-
 
 
 def insert_id(conn: Connection, statement: Any) -> int:

@@ -191,6 +191,18 @@ class Worker:
     def _sweep(self) -> None:
         self._switch_wake.at(self.clock.now())
         self._delivery_wake.at(self.clock.now())
+        self._packages_soon()
+
+    def _packages_soon(self) -> None:
+        """Build released packages in a job of their own: copying large files must not delay a deadline."""
+        if self._scheduler is not None and not self._stopping.is_set():
+            self._scheduler.add_job(self._package_tick, id="packages", replace_existing=True)
+
+    def _package_tick(self) -> None:
+        try:
+            self.build_packages()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; the sweep tries again
+            log.exception("building packages failed; the sweep retries")
 
     def _switch_tick(self) -> None:
         if self._switch_lock.locked():
@@ -205,6 +217,7 @@ class Worker:
             return
         if events:
             self._delivery_wake.at(self.clock.now())
+            self._packages_soon()
         if due is not None:
             self._switch_wake.at(_after_run(due, started, self.clock.now()))
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -273,3 +274,23 @@ def test_the_recover_command_checks_the_audit_excerpt_and_says_why(world: World,
     assert lines[0] == ("operations: released because grace ended without a check-in; audit entries 1–16 "
                         "(owner.created … switch.stage) are signed and chained")
     assert lines[1] == f"opened operations with the shares of ana, bruno: {world.tmp / 'out' / 'operations'}"
+
+
+def test_a_running_worker_builds_the_packages_of_a_release(world: World, clock: FakeClock) -> None:
+    """``baton serve``'s worker, scheduled by APScheduler, fires the switch and builds the packages by itself."""
+    from baton.db import packages
+    worker = world.runtime.worker(senders={})
+    clock.advance(days=33)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        built: list[Any] = []
+        while time.monotonic() < deadline:
+            with world.runtime.engine.connect() as conn:
+                built = list(conn.execute(select(packages.c.built_at)).scalars())
+            if len(built) == 3 and all(built):
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert len(built) == 3 and all(built)

@@ -122,7 +122,6 @@ def upgrade() -> None:
         sa.Column("blob_sha256", sa.String(64), nullable=False),
         sa.Column("folder", sa.String(200), nullable=False),
         sa.Column("built_at", UTCDateTime),
-        sa.Column("zip_sha256", sa.String(64)),
         sa.Column("downloaded_at", UTCDateTime),
         sa.UniqueConstraint("release_id", "person_id", "compartment_id",
                             name="uq_packages_release_person_compartment"),
