@@ -20,7 +20,7 @@ from vault.agecrypt import decrypt, decrypt_with_passphrase
 from vault.errors import DamagedFile, RecipientError, VaultError, WrongKey
 from vault.keys import generate_identity, parse_identities
 
-VECTORS = Path(__file__).parents[3] / "shared" / "vectors" / "age-cctv"
+VECTORS = Path(__file__).parent / "vectors" / "age-cctv"
 REPO = Path(__file__).parents[2]
 
 NOT_AGE = "{name}: expected an age file, got one that is truncated or not age at all"

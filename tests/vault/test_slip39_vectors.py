@@ -1,7 +1,7 @@
 """The SLIP-39 reference vectors: valid sets combine to their master secret, invalid sets raise a ShareError.
 
 The vectors are trezor/python-shamir-mnemonic's ``vectors.json`` (passphrase ``TREZOR``),
-kept unchanged in the shared folder beside the repository.
+kept unchanged in tests/vault/vectors (a copy of the shared folder's, so a clean checkout has them).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from vault.errors import CorruptShare, MismatchedShares, NotEnoughShares, ShareError
 from vault.shares import combine
 
-VECTORS = Path(__file__).parents[3] / "shared" / "vectors" / "slip39" / "vectors.json"
+VECTORS = Path(__file__).parent / "vectors" / "slip39" / "vectors.json"
 PASSPHRASE = b"TREZOR"
 
 CHECKSUM = "share 1: the checksum does not match (a word is wrong or two are swapped)"
