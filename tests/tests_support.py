@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
 from baton.settings import Settings
 
 
@@ -12,3 +19,14 @@ def settings_for(url: str, **overrides: object) -> Settings:
                                    claim_seconds=30.0)
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+def needs_tools(*names: str) -> pytest.MarkDecorator:
+    """Skip tests whose command-line tools are missing, with the reason; under ``BATON_REQUIRE_TOOLS``
+    (set by ``.ci/run``, which installs them) a missing tool is an error instead."""
+    missing = [name for name in names if shutil.which(name) is None
+               and shutil.which(name, path=str(Path(sys.executable).parent)) is None]
+    if missing and os.environ.get("BATON_REQUIRE_TOOLS"):
+        raise RuntimeError(f"BATON_REQUIRE_TOOLS is set but {', '.join(missing)} is not installed")
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed (Debian: apt-get install "
+                                                    "age openssl openssh-client); .ci/run installs them")

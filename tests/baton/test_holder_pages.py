@@ -21,10 +21,12 @@ from baton.db import audit_entries, key_checks, links, outbox, packages, people
 from baton.runtime import Runtime, build
 from baton.testing import FakeClock
 from baton.vaultclient import OwnerVault
-from tests_support import settings_for
+from tests_support import needs_tools, settings_for
 from vault import keys
 from vault.entries import entry_from_dict
 from vault.shares import policy_from_dict
+
+pytestmark = needs_tools("age", "age-keygen", "ssh-keygen")
 
 POLICY = {"interval": "30d", "reminders": ["1d"], "grace": "2d",
           "stages": [{"name": "release", "after": "0d", "audience": [], "action": "release"}]}

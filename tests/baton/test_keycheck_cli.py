@@ -20,7 +20,9 @@ from baton.cli import app
 from baton.db import outbox
 from baton.releases import vault_parts
 from baton.runtime import Runtime, build
-from tests_support import settings_for
+from tests_support import needs_tools, settings_for
+
+pytestmark = needs_tools("age-keygen")
 
 
 def _free_port() -> int:

@@ -36,7 +36,9 @@ from baton.cli import app
 from baton.db import outbox
 from baton.releases import vault_parts
 from baton.runtime import Runtime, build
-from tests_support import settings_for
+from tests_support import needs_tools, settings_for
+
+pytestmark = needs_tools("age", "age-keygen")
 
 POLICY = {"interval": "30d", "reminders": ["1d"], "grace": "2d",
           "stages": [{"name": "release", "after": "0d", "audience": [], "action": "release"}]}

@@ -25,11 +25,13 @@ from baton.releases import vault_parts
 from baton.runtime import Runtime, build
 from baton.testing import FakeClock
 from baton.vaultclient import OwnerVault, ServerError
-from tests_support import settings_for
+from tests_support import needs_tools, settings_for
 from vault import keys
 from vault.errors import NotEnoughShares, WrongKey
 from vault.package import Package
 from vault.recovery import recover, write_opened
+
+pytestmark = needs_tools("age", "age-keygen", "ssh-keygen", "openssl", "sha256sum", "shamir")
 
 POLICY = {"interval": "30d", "reminders": ["1d"], "grace": "2d", "grace_reminder_every": "1d",
           "stages": [{"name": "release", "after": "0d", "audience": [], "action": "release"}]}

@@ -34,13 +34,15 @@ from baton.releases import vault_parts
 from baton.runtime import Runtime, build
 from baton.testing import FakeClock, RecordingSender
 from baton.vaultclient import OwnerVault, make_keycard
-from tests_support import settings_for
+from tests_support import needs_tools, settings_for
 from vault import agecrypt, challenge, keys, release, shares
 from vault.document import unpack
 from vault.entries import entry_from_dict
 from vault.errors import CorruptShare, NotEnoughShares, WrongKey
 from vault.package import Package
 from vault.recovery import recover
+
+pytestmark = needs_tools("age", "age-keygen", "ssh-keygen")
 
 POLICY = {"interval": "30d", "reminders": ["1d"], "grace": "2d",
           "stages": [{"name": "release", "after": "0d", "audience": [], "action": "release"}]}

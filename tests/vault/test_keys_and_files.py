@@ -44,6 +44,8 @@ PASSPHRASE = "seven tired otters"
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
+        if os.environ.get("BATON_REQUIRE_TOOLS"):
+            pytest.fail(f"BATON_REQUIRE_TOOLS is set but {name} is not installed")
         pytest.skip(f"{name} is not installed")
     return path
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -352,6 +353,8 @@ def test_a_sealed_split_shows_no_share_in_its_repr(made: Release) -> None:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
+        if os.environ.get("BATON_REQUIRE_TOOLS"):
+            pytest.fail(f"BATON_REQUIRE_TOOLS is set but {name} is not installed")
         pytest.skip(f"{name} is not installed")
     return path
 
