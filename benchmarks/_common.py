@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, text
@@ -194,3 +195,17 @@ def spread(start: datetime, seconds: float, count: int, rng: Any) -> list[dateti
     """``count`` moments drawn uniformly from [start, start + seconds), sorted."""
     return sorted(start + timedelta(seconds=rng.uniform(0, seconds)) for _ in range(count))
 
+
+def filesystem(path: Path) -> str:
+    """The type and mount point of the filesystem holding ``path``, from /proc/mounts."""
+    found = ("unknown filesystem", "")
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                _device, point, kind = line.split()[:3]
+                point = point.replace("\\040", " ")
+                if path.resolve().is_relative_to(point) and len(point) >= len(found[1]):
+                    found = (kind, point)
+    except OSError:
+        pass
+    return f"{found[0]} at {found[1]}" if found[1] else found[0]

@@ -83,21 +83,6 @@ class TimedBuilder(PackageBuilder):
         return built
 
 
-def filesystem(path: Path) -> str:
-    """The type and mount point of the filesystem holding ``path``, from /proc/mounts."""
-    found = ("unknown filesystem", "")
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                _device, point, kind = line.split()[:3]
-                point = point.replace("\\040", " ")
-                if path.resolve().is_relative_to(point) and len(point) >= len(found[1]):
-                    found = (kind, point)
-    except OSError:
-        pass
-    return f"{found[0]} at {found[1]}" if found[1] else found[0]
-
-
 def set_up(runtime: Any, args: Any, folder: Path) -> tuple[int, str, Path, int]:
     """The owner, compartments, holders and splits; returns the owner's id and key, the data file and its size."""
     vault = vault_parts(runtime.service)[0]
@@ -176,7 +161,7 @@ def main() -> int:
 def run(args: Any, runtime: Any, folder: Path) -> int:
     _common.header("building a release (a drill) against one age run on the same data", runtime.engine)
     age_version = subprocess.run([args.age, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    print(f"   age {age_version} ({args.age}); data dir and data in {folder} ({filesystem(folder)})")
+    print(f"   age {age_version} ({args.age}); data dir and data in {folder} ({_common.filesystem(folder)})")
     vault, plain_builder = vault_parts(runtime.service)
     builder = TimedBuilder(plain_builder.engine, plain_builder.settings, plain_builder.signer, plain_builder.store)
 

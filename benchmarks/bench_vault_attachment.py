@@ -56,21 +56,6 @@ def scratch_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="baton-bench-", dir=base))
 
 
-def filesystem(path: Path) -> str:
-    """The type and mount point of the filesystem holding ``path``, from /proc/mounts."""
-    found = ("unknown filesystem", "")
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                _device, point, kind = line.split()[:3]
-                point = point.replace("\\040", " ")
-                if path.resolve().is_relative_to(point) and len(point) >= len(found[1]):
-                    found = (kind, point)
-    except OSError:
-        pass
-    return f"{found[0]} at {found[1]}" if found[1] else found[0]
-
-
 def age_version(age: str) -> str:
     done = subprocess.run([age, "--version"], capture_output=True, text=True, check=True)
     return done.stdout.strip() or done.stderr.strip()
@@ -110,7 +95,7 @@ def main() -> int:
     print("== a large vault attachment: Baton's encrypt/decrypt path against the age command")
     print(f"   {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {_common.machine()}")
     print(f"   age {age_version(args.age)} ({args.age}); pyrage {version('pyrage')}; "
-          f"files in {folder} ({filesystem(folder)})")
+          f"files in {folder} ({_common.filesystem(folder)})")
     if os.environ.get("GLIBC_TUNABLES"):
         print(f"   GLIBC_TUNABLES={os.environ['GLIBC_TUNABLES']}")
     try:

@@ -30,3 +30,13 @@ def needs_tools(*names: str) -> pytest.MarkDecorator:
         raise RuntimeError(f"BATON_REQUIRE_TOOLS is set but {', '.join(missing)} is not installed")
     return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed (Debian: apt-get install "
                                                     "age openssl openssh-client); .ci/run installs them")
+
+
+def tool(name: str) -> str:
+    """The path of a command-line tool; a skip where it is missing (a failure under ``BATON_REQUIRE_TOOLS``)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("BATON_REQUIRE_TOOLS"):
+            pytest.fail(f"BATON_REQUIRE_TOOLS is set but {name} is not installed")
+        pytest.skip(f"{name} is not installed")
+    return path

@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests_support import tool
 from vault.agecrypt import (
     decrypt,
     decrypt_stream,
@@ -41,15 +41,6 @@ PLAINTEXT = b"the registrar account: ana@example.net / correct horse battery sta
 PASSPHRASE = "seven tired otters"
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("BATON_REQUIRE_TOOLS"):
-            pytest.fail(f"BATON_REQUIRE_TOOLS is set but {name} is not installed")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
 def _run(*args: str | Path, stdin: bytes | None = None) -> bytes:
     return subprocess.run([str(a) for a in args], input=stdin, capture_output=True, check=True).stdout
 
@@ -57,7 +48,7 @@ def _run(*args: str | Path, stdin: bytes | None = None) -> bytes:
 @pytest.fixture(scope="module")
 def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An ed25519 and an RSA key pair made by ssh-keygen (private key paths; the public key is beside, .pub)."""
-    keygen = _tool("ssh-keygen")
+    keygen = tool("ssh-keygen")
     folder = tmp_path_factory.mktemp("ssh")
     made = {}
     for kind, extra in (("ssh-ed25519", ["-t", "ed25519"]), ("ssh-rsa", ["-t", "rsa", "-b", "2048"])):
@@ -70,7 +61,7 @@ def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def age_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """An identity file made by age-keygen, and its public key."""
-    keygen = _tool("age-keygen")
+    keygen = tool("age-keygen")
     path = tmp_path_factory.mktemp("age") / "key.txt"
     _run(keygen, "-o", path)
     return path, _run(keygen, "-y", path).decode().strip()
@@ -173,7 +164,7 @@ def test_an_ssh_private_key_is_an_identity(ssh_keys: dict[str, Path], kind: str)
 def test_a_passphrase_protected_ssh_key_must_be_decrypted_first(tmp_path: Path) -> None:
     """An SSH private key under a passphrase is refused with the command that removes the passphrase."""
     path = tmp_path / "id_locked"
-    _run(_tool("ssh-keygen"), "-q", "-t", "ed25519", "-N", "a passphrase", "-f", path)
+    _run(tool("ssh-keygen"), "-q", "-t", "ed25519", "-N", "a passphrase", "-f", path)
     with pytest.raises(RecipientError) as raised:
         parse_identities(path.read_bytes())
     assert str(raised.value) == ("expected an unencrypted SSH private key, got one that cannot be read (a "
@@ -337,14 +328,14 @@ def test_a_file_sealed_by_baton_opens_with_age(tmp_path: Path, age_key: tuple[Pa
     path, public = age_key
     sealed_file = tmp_path / "file.age"
     sealed_file.write_bytes(encrypt(PLAINTEXT, [parse_recipient(public)]))
-    assert _run(_tool("age"), "-d", "-i", path, sealed_file) == PLAINTEXT
+    assert _run(tool("age"), "-d", "-i", path, sealed_file) == PLAINTEXT
 
 
 @pytest.mark.parametrize("armor", [False, True], ids=["binary", "armored"])
 def test_a_file_made_by_age_opens_with_baton(age_key: tuple[Path, str], armor: bool) -> None:
     """What ``age -r`` (or ``age -a -r``) seals opens with vault.agecrypt and the identity file."""
     path, public = age_key
-    data = _run(_tool("age"), *(["-a"] if armor else []), "-r", public, stdin=PLAINTEXT)
+    data = _run(tool("age"), *(["-a"] if armor else []), "-r", public, stdin=PLAINTEXT)
     assert data.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----" if armor else b"age-encryption.org/v1\n")
     assert decrypt(data, parse_identities(path.read_bytes()), "a file") == PLAINTEXT
 
@@ -352,7 +343,7 @@ def test_a_file_made_by_age_opens_with_baton(age_key: tuple[Path, str], armor: b
 @pytest.mark.parametrize("kind", ["ssh-ed25519", "ssh-rsa"])
 def test_ssh_keys_work_both_ways_with_age(tmp_path: Path, ssh_keys: dict[str, Path], kind: str) -> None:
     """A file Baton seals to an SSH key opens with ``age -d -i``, and one ``age -R`` seals opens with Baton."""
-    age = _tool("age")
+    age = tool("age")
     private, public = ssh_keys[kind], ssh_keys[kind].with_suffix(".pub")
     sealed_file = tmp_path / "file.age"
     sealed_file.write_bytes(encrypt(PLAINTEXT, [parse_recipient(public.read_text())]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import zipfile
@@ -22,6 +21,7 @@ import pytest
 from nacl.signing import SigningKey
 from pyrage import x25519
 
+from tests_support import tool
 from vault import agecrypt, release
 from vault.document import Compartment, pack, unpack
 from vault.entries import entry_from_dict
@@ -350,22 +350,13 @@ def test_a_sealed_split_shows_no_share_in_its_repr(made: Release) -> None:
 # Off-the-shelf tools check a package
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("BATON_REQUIRE_TOOLS"):
-            pytest.fail(f"BATON_REQUIRE_TOOLS is set but {name} is not installed")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
 def _sha256sum(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_tool("sha256sum"), "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True,
+    return subprocess.run([tool("sha256sum"), "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True,
                           check=False)
 
 
 def _openssl_verify(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_tool("openssl"), "pkeyutl", "-verify", "-pubin", "-inkey", "signing-key.pem", "-rawin",
+    return subprocess.run([tool("openssl"), "pkeyutl", "-verify", "-pubin", "-inkey", "signing-key.pem", "-rawin",
                            "-in", "SHA256SUMS", "-sigfile", "SHA256SUMS.sig"], cwd=folder, capture_output=True,
                           text=True, check=False)
 
@@ -389,7 +380,7 @@ def test_sha256sum_catches_an_altered_file_and_openssl_altered_checksums(made: R
     assert checked.returncode == 1
     assert "share-ana.age: FAILED" in checked.stdout.splitlines()
     sums = folder / "SHA256SUMS"
-    sums.write_text(subprocess.run([_tool("sha256sum"), *sorted(
+    sums.write_text(subprocess.run([tool("sha256sum"), *sorted(
         line.split("  ", 1)[1] for line in sums.read_text().splitlines())], cwd=folder, capture_output=True,
         text=True, check=True).stdout)
     assert _sha256sum(folder).returncode == 0
