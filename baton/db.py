@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     Dialect,
     Engine,
@@ -285,6 +286,119 @@ packages = Table(
     Column("built_at", UTCDateTime),
     Column("downloaded_at", UTCDateTime),
     UniqueConstraint("release_id", "person_id", "compartment_id", name="uq_packages_release_person_compartment"),
+)
+
+
+# -- the handover's register (one row per record; re-imports update in place by id) ------------
+registrars = Table(
+    "registrars", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("rid", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("ticket_email", String(320)),
+    Column("reseller_move", Boolean, nullable=False, server_default=false()),
+    Column("epp", Boolean, nullable=False, server_default=false()),
+    Column("reseller_account", Text),
+    Column("documents", JSON, nullable=False),
+    Column("website", Text),
+    Column("import_seq", Integer, nullable=False),  # the import that wrote it last
+    Column("import_row", Integer, nullable=False),  # its row there (to name a duplicate's first row)
+    UniqueConstraint("owner_id", "rid", name="uq_registrars_owner_rid"),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("cid", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("email", String(320)),
+    Column("language", String(16), nullable=False),
+    Column("country", String(2)),
+    Column("company", Text),
+    Column("import_seq", Integer, nullable=False),
+    Column("import_row", Integer, nullable=False),
+    UniqueConstraint("owner_id", "cid", name="uq_customers_owner_cid"),
+)
+
+domains = Table(
+    "domains", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("ascii", String(253), nullable=False),
+    Column("unicode", Text, nullable=False),
+    Column("customer", String(100), nullable=False),
+    Column("registrar", String(100), nullable=False),
+    Column("registrar_account", Text),
+    Column("expires", Date, nullable=False),
+    Column("created", Date),
+    Column("last_transfer", Date),
+    Column("last_owner_change", Date),
+    Column("owner_change_opt_out", Boolean, nullable=False, server_default=false()),
+    Column("statuses", JSON, nullable=False),
+    Column("auto_renew", Boolean, nullable=False, server_default=false()),
+    Column("registrant", String(16), nullable=False),
+    Column("checked_at", UTCDateTime),  # last refreshed over RDAP
+    Column("import_seq", Integer, nullable=False),
+    Column("import_row", Integer, nullable=False),
+    UniqueConstraint("owner_id", "ascii", name="uq_domains_owner_ascii"),
+)
+Index("ix_domains_owner_customer", domains.c.owner_id, domains.c.customer)
+
+hosting = Table(
+    "hosting", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    Column("hid", String(100), nullable=False),
+    Column("customer", String(100), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("paid_until", Date, nullable=False),
+    Column("panel", Text),
+    Column("plan", Text),
+    Column("server", Text),
+    Column("price", String(40)),  # a decimal, kept exact as text
+    Column("currency", String(3)),
+    Column("cycle", String(16)),
+    Column("packaging", String(16), nullable=False),
+    Column("account", Text),
+    Column("domain", Text),
+    Column("import_seq", Integer, nullable=False),
+    Column("import_row", Integer, nullable=False),
+    UniqueConstraint("owner_id", "hid", name="uq_hosting_owner_hid"),
+)
+Index("ix_hosting_owner_customer", hosting.c.owner_id, hosting.c.customer)
+
+register_imports = Table(
+    "register_imports", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("report", JSON, nullable=False),
+)
+
+handover_profiles = Table(
+    "handover_profiles", metadata,
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+notices = Table(
+    "notices", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", Integer, nullable=False, index=True),
+    Column("customer", String(100), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("email", String(320)),
+    Column("link_id", ForeignKey("links.id"), nullable=False),
+    Column("context", JSON, nullable=False),  # what the notice said (for the page and the printable copy)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime),
+    Column("answered_at", UTCDateTime),
+    Column("answer", JSON),
+    UniqueConstraint("release_id", "customer", name="uq_notices_release_customer"),
 )
 
 

@@ -24,10 +24,14 @@ class Purpose(StrEnum):
     ENROL = "enrol"  # a holder sends their public key; single use
     KEYCHECK = "keycheck"  # a holder proves their key opens a sealed challenge; single use
     DOWNLOAD = "download"  # a holder downloads a release package; single use
+    NOTICE = "notice"  # a customer reads their notice and answers it; reusable until it expires
+
+
+REUSABLE = frozenset({Purpose.REQUEST, Purpose.NOTICE})  # links that stay usable after use
 
 
 PATHS = {Purpose.CHECKIN: "l", Purpose.VERIFY: "v", Purpose.REQUEST: "q", Purpose.ENROL: "e",
-         Purpose.KEYCHECK: "k", Purpose.DOWNLOAD: "d"}
+         Purpose.KEYCHECK: "k", Purpose.DOWNLOAD: "d", Purpose.NOTICE: "n"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,7 @@ def resolve(conn: Connection, token: str, purpose: Purpose, now: datetime) -> Li
         raise LinkError("unknown", "This link is not known. Check that it was copied whole.")
     if row.revoked_at is not None:
         raise LinkError("revoked", "This link was withdrawn by the owner.")
-    if row.used_at is not None and purpose is not Purpose.REQUEST:
+    if row.used_at is not None and purpose not in REUSABLE:
         raise LinkError("used", f"This link was already used, at {iso(row.used_at)}. Each link works once.")
     if row.expires_at is not None and row.expires_at <= now:
         raise LinkError("expired", f"This link expired at {iso(row.expires_at)}.")
@@ -70,7 +74,7 @@ def resolve(conn: Connection, token: str, purpose: Purpose, now: datetime) -> Li
 
 def consume(conn: Connection, link: Link, now: datetime) -> None:
     """Mark a single-use link used; a second, concurrent use fails with ``LinkError``."""
-    if link.purpose is Purpose.REQUEST:
+    if link.purpose in REUSABLE:
         conn.execute(update(links).where(links.c.id == link.id).values(used_at=now))
         return
     done = conn.execute(update(links).where(links.c.id == link.id, links.c.used_at.is_(None))

@@ -5,7 +5,7 @@ what each party must be sent; time comes in as an argument. Persistence, mail an
 belong to ``baton``.
 """
 
-from handover.errors import HandoverError, RowError, ImportRejected
+from handover.errors import HandoverError, ImportRejected, RowError
 from handover.names import DomainName, domain_name
 
 __all__ = ["DomainName", "HandoverError", "ImportRejected", "RowError", "domain_name"]

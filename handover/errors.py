@@ -32,8 +32,10 @@ class ImportRejected(HandoverError):
     """An import with bad rows: nothing of it was kept. ``errors`` lists every bad row found."""
 
     def __init__(self, errors: list[RowError], total: int | None = None) -> None:
-        self.errors = errors
+        self.errors = sorted(errors, key=lambda e: (e.file, e.row))
         self.total = len(errors) if total is None else total
         more = f" (the first {len(errors)} shown)" if self.total > len(errors) else ""
-        super().__init__(f"import rejected, nothing was changed: {self.total} bad "
-                         f"{'row' if self.total == 1 else 'rows'}{more}\n" + "\n".join(str(e) for e in errors))
+        rows = len({(e.file, e.row) for e in errors})
+        super().__init__(f"import rejected, nothing was changed: {self.total} "
+                         f"{'problem' if self.total == 1 else 'problems'} in {rows} {'row' if rows == 1 else 'rows'}"
+                         f"{more}\n" + "\n".join(str(e) for e in self.errors))

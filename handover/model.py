@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -113,3 +114,56 @@ class Register:
 
     def registrar(self, rid: str) -> Registrar:
         return self.registrars.get(rid) or Registrar(rid, rid)
+
+
+class Event(StrEnum):
+    """What happened to the owner, in the wording the owner chose for the notices and letters."""
+
+    PASSED_AWAY = "passed_away"
+    INCAPACITATED = "incapacitated"
+    CLOSING = "closing"  # the business is closing down
+
+
+class Settlement(StrEnum):
+    """How prepaid, unused service is settled."""
+
+    REFUND = "refund"  # money back
+    CREDIT = "credit"  # credit with the successor
+
+
+@dataclass(frozen=True, slots=True)
+class Successor:
+    """Who now speaks for the business."""
+
+    name: str
+    email: str
+    role: str = "heir"  # e.g. heir, executor, employee, notary
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverProfile:
+    """What the owner chose, ahead of time, for the handover: wording, contacts and terms."""
+
+    business: str
+    owner_name: str
+    event: Event = Event.PASSED_AWAY
+    successor: Successor | None = None
+    act_within_days: int = 30  # customers should act within this many days of the notice
+    grace_days: int = 30  # after the deadline, services keep running this much longer before suspension
+    backup_days: int = 30  # backups can be downloaded until the notice date + this many days
+    settlement: Settlement = Settlement.REFUND
+    support_can: tuple[str, ...] = ()  # what the successors can do during the transition
+    support_cannot: tuple[str, ...] = ()  # and what they cannot
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A customer's answer to their notice."""
+
+    customer: str
+    read_at: datetime | None = None
+    accounts: Mapping[str, str] = field(default_factory=dict)  # registrar id → the customer's own account there
+    auth_codes_for: tuple[str, ...] = ()  # ASCII names of domains the customer wants to transfer away
+    note: str | None = None
+    answered_at: datetime | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -219,6 +219,7 @@ class Parsed:
     record: Record | None
     errors: tuple[RowError, ...] = ()
     notes: tuple[str, ...] = ()
+    file: str = ""
 
 
 def check_header(kind: str, header: Iterable[str], file: str) -> list[RowError]:
@@ -236,6 +237,10 @@ def check_header(kind: str, header: Iterable[str], file: str) -> list[RowError]:
 
 def parse_row(kind: str, values: Mapping[str, str | None], file: str, row: int) -> Parsed:
     """Read one row of ``kind`` (a mapping of column name to text)."""
+    return replace(_parse_row(kind, values, file, row), file=file)
+
+
+def _parse_row(kind: str, values: Mapping[str, str | None], file: str, row: int) -> Parsed:
     cells: dict[str, Any] = {}
     errors: list[RowError] = []
     notes: list[str] = []

@@ -1,0 +1,46 @@
+"""What an import reads: CSV files (one per kind, named after it) and WHMCS-style JSON exports.
+
+``sources`` turns the files given (or the files in a folder) into one stream of parsed
+rows per kind, in the order references need: registrars, customers, domains, hosting.
+A file whose kind cannot be told is itself an error of the import.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+from handover.errors import RowError
+from handover.rows import COLUMNS, KIND_ORDER, Parsed, kind_of, read_csv
+
+
+def files_in(paths: list[Path]) -> list[Path]:
+    """The files to import: the paths given, with each folder replaced by its CSV and JSON files."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".json") and p.is_file())
+        else:
+            found.append(path)
+    return found
+
+
+def sources(paths: list[Path]) -> dict[str, Iterator[Parsed]]:
+    """One stream of parsed rows per kind, from every file in ``paths``."""
+    streams: dict[str, list[Iterator[Parsed]]] = {kind: [] for kind in KIND_ORDER}
+    for path in files_in(paths):
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            from handover.whmcs import read_export
+            for kind, rows in read_export(path).items():
+                streams[kind].append(rows)
+            continue
+        kind = kind_of(path) if suffix == ".csv" else None
+        if kind is None:
+            streams["registrars"].append(iter([Parsed(0, None, (RowError(
+                path.name, 0, "*", f"a CSV file named {', '.join(n + '.csv' for n in COLUMNS)}, "
+                                   "or a WHMCS export (.json)", "a file whose kind cannot be told"),))]))
+            continue
+        streams[kind].append(read_csv(path, kind))
+    return {kind: itertools.chain.from_iterable(streams[kind]) for kind in KIND_ORDER}
