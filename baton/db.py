@@ -314,7 +314,7 @@ customers = Table(
     Column("cid", String(100), nullable=False),
     Column("name", Text, nullable=False),
     Column("email", String(320)),
-    Column("language", String(16), nullable=False),
+    Column("language", String(16)),
     Column("country", String(2)),
     Column("company", Text),
     Column("import_seq", Integer, nullable=False),

@@ -16,11 +16,15 @@ from handover.rows import COLUMNS, KIND_ORDER, Parsed, kind_of, read_csv
 
 
 def files_in(paths: list[Path]) -> list[Path]:
-    """The files to import: the paths given, with each folder replaced by its CSV and JSON files."""
+    """The files to import: the paths given, with each folder replaced by its CSV files, and by itself
+    when it holds WHMCS JSON (read together, so products see their clients' currencies)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".json") and p.is_file())
+            inside = sorted(p for p in path.iterdir() if p.is_file())
+            found += [p for p in inside if p.suffix.lower() == ".csv"]
+            if any(p.suffix.lower() == ".json" for p in inside):
+                found.append(path)
         else:
             found.append(path)
     return found
@@ -31,10 +35,10 @@ def sources(paths: list[Path]) -> dict[str, Iterator[Parsed]]:
     streams: dict[str, list[Iterator[Parsed]]] = {kind: [] for kind in KIND_ORDER}
     for path in files_in(paths):
         suffix = path.suffix.lower()
-        if suffix == ".json":
+        if suffix == ".json" or path.is_dir():
             from handover.whmcs import read_export
-            for kind, rows in read_export(path).items():
-                streams[kind].append(rows)
+            for exported, rows in read_export(path).items():
+                streams[exported].append(rows)
             continue
         kind = kind_of(path) if suffix == ".csv" else None
         if kind is None:

@@ -43,9 +43,13 @@ class Customer:
     id: str
     name: str
     email: str | None = None
-    language: str = "en"
+    language: str | None = None  # None: not given (notices then go out in English)
     country: str | None = None
     company: str | None = None
+
+    @property
+    def notice_language(self) -> str:
+        return self.language or "en"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,17 @@ def domain_name(text: str) -> DomainName:
     raw = text.strip()
     if not raw:
         raise HandoverError("expected a domain name, got an empty value")
-    name = raw[:-1] if raw.endswith(".") else raw
+    try:  # UTS 46 mapping first: it folds case and turns full-width and ideographic full stops into dots
+        mapped = idna.uts46_remap(raw, std3_rules=False, transitional=False)
+    except idna.IDNAError as exc:
+        raise HandoverError(f"expected a valid IDNA 2008 domain name, got {text!r}: {exc}") from None
+    name = mapped[:-1] if mapped.endswith(".") else mapped
     labels = name.split(".")
     if len(labels) < 2 or any(not label for label in labels):
         raise HandoverError(f"expected a domain name with at least two non-empty labels (like example.com), "
                             f"got {text!r}")
     try:
-        ascii_form = idna.encode(name, uts46=True, transitional=False).decode("ascii")
+        ascii_form = idna.encode(name).decode("ascii")
         unicode_form = idna.decode(ascii_form)
     except idna.IDNAError as exc:
         raise HandoverError(f"expected a valid IDNA 2008 domain name, got {text!r}: {exc}") from None

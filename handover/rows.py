@@ -253,12 +253,15 @@ def _parse_row(kind: str, values: Mapping[str, str | None], file: str, row: int)
             cells[column.name] = READERS[column.kind](text)
         except HandoverError as exc:
             errors.append(RowError(file, row, column.name, *_split(str(exc))))
+            continue
+        if column.required and cells[column.name] is None:  # e.g. a 0000-00-00 date
+            errors.append(RowError(file, row, column.name, column.help, repr(text.strip())))
     if errors:
         return Parsed(row, None, tuple(errors))
     record: Record
     if kind == "customers":
-        language = cells["language"] or "en"
-        if language not in LANGUAGES:
+        language = cells["language"]
+        if language is not None and language not in LANGUAGES:
             base = language.split("-")[0]
             if base in LANGUAGES:
                 language = base
@@ -292,7 +295,7 @@ def _parse_row(kind: str, values: Mapping[str, str | None], file: str, row: int)
 
 def _split(message: str) -> tuple[str, str]:
     """``"X, got Y"`` → (X, Y)."""
-    expected, sep, got = message.rpartition(", got ")
+    expected, sep, got = message.partition(", got ")
     return (expected, got) if sep else (message, "a value that does not fit")
 
 
@@ -310,14 +313,20 @@ def read_csv(path: Path, kind: str) -> Iterator[Parsed]:
     file = path.name
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
+        try:
+            header = [name.strip() for name in reader.fieldnames or []]
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield Parsed(0, None, (RowError(file, 0, "*", "UTF-8 CSV text", f"unreadable text ({exc})"),), file=file)
+            return
+        reader.fieldnames = header
         problems = check_header(kind, header, file) if header else [
             RowError(file, 0, "*", f"a header line with the {kind} columns", "an empty file")]
         if problems:
-            yield Parsed(0, None, tuple(problems))
+            yield Parsed(0, None, tuple(problems), file=file)
             return
         try:
-            for number, values in enumerate(reader, start=1):
+            for values in reader:
+                number = reader.line_num - 1  # the spreadsheet's row, the header being row 0
                 if None in values:
                     yield Parsed(number, None, (RowError(file, number, "*", f"{len(header)} cells",
                                                          f"{len(header) + len(values[None])} (a stray comma?)"),))

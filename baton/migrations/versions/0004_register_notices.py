@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("cid", sa.String(100), nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("email", sa.String(320)),
-        sa.Column("language", sa.String(16), nullable=False),
+        sa.Column("language", sa.String(16)),
         sa.Column("country", sa.String(2)),
         sa.Column("company", sa.Text),
         *_imported(),
