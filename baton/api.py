@@ -19,9 +19,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from baton import __version__, api_vault, auditlog
+from baton import __version__, api_handover, api_vault, auditlog
 from baton.db import reading
 from baton.errors import BadRequest, BatonError, LinkError, Unauthorized, http_status
+from baton.handoverservice import HandoverService
 from baton.links import Purpose
 from baton.messages import render_page
 from baton.ratelimit import RateLimiter
@@ -288,6 +289,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
         return on_link(request, lambda: page("request_done", view=service.request_by_link(token).to_dict()))
 
     api_vault.install(app, vault, builder, as_owner, caller, owner_id_of, page, on_link)
+    api_handover.install(app, HandoverService(service, vault), as_owner, caller, owner_id_of, on_link)
     return app
 
 

@@ -19,6 +19,7 @@ import httpx
 import typer
 import yaml
 
+from baton.cli_handover import domains_app, handover_app, notices_app, readiness_command, register_app
 from baton.cli_vault import drill_command, keycheck_command, people_app, recover_command, vault_app
 from baton.errors import exit_code
 from baton.settings import Settings, get_settings
@@ -38,6 +39,11 @@ app.add_typer(channel_app, name="channel")
 app.add_typer(requester_app, name="requester")
 app.add_typer(vault_app, name="vault")
 app.add_typer(people_app, name="people")
+app.add_typer(register_app, name="register")
+app.add_typer(domains_app, name="domains")
+app.add_typer(handover_app, name="handover")
+app.add_typer(notices_app, name="notices")
+app.command("readiness")(readiness_command)
 app.command("recover")(recover_command)
 app.command("drill")(drill_command)
 app.command("keycheck")(keycheck_command)
@@ -216,7 +222,8 @@ def _client() -> httpx.Client:
                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
-def _call(method: str, path: str, **kwargs: Any) -> Any:
+def _response(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The API's answer; an error status becomes an ``error:`` line (each bad row of an import too)."""
     try:
         with _client() as client:
             response = client.request(method, path, **kwargs)
@@ -224,13 +231,23 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
         fail(f"cannot reach Baton: {type(exc).__name__}: {exc}", hint="is `baton serve` running? "
              "check BATON_URL", code=7)
     if response.status_code >= 400:
+        rows: list[dict[str, Any]] = []
         try:
-            detail = response.json().get("detail", response.text)
+            body = response.json()
+            detail, rows = body.get("detail", response.text), body.get("errors") or []
         except ValueError:
             detail = response.text
+        for row in rows:
+            where = f"{row['file']}, row {row['row']}" if row.get("row") else row.get("file", "")
+            typer.echo(f"  {where}, column {row['column']!r}: expected {row['expected']}, got {row['got']}",
+                       err=True)
         code = {401: 3, 404: 4, 409: 6, 410: 5, 422: 2, 429: 3}.get(response.status_code, 1)
         fail(f"{detail} (HTTP {response.status_code})", code=code)
-    return response.json()
+    return response
+
+
+def _call(method: str, path: str, **kwargs: Any) -> Any:
+    return _response(method, path, **kwargs).json()
 
 
 def _show(view: dict[str, Any], as_json: bool) -> None:

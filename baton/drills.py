@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from baton import auditlog
 from baton.db import owners, reading, releases, switches
 from baton.messages import render_email
+from baton.notices import issue_notices
 from baton.outbox import Channel, enqueue
 from baton.releases import PackageBuilder, create_release
 from baton.vaultservice import VaultService
@@ -84,11 +85,13 @@ def readiness(vault: VaultService, owner_id: int) -> list[dict[str, str]]:
 
 def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int, ask_holders: bool = False
                 ) -> dict[str, Any]:
-    """Release into the sandbox, build every package now, and issue key checks.
+    """Release into the sandbox, build every package now, issue key checks, and write the customer notices.
 
-    The packages go to the owner only. The key checks are returned sealed (the owner can
-    answer those whose keys they hold, e.g. key cards); with ``ask_holders`` each holder
-    is also sent their key check by e-mail, the one thing a drill tells anyone but the owner.
+    The packages go to the owner only, and so do the notices: one sample per language by
+    e-mail (their personal links work, to try the answer page), all of them printable. The
+    key checks are returned sealed (the owner can answer those whose keys they hold, e.g.
+    key cards); with ``ask_holders`` each holder is also sent their key check by e-mail,
+    the one thing a drill tells anyone but the owner.
     """
     now = vault.clock.now()
     with vault.engine.begin() as conn:
@@ -98,8 +101,12 @@ def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int, ask
         release_id, made = create_release(conn, vault.settings, owner_id, drill=True, stage="drill",
                                           cycle=-(earlier + 1), reason="fire drill started by the owner",
                                           audience=(), now=now)
+        owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
+        noticed = issue_notices(conn, vault.settings, owner_id, owner_email, release_id, drill=True,
+                                cycle=-(earlier + 1), now=now)
         auditlog.append(conn, vault.signer, owner_id, now, "vault.drill", {"release": release_id,
-                                                                         "packages": len(made)})
+                                                                         "packages": len(made),
+                                                                         "notices": noticed.notices})
     for result in builder.build_all([item["package"] for item in made], now):
         if isinstance(result, Exception):
             raise result
@@ -108,7 +115,8 @@ def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int, ask
     report = {"release": release_id, "at": iso(now),
               "packages": [{"id": m["package"], "holder": m["holder"], "compartment": m["compartment"]}
                            for m in made],
-              "checks": checks, "holders_asked": ask_holders, "findings": findings}
+              "checks": checks, "holders_asked": ask_holders, "findings": findings,
+              "notices": noticed.to_dict()}
     with vault.engine.begin() as conn:
         owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
         rendered = render_email("drill_report", owner_email=owner_email, report=report)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from baton import accounts, actions, auditlog, links
+from baton import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
 from baton import releases as _releases  # noqa: F401 - registers the "release" stage action
 from baton.db import api_tokens, channels, owners, reading, switches, transitions
 from baton.errors import BadRequest, Conflict, LinkError, NotFound

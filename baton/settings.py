@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handover.rules import TransferRules
+
 
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "baton"
@@ -44,11 +46,30 @@ class Settings(BaseSettings):
     max_compartment_bytes: int = 2 * 1024**3
     key_stale_days: int = 365  # a key proven longer ago than this shows as stale
     package_link_days: int = 60  # how long a holder's download link works
+    notice_link_days: int = 180  # how long a customer's notice page works
+
+    # Transfer rules (ICANN's current values; the policy is under revision, so they are settings).
+    creation_lock_days: int = 60
+    transfer_lock_days: int = 60
+    owner_change_lock_days: int = 60
+    auto_renew_grace_days: int = 45
+    redemption_days: int = 30
+    pending_delete_days: int = 5
+    auth_code_days: int = 5
+
+    rdap_bootstrap_url: str = "https://data.iana.org/rdap/dns.json"
+    rdap_url: str = ""  # a single RDAP server for every query (private or test servers)
+    rdap_timeout: float = 10.0
 
     @model_validator(mode="after")
     def _public_url(self) -> Settings:
         self.base_url = (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
         return self
+
+    def transfer_rules(self) -> TransferRules:
+        return TransferRules(self.creation_lock_days, self.transfer_lock_days, self.owner_change_lock_days,
+                             self.auto_renew_grace_days, self.redemption_days, self.pending_delete_days,
+                             self.auth_code_days)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from handover.names import DomainName
 
@@ -109,12 +110,25 @@ class Register:
     domains: list[Domain] = field(default_factory=list)
     hosting: list[Hosting] = field(default_factory=list)
     registrars: dict[str, Registrar] = field(default_factory=dict)
+    _index: dict[int, tuple[int, dict[str, list[Any]]]] = field(default_factory=dict, repr=False, compare=False)
 
     def domains_of(self, customer: str) -> list[Domain]:
-        return [d for d in self.domains if d.customer == customer]
+        return self._by_customer(self.domains).get(customer, [])
 
     def hosting_of(self, customer: str) -> list[Hosting]:
-        return [h for h in self.hosting if h.customer == customer]
+        return self._by_customer(self.hosting).get(customer, [])
+
+    def _by_customer(self, items: list[Any]) -> dict[str, list[Any]]:
+        """An index by customer, rebuilt when the list changed length (records are appended, not edited)."""
+        key = (id(items), len(items))
+        cached = self._index.get(key[0])
+        if cached is None or cached[0] != key[1]:
+            index: dict[str, list[Any]] = {}
+            for item in items:
+                index.setdefault(item.customer, []).append(item)
+            cached = (key[1], index)
+            self._index[key[0]] = cached
+        return cached[1]
 
     def registrar(self, rid: str) -> Registrar:
         return self.registrars.get(rid) or Registrar(rid, rid)

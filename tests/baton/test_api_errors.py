@@ -71,7 +71,7 @@ def test_malformed_json_gets_one_readable_line(api: tuple[Runtime, TestClient, s
     ({"interval": "30d", "confirm": {"window": "3d", "verifiers": ["ana"], "quorum": 2}},
      "policy field `confirm.quorum`: expected at most 1 (the number of verifiers), got 2"),
     ({"interval": "30d", "stages": [{"name": "x", "after": "0d", "action": "launch"}]},
-     "policy field `stages[0].action`: expected one of notify, release, got 'launch'"),
+     "policy field `stages[0].action`: expected one of notify, notify_customers, release, got 'launch'"),
     ({"interval": "30d", "stages": [{"name": "x", "after": "0d", "audience": ["bob"]}]},
      "policy field `stages[0].audience[0]`: expected owner, a verifier's name or an e-mail address, got 'bob'"),
 ], ids=["zero-interval", "negative", "reminder-too-long", "unknown-zone", "quorum", "action", "audience"])
