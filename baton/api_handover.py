@@ -164,8 +164,10 @@ def _shown_answer(page: "notices.NoticePage") -> dict[str, Any]:
     answer = page.answer or {}
     names = {d["ascii"]: d["name"] for d in page.context["domains"]}
     registrars = {r["id"]: r["name"] for r in page.context["registrars"]}
-    return {"read_at": answer.get("read_at"),
-            "accounts": {registrars.get(k, k): v for k, v in (answer.get("accounts") or {}).items()},
+    providers = {s["id"]: s["provider"] for s in page.context["services"]}
+    accounts = {registrars.get(k, k): v for k, v in (answer.get("accounts") or {}).items()}
+    accounts |= {f"{providers.get(k, k)} ({k})": v for k, v in (answer.get("hosting_accounts") or {}).items()}
+    return {"read_at": answer.get("read_at"), "accounts": accounts,
             "auth_codes_for": [names.get(a, a) for a in answer.get("auth_codes_for") or []]}
 
 

@@ -411,6 +411,10 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
             target.write_bytes(response.content)
             paths.append(target)
         typer.echo(f"drill {report['release']}: {len(paths)} packages in {out}")
+        notices = report.get("notices") or {}
+        if notices.get("notices"):
+            typer.echo(f"customer notices: {notices['notices']} written (DRILL), {notices['emailed']} samples "
+                       "e-mailed to you, one per language (`baton notices export DIR` for all)")
         if ask_holders:
             typer.echo(f"key checks e-mailed to {', '.join(c['name'] for c in report['checks']) or 'nobody'}")
         problems: list[dict[str, str]] = []

@@ -87,7 +87,8 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
     expires = now + timedelta(days=settings.notice_link_days)
     tokens = [new_token() for _ in batch]
     made = conn.execute(insert(links_table).returning(links_table.c.id, sort_by_parameter_order=True), [
-        {"token_hash": digest, "owner_id": owner_id, "purpose": str(Purpose.NOTICE), "who": f"customer:{c.id}",
+        {"token_hash": digest, "owner_id": owner_id, "purpose": str(Purpose.NOTICE),
+         "who": f"customer:{c.id}"[:100],  # links.who holds 100 characters; a customer id may have 100
          "email": c.email, "cycle": cycle, "created_at": now, "expires_at": expires}
         for c, (_token, digest) in zip(batch, tokens, strict=True)]).scalars().all()
     notice_rows, mails = [], []
@@ -98,13 +99,13 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
         notice_rows.append({"release_id": release_id, "owner_id": owner_id, "customer": customer.id,
                             "language": language, "email": customer.email, "link_id": link_id,
                             "context": {**context, "link": None}, "created_at": now})
+        if customer.email is None:
+            run.without_email.append(customer.id)
         recipient = customer.email
         if drill:
             recipient = owner_email if language not in sampled else None
             sampled.add(language)
         if recipient is None:
-            if customer.email is None:
-                run.without_email.append(customer.id)
             continue
         mail = i18n.render_blocks("notices/notice.j2", language, **context)
         text = mail["text"] + "\n"
@@ -179,9 +180,10 @@ def _typed_from_answer(page: NoticePage) -> dict[str, Any]:
     for registrar in page.context["registrars"]:
         if registrar["id"] in accounts:
             typed[f"account:{registrar['id']}"] = accounts[registrar["id"]]
+    hosting = answer.get("hosting_accounts") or {}
     for service in page.context["services"]:
-        if service["provider"] in accounts:
-            typed[f"hosting:{service['id']}"] = accounts[service["provider"]]
+        if service["id"] in hosting:
+            typed[f"hosting:{service['id']}"] = hosting[service["id"]]
     return typed
 
 
@@ -193,15 +195,16 @@ def read_form(context: Mapping[str, Any], form: Mapping[str, Sequence[str]]) -> 
                              "auth_code": [v for v in form.get("auth_code", [])]}
     errors: dict[str, str] = {}
     accounts: dict[str, str] = {}
-    fields = [(f"account:{r['id']}", r["id"]) for r in context["registrars"] if r["move"]]
-    fields += [(f"hosting:{s['id']}", s["provider"]) for s in context["services"] if s["movable"]]
-    for name, key in fields:
+    hosting: dict[str, str] = {}
+    fields = [(f"account:{r['id']}", r["id"], accounts) for r in context["registrars"] if r["move"]]
+    fields += [(f"hosting:{s['id']}", s["id"], hosting) for s in context["services"] if s["movable"]]
+    for name, key, into in fields:
         value = (form.get(name) or [""])[0].strip()
         typed[name] = value
         if not value:
             continue
         if ACCOUNT.match(value):
-            accounts[key] = value
+            into[key] = value
         else:
             errors[name] = "account"
     own = {d["ascii"] for d in context["domains"]}
@@ -210,8 +213,8 @@ def read_form(context: Mapping[str, Any], form: Mapping[str, Sequence[str]]) -> 
         typed["auth_code"] = [v for v in typed["auth_code"] if v in own]
     if len(typed["note"]) > NOTE_MAX:
         errors["note"] = "length"
-    parts = {"read": typed["read"], "accounts": accounts, "auth_codes_for": sorted(set(typed["auth_code"])),
-             "note": typed["note"] or None}
+    parts = {"read": typed["read"], "accounts": accounts, "hosting_accounts": hosting,
+             "auth_codes_for": sorted(set(typed["auth_code"])), "note": typed["note"] or None}
     return typed, errors, parts
 
 
@@ -226,14 +229,15 @@ def answer_notice(engine: Engine, signer: Ed25519Signer, token: str, form: Mappi
         link, row = _notice_for(conn, token, now)
         read_at = row.read_at or (now if parts["read"] else None)
         answer = {"customer": row.customer, "read_at": iso(read_at) if read_at else None,
-                  "accounts": parts["accounts"], "auth_codes_for": parts["auth_codes_for"], "note": parts["note"],
-                  "answered_at": iso(now)}
+                  "accounts": parts["accounts"], "hosting_accounts": parts["hosting_accounts"],
+                  "auth_codes_for": parts["auth_codes_for"], "note": parts["note"], "answered_at": iso(now)}
         conn.execute(update(notices).where(notices.c.id == row.id)
                      .values(answer=answer, read_at=read_at, answered_at=now))
         links.consume(conn, link, now)
         auditlog.append(conn, signer, row.owner_id, now, "handover.answered",
                         {"release": row.release_id, "customer": row.customer, "read": read_at is not None,
-                         "accounts": sorted(parts["accounts"]), "auth_codes_for": parts["auth_codes_for"]})
+                         "accounts": sorted(parts["accounts"]), "hosting": sorted(parts["hosting_accounts"]),
+                         "auth_codes_for": parts["auth_codes_for"]})
     return NoticePage(page.language, page.context, answer, now), typed, {}
 
 

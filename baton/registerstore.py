@@ -124,10 +124,14 @@ def _import_batch(conn: Connection, owner_id: int, seq: int, kind: str, batch: l
                                  f"{values.get('unicode', key)!r}, already on row {row_before}")])
     if kind in ("domains", "hosting"):
         _check_references(conn, owner_id, seq, kind, good, errors, report)
-    if errors.total:
-        return  # the import is failing: keep checking rows, stop writing them
-    report.created[kind] += len(good) - len(seen)
-    report.updated[kind] += len(seen)
+    if not good:
+        return
+    # Good rows are written even once the import is failing (the transaction is rolled back at
+    # the end): later batches are checked against them, so a row that names a good customer, or
+    # repeats a good row, is reported as what it is, and not because an unrelated row was bad.
+    updated = sum(1 for key in good if key in seen)
+    report.created[kind] += len(good) - updated
+    report.updated[kind] += updated
     rows = [{**values, "owner_id": owner_id, "import_seq": seq, "import_row": row}
             for row, _file, values in good.values()]
     _upsert(conn, table, spec.key, rows)

@@ -185,3 +185,4 @@ class Answer:
     auth_codes_for: tuple[str, ...] = ()  # ASCII names of domains the customer wants to transfer away
     note: str | None = None
     answered_at: datetime | None = None
+    hosting_accounts: Mapping[str, str] = field(default_factory=dict)  # service id → their account at its provider

@@ -75,8 +75,8 @@ def findings(register: Register, profile: HandoverProfile | None, today: date, r
     for registrar in register.registrars.values():
         if not _reachable(register, registrar.id):
             found.append(Finding("registrar-no-channel", registrar.id, f"registrar {registrar.name} has no "
-                                 "ticket e-mail and no EPP access: successors would not know how to ask it",
-                                 "add its ticket_email (or epp: yes) to registrars.csv"))
+                                 "ticket e-mail, no EPP access and no website: successors would not know how to "
+                                 "ask it", "add its ticket_email (or epp: yes, or its website) to registrars.csv"))
     return sorted(found, key=lambda f: (f.kind, f.subject))
 
 

@@ -19,7 +19,7 @@ vault into files, grouped per registrar (one folder each, named by a slug of its
 Per hosting provider, ``hosting/<slug>.txt`` asks to move each individual package to the
 customer's own account with the paid-until date kept and no interruption; pooled services
 are listed as needing extraction first (the customer's account at a provider comes from
-the same ``Answer.accounts``, keyed by the provider's id). ``README.md`` indexes it all, with counts and what
+``Answer.hosting_accounts``, keyed by the service's id). ``README.md`` indexes it all, with counts and what
 is missing. With ``drill`` every file says DRILL at its top.
 
 The action for each domain, in this order:
@@ -276,7 +276,7 @@ def decide(domain: Domain, registrar: Registrar, answer: Answer | None, today: d
 
 def decide_hosting(hosting: Hosting, answer: Answer | None, today: date) -> HostingDecision:
     """Pooled services need extracting; an individual package moves once its customer gives an account there."""
-    account = _account(answer, hosting.provider)
+    account = _one_line(answer.hosting_accounts.get(hosting.id) or "") or None if answer else None
     if hosting.packaging is Packaging.POOLED:
         action = HostingAction.EXTRACT
     elif account:
@@ -293,7 +293,8 @@ def answered(answer: Answer | None) -> bool:
     """Whether the customer has answered (reading the notice is not answering)."""
     if answer is None:
         return False
-    return answer.answered_at is not None or bool(answer.accounts) or bool(answer.auth_codes_for)
+    return (answer.answered_at is not None or bool(answer.accounts) or bool(answer.hosting_accounts)
+            or bool(answer.auth_codes_for))
 
 
 def _account(answer: Answer | None, where: str) -> str | None:

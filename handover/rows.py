@@ -135,6 +135,8 @@ def _decimal(value: str) -> Decimal | None:
     v = value.strip()
     if not v:
         return None
+    if len(v) > 24:
+        raise HandoverError(f"an amount of at most 24 characters, got {len(v)} characters")
     try:
         amount = Decimal(v)
     except InvalidOperation:

@@ -83,7 +83,8 @@ def register_from_rows(rows: Mapping[str, Sequence[Mapping[str, str]]], source: 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
     return {"customer": answer.customer, "read_at": answer.read_at and answer.read_at.isoformat(),
             "accounts": dict(answer.accounts), "auth_codes_for": list(answer.auth_codes_for), "note": answer.note,
-            "answered_at": answer.answered_at and answer.answered_at.isoformat()}
+            "answered_at": answer.answered_at and answer.answered_at.isoformat(),
+            "hosting_accounts": dict(answer.hosting_accounts)}
 
 
 def answer_from_dict(data: Mapping[str, Any]) -> Answer:
@@ -95,4 +96,5 @@ def answer_from_dict(data: Mapping[str, Any]) -> Answer:
     return Answer(str(data["customer"]), moment(data.get("read_at")),
                   {str(k): str(v) for k, v in dict(data.get("accounts") or {}).items()},
                   tuple(str(d) for d in data.get("auth_codes_for") or ()), data.get("note"),
-                  moment(data.get("answered_at")))
+                  moment(data.get("answered_at")),
+                  {str(k): str(v) for k, v in dict(data.get("hosting_accounts") or {}).items()})

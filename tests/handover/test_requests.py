@@ -79,7 +79,7 @@ def _register() -> Register:
 def _answers() -> dict[str, Answer]:
     return {
         "c1": Answer("c1", accounts={DR: "DR-C1"}, auth_codes_for=("transfer-me.it", "xn--bcher-kva.de"),
-                     answered_at=ANSWERED),
+                     answered_at=ANSWERED, hosting_accounts={"h1": "DR-C1"}),
         "c2": Answer("c2", accounts={DR: "DR-C2", OTHER: "OR-C2"}, answered_at=ANSWERED),
     }
 
