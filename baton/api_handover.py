@@ -21,7 +21,7 @@ from baton import notices
 from baton.errors import BadRequest
 from baton.handoverservice import HandoverService
 from handover import i18n
-from handover.errors import ImportRejected
+from handover.errors import HandoverError, ImportRejected
 
 OwnerWork = Callable[[Any, Callable[[int], Any], int], Awaitable[JSONResponse]]
 UPLOAD_SUFFIXES = (".csv", ".json")
@@ -49,6 +49,10 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
         return JSONResponse({"detail": str(exc).splitlines()[0], "total": exc.total,
                              "errors": [e.to_dict() for e in exc.errors]}, status_code=422)
 
+    @app.exception_handler(HandoverError)
+    async def _bad_input(_request: Request, exc: HandoverError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
     @app.post("/api/register/import", tags=["register"], responses=errors)
     async def import_register(who: Who, files: Annotated[list[UploadFile], File(
             description="customers.csv, domains.csv, hosting.csv, registrars.csv, and/or WHMCS JSON")]
@@ -60,6 +64,8 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
                 name = Path(upload.filename or "").name
                 if not name.lower().endswith(UPLOAD_SUFFIXES) or name.startswith("."):
                     raise BadRequest(f"files: expected .csv or .json files, got {name or 'a file without a name'!r}")
+                if (Path(folder) / name).exists():
+                    raise BadRequest(f"files: expected each file name once, got {name!r} twice")
                 with open(Path(folder) / name, "wb") as target:
                     while chunk := await upload.read(1 << 20):
                         target.write(chunk)
@@ -116,16 +122,18 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
         """Who was sent a notice in a release (the latest), who read it and who answered."""
         return await as_owner(who, lambda owner: notices.notice_status(engine, owner, release), 200)
 
-    @app.get("/api/notices/printable", tags=["handover"], responses=errors)
+    @app.post("/api/notices/printable", tags=["handover"], responses=errors)
     async def notice_printable(who: Who, release: int | None = None) -> Response:
-        """Every notice of a release as printable HTML, one file per customer, in a zip."""
+        """Every notice of a release as printable HTML, one file per customer, in a zip; each printed
+        notice gets a personal link of its own (made now), so a customer without e-mail can answer."""
         owner = await owner_id_of(who)
 
         def pack() -> bytes:
             buffer = io.BytesIO()
+            pages = notices.printable(engine, handover.service.settings, owner, clock.now(), release)
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for customer, html in notices.printable(engine, owner, release):
-                    archive.writestr(f"notice-{_safe(customer)}.html", html)
+                for number, (customer, html) in enumerate(pages, start=1):
+                    archive.writestr(f"notice-{number:05d}-{_safe(customer)}.html", html)
             return buffer.getvalue()
         return Response(await run_in_threadpool(pack), media_type="application/zip")
 

@@ -215,7 +215,7 @@ def handover_build(out: Annotated[Path, typer.Argument(help="An empty or new fol
     from baton.settings import get_settings
     from handover.errors import HandoverError
     from handover.model import Successor
-    from handover.requests import BuildInput, build
+    from handover.requests import BuildInput, OutputFile, build
     from handover.serial import answer_from_dict, register_from_rows
 
     if out.exists() and any(out.iterdir()):
@@ -238,6 +238,9 @@ def handover_build(out: Annotated[Path, typer.Argument(help="An empty or new fol
     drill = bool(data["release"] and data["release"]["drill"])
     files = build(BuildInput(register, answers, codes, profile, requester, _now().date(),
                              get_settings().transfer_rules(), drill))
+    from handover.answers import answers_csv
+    files.append(OutputFile("customers.csv", answers_csv(register, answers, data.get("refunds") or {},
+                                                         str(profile.settlement)), secret=False))
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
     for item in files:
@@ -250,7 +253,7 @@ def handover_build(out: Annotated[Path, typer.Argument(help="An empty or new fol
     typer.echo(f"{len(files)} files written to {out} ({secret} carry auth codes: keep them private)")
     typer.echo(f"answers from {len(answers)} of {len(register.customers)} customers; "
                f"auth codes from the vault: {len(codes)}" + (" — DRILL" if drill else ""))
-    typer.echo(f"start with {out / 'README.md'}")
+    typer.echo(f"start with {out / 'README.md'}; every customer's answer, note and refund: {out / 'customers.csv'}")
 
 
 # -- notices -------------------------------------------------------------------------------------------
@@ -276,12 +279,13 @@ def notices_status(release: Annotated[int | None, typer.Option(help="The release
 def notices_export(out: Annotated[Path, typer.Argument(help="A new folder for the printable notices.")],
                    release: Annotated[int | None, typer.Option(help="The release (default: the latest).")] = None
                    ) -> None:
-    """Every notice as printable HTML (one file per customer, in the customer's language)."""
+    """Every notice as printable HTML (one file per customer, in the customer's language), each with a
+    personal link of its own, for customers to be reached by post."""
     import io
     import zipfile
     if out.exists() and any(out.iterdir()):
         _cli().fail(f"{out} is not empty; give a new or empty folder", code=2)
-    content = _cli()._response("GET", "/api/notices/printable",
+    content = _cli()._response("POST", "/api/notices/printable",
                                params={"release": release} if release else None).content
     out.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:

@@ -392,7 +392,6 @@ notices = Table(
     Column("customer", String(100), nullable=False),
     Column("language", String(16), nullable=False),
     Column("email", String(320)),
-    Column("link_id", ForeignKey("links.id"), nullable=False),
     Column("context", JSON, nullable=False),  # what the notice said (for the page and the printable copy)
     Column("created_at", UTCDateTime, nullable=False),
     Column("read_at", UTCDateTime),

@@ -107,13 +107,11 @@ class HandoverService:
     # -- reports -------------------------------------------------------------------------------
     def reach(self, owner_id: int) -> date | None:
         """The day customer notices would go out if the switch fired now (None: no stage sends them)."""
-        view = self.service.status(owner_id)
         policy = policy_from_dict(self.service.get_policy(owner_id))
         stages = [s for s in policy.stages if s.action == "notify_customers"]
         if not stages:
             return None
-        fires = view.fires_at or self.now()
-        return (fires + min(s.after for s in stages)).date()
+        return (self.now() + min(s.after for s in stages)).date()
 
     def readiness(self, owner_id: int) -> dict[str, Any]:
         """Every finding, the register's and the vault's, each with what to do."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import re
 
-_LINK = re.compile(r"/(l|v|q)/[A-Za-z0-9_\-]{8,}")
+_LINK = re.compile(r"/(l|v|q|e|k|d|n)/[A-Za-z0-9_\-]{8,}")
 
 
 def redact(text: str) -> str:
-    """``/l/<token>`` becomes ``/l/***`` (and so for verifier and request links)."""
+    """``/l/<token>`` becomes ``/l/***`` (and so for every kind of link: verifier, request, enrolment,
+    key check, download, customer notice)."""
     return _LINK.sub(lambda m: f"/{m.group(1)}/***", text)
 
 

@@ -84,20 +84,14 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
                  register: Register, profile: HandoverProfile, batch: Sequence[Customer], drill: bool, cycle: int,
                  now: datetime, run: NoticeRun, sampled: set[str]) -> None:
     rules = settings.transfer_rules()
-    expires = now + timedelta(days=settings.notice_link_days)
     tokens = [new_token() for _ in batch]
-    made = conn.execute(insert(links_table).returning(links_table.c.id, sort_by_parameter_order=True), [
-        {"token_hash": digest, "owner_id": owner_id, "purpose": str(Purpose.NOTICE),
-         "who": f"customer:{c.id}"[:100],  # links.who holds 100 characters; a customer id may have 100
-         "email": c.email, "cycle": cycle, "created_at": now, "expires_at": expires}
-        for c, (_token, digest) in zip(batch, tokens, strict=True)]).scalars().all()
     notice_rows, mails = [], []
-    for customer, (token, _digest), link_id in zip(batch, tokens, made, strict=True):
+    for customer, (token, _digest) in zip(batch, tokens, strict=True):
         language = i18n.supported(customer.language)
         context = notice_context(customer, register, profile, now.date(), rules,
                                  link=links.url(settings.base_url, Purpose.NOTICE, token), drill=drill)
         notice_rows.append({"release_id": release_id, "owner_id": owner_id, "customer": customer.id,
-                            "language": language, "email": customer.email, "link_id": link_id,
+                            "language": language, "email": customer.email,
                             "context": {**context, "link": None}, "created_at": now})
         if customer.email is None:
             run.without_email.append(customer.id)
@@ -118,12 +112,24 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
                       "channel": str(Channel.EMAIL), "recipient": recipient, "purpose": "notice",
                       "subject": mail["subject"], "body_text": text, "body_html": html, "created_at": now,
                       "next_attempt_at": now, "attempts": 0})
-    conn.execute(insert(notices), notice_rows)
+    made = conn.execute(insert(notices).returning(notices.c.id, sort_by_parameter_order=True),
+                        notice_rows).scalars().all()
+    conn.execute(insert(links_table), [_link_row(owner_id, notice_id, digest, email, cycle, settings, now)
+                                       for notice_id, (_token, digest), email
+                                       in zip(made, tokens, (c.email for c in batch), strict=True)])
     if mails:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(dialect.insert(outbox).on_conflict_do_nothing(index_elements=["dedup_key"]), mails)
     run.notices += len(notice_rows)
     run.emailed += len(mails)
+
+
+def _link_row(owner_id: int, notice_id: int, digest: str, email: str | None, cycle: int | None, settings: Settings,
+              now: datetime) -> dict[str, Any]:
+    """A notice's personal link (several may lead to one notice: the e-mailed one, a printed one)."""
+    return {"token_hash": digest, "owner_id": owner_id, "purpose": str(Purpose.NOTICE), "who": f"notice:{notice_id}",
+            "email": email, "cycle": cycle, "created_at": now,
+            "expires_at": now + timedelta(days=settings.notice_link_days)}
 
 
 @actions.register("notify_customers")
@@ -152,7 +158,9 @@ class NoticePage:
 
 def _notice_for(conn: Connection, token: str, now: datetime) -> tuple[links.Link, Any]:
     link = links.resolve(conn, token, Purpose.NOTICE, now)
-    row = conn.execute(select(notices).where(notices.c.link_id == link.id)).first()
+    notice_id = (link.who or "").removeprefix("notice:")
+    row = conn.execute(select(notices).where(notices.c.id == int(notice_id), notices.c.owner_id == link.owner_id)
+                       ).first() if notice_id.isdigit() else None
     if row is None:
         raise NotFound("this notice is not known")
     return link, row
@@ -263,16 +271,19 @@ def handover_data(engine: Engine, owner_id: int, release_id: int | None = None) 
         profile = read_profile(conn, owner_id)
         owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
         release = latest_release(conn, owner_id, release_id)
-        answers = {}
+        answers, refunds = {}, {}
         if release is not None:
-            for row in conn.execute(select(notices.c.customer, notices.c.answer).where(
-                    notices.c.release_id == release.id, notices.c.answer.is_not(None))):
-                answers[row.customer] = answer_to_dict(answer_from_dict(row.answer))
+            for row in conn.execute(select(notices.c.customer, notices.c.answer, notices.c.context).where(
+                    notices.c.release_id == release.id)):
+                if row.answer is not None:
+                    answers[row.customer] = answer_to_dict(answer_from_dict(row.answer))
+                if row.context.get("refund_total"):
+                    refunds[row.customer] = row.context["refund_total"]
     return {"release": None if release is None else {"id": release.id, "drill": release.drill,
                                                      "stage": release.stage, "at": iso(release.created_at)},
             "owner_email": owner_email, "register": register_rows(register),
             "profile": profile_to_dict(profile or default_profile(owner_email)), "profile_set": profile is not None,
-            "answers": answers}
+            "answers": answers, "refunds": refunds}
 
 
 def notice_status(engine: Engine, owner_id: int, release_id: int | None = None) -> dict[str, Any]:
@@ -290,13 +301,28 @@ def notice_status(engine: Engine, owner_id: int, release_id: int | None = None) 
                         for r in rows]}
 
 
-def printable(engine: Engine, owner_id: int, release_id: int | None = None) -> Iterator[tuple[str, str]]:
-    """Each notice of a release as a printable HTML page (customer id, HTML), in the customer's language."""
-    with reading(engine) as conn:
+def printable(engine: Engine, settings: Settings, owner_id: int, now: datetime, release_id: int | None = None
+              ) -> list[tuple[str, str]]:
+    """Each notice of a release as a printable HTML page (customer id, HTML) in the customer's language,
+    each with a personal link of its own, made now (a printed notice is answered like an e-mailed one)."""
+    pages = []
+    with engine.begin() as conn:
         release = latest_release(conn, owner_id, release_id)
         if release is None:
-            return
-        rows = conn.execute(select(notices.c.customer, notices.c.language, notices.c.context)
-                            .where(notices.c.release_id == release.id).order_by(notices.c.customer)).all()
-    for row in rows:
-        yield row.customer, i18n.render("notices/printable.html", row.language, **row.context)
+            return []
+        rows = conn.execute(select(notices.c.id, notices.c.customer, notices.c.language, notices.c.context,
+                                   notices.c.email).where(notices.c.release_id == release.id)
+                            .order_by(notices.c.customer)).all()
+        for batch in _chunks(rows, BATCH):
+            tokens = [new_token() for _ in batch]
+            conn.execute(insert(links_table), [_link_row(owner_id, r.id, digest, r.email, release.cycle, settings, now)
+                                               for r, (_token, digest) in zip(batch, tokens, strict=True)])
+            pages += [(r.customer, i18n.render("notices/printable.html", r.language, **{
+                **r.context, "link": links.url(settings.base_url, Purpose.NOTICE, token)}))
+                for r, (token, _digest) in zip(batch, tokens, strict=True)]
+    return pages
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -160,7 +160,7 @@ def to_csv(lines: Iterable[CalendarEntry]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for entry in lines:
-        writer.writerow([_cell(value) for value in _csv_values(entry)])
+        writer.writerow([spreadsheet_cell(value) for value in _csv_values(entry)])
     return out.getvalue()
 
 
@@ -169,7 +169,8 @@ def _csv_values(entry: CalendarEntry) -> tuple[object, ...]:
             entry.expires, entry.phase, entry.earliest_transfer, entry.lock, entry.renew_by, entry.must_do)
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell: dates in ISO form, and text that a spreadsheet would run as a formula made inert."""
     if value is None:
         return ""
     text = value.isoformat() if isinstance(value, date) else str(value)

@@ -13,7 +13,7 @@ import gettext
 import io
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from templates import TEMPLATE_DIR
 
@@ -64,17 +65,27 @@ def environment(language: str) -> Environment:
     language = supported(language)
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"], auto_reload=False)
+    env.install_gettext_translations(translations(language), newstyle=False)  # type: ignore[attr-defined]
     locale = LOCALES[language]
-    env.filters["date"] = lambda value, style="long": _date(value, style, locale)
+    env.filters["date"] = lambda value, style="long": formatted_date(value, style, locale)
     env.filters["money"] = lambda amount, currency: format_money(amount, currency, language)
     env.filters["number"] = lambda value: format_decimal(value, locale=locale)
+    env.filters["text"] = as_text
     env.globals["language"] = language
     return env
 
 
-def _date(value: date | datetime | str | None, style: str, locale: str) -> str:
+def as_text(value: object) -> Markup:
+    """Escaped HTML of a text macro's output (sentences from ``notices/_macros.j2``, written without
+    autoescape so the plain-text e-mail gets them raw): a caller's autoescape marks a macro's result
+    safe as it is, so HTML templates pass it through this filter instead."""
+    return escape(str.__str__(value) if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=4096)
+def formatted_date(value: date | datetime | str | None, style: str, locale: str) -> str:
+    """A date as ``locale`` writes it (cached: a notice run formats the same few dates thousands of times)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -84,6 +95,7 @@ def _date(value: date | datetime | str | None, style: str, locale: str) -> str:
     return format_date(value, format=style, locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def format_money(amount: Decimal | str | None, currency: str | None, language: str) -> str:
     """``amount`` in ``currency`` as the language's locale writes it (Rp 150.000,00; R$ 9,90; 9,90 €)."""
     if amount is None or currency is None:

@@ -16,14 +16,18 @@ from handover.rows import COLUMNS, KIND_ORDER, Parsed, kind_of, read_csv
 
 
 def files_in(paths: list[Path]) -> list[Path]:
-    """The files to import: the paths given, with each folder replaced by its CSV files, and by itself
-    when it holds WHMCS JSON (read together, so products see their clients' currencies)."""
+    """The files to import: the paths given, with each folder replaced by its CSV files, and its WHMCS
+    JSON: one file as itself (a merged export), several by the folder (read together, so products see
+    their clients' currencies)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.is_file())
             found += [p for p in inside if p.suffix.lower() == ".csv"]
-            if any(p.suffix.lower() == ".json" for p in inside):
+            exports = [p for p in inside if p.suffix.lower() == ".json"]
+            if len(exports) == 1:
+                found += exports
+            elif exports:
                 found.append(path)
         else:
             found.append(path)

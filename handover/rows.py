@@ -11,7 +11,7 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,9 @@ def _date(value: str) -> date | None:
     if not value or value.startswith("0000-00-00"):
         return None
     try:
-        return date.fromisoformat(value[:10]) if len(value) in (10, 19) else date.fromisoformat(value)
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value).date()  # WHMCS writes "2027-01-31 00:00:00"
     except ValueError:
         raise HandoverError(f"a date as YYYY-MM-DD, got {_shown(value)}") from None
 
@@ -311,30 +313,28 @@ def kind_of(path: Path) -> str | None:
 
 
 def read_csv(path: Path, kind: str) -> Iterator[Parsed]:
-    """Parse ``path`` row by row (constant memory); a bad header yields one row-0 result with its errors."""
+    """Parse ``path`` row by row (constant memory); a bad header yields one row-0 result with its errors.
+
+    Rows are numbered as a spreadsheet shows them, the header being row 0: a cell spanning
+    several lines is one row, and a blank line is a row too (skipped, but counted).
+    """
     file = path.name
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.reader(handle)
         try:
-            header = [name.strip() for name in reader.fieldnames or []]
+            header = [name.strip() for name in next(reader, [])]
+            problems = check_header(kind, header, file) if header else [
+                RowError(file, 0, "*", f"a header line with the {kind} columns", "an empty file")]
+            if problems:
+                yield Parsed(0, None, tuple(problems), file=file)
+                return
+            for number, cells in enumerate(reader, start=1):
+                if len(cells) > len(header):
+                    yield Parsed(number, None, (RowError(file, number, "*", f"{len(header)} cells",
+                                                         f"{len(cells)} (a stray comma?)"),), file=file)
+                    continue
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line
+                yield parse_row(kind, dict(zip(header, cells, strict=False)), file, number)  # short rows: empty
         except (csv.Error, UnicodeDecodeError) as exc:
             yield Parsed(0, None, (RowError(file, 0, "*", "UTF-8 CSV text", f"unreadable text ({exc})"),), file=file)
-            return
-        reader.fieldnames = header
-        problems = check_header(kind, header, file) if header else [
-            RowError(file, 0, "*", f"a header line with the {kind} columns", "an empty file")]
-        if problems:
-            yield Parsed(0, None, tuple(problems), file=file)
-            return
-        try:
-            for values in reader:
-                number = reader.line_num - 1  # the spreadsheet's row, the header being row 0
-                if None in values:
-                    yield Parsed(number, None, (RowError(file, number, "*", f"{len(header)} cells",
-                                                         f"{len(header) + len(values[None])} (a stray comma?)"),))
-                    continue
-                if not any((v or "").strip() for v in values.values()):
-                    continue  # blank line
-                yield parse_row(kind, values, file, number)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            yield Parsed(-1, None, (RowError(file, 0, "*", "UTF-8 CSV text", f"unreadable text ({exc})"),))

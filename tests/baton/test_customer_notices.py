@@ -93,10 +93,15 @@ class World:
 
     def fire(self) -> dict[str, Any]:
         """Let the deadline pass: the switch fires and runs the customers stage; the mails by customer."""
-        worker, _sender = self.worker()
+        worker, sender = self.worker()
         self.clock.advance(days=10)
         worker.run_once()
-        return self.notice_mails()
+        # As sent (the stored copies keep no live link once sent): by customer.
+        sent = {m.dedup_key.rsplit("/", 1)[1].split(":")[0]: m for m in sender.sent if m.purpose == "notice"}
+        assert sent.keys() == self.notice_mails().keys()
+        for customer, stored in self.notice_mails().items():
+            assert "/n/***" in stored.body_text and path_of(sent[customer]) not in stored.body_text
+        return sent
 
     def notice_mails(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -139,6 +144,12 @@ def world(db_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[World]:
     runtime.engine.dispose()
 
 
+def path_of_page(html: str) -> str:
+    """The personal link printed on a notice."""
+    (url,) = set(re.findall(r"http://baton\.test(/n/[A-Za-z0-9_\-]+)", html))
+    return str(url)
+
+
 def path_of(mail: Any) -> str:
     """The customer's page, from the link in their e-mail."""
     (url,) = set(re.findall(r"http://baton\.test(/n/[A-Za-z0-9_\-]+)", mail.body_text))
@@ -159,7 +170,8 @@ def test_every_concerned_customer_gets_one_notice_in_their_language(world: World
         assert mail.subject == translated(language, SUBJECT, business="Hosting Bali")
         assert mail.body_text.strip() and f'<html lang="{language}">' in mail.body_html
         assert path_of(mail) in mail.body_html
-        assert mail.sent_at is not None  # the worker delivered it
+    stored = world.notice_mails()
+    assert all(m.sent_at is not None for m in stored.values())  # the worker delivered them
     assert len({m.subject for m in fired.values()}) == 4  # four languages, four wordings
     assert "Dear Budi Santoso" not in fired["budi"].body_text  # Indonesian, not English
     assert "budi.id" in fired["budi"].body_text and "ana.com.br" not in fired["budi"].body_text
@@ -223,7 +235,7 @@ def test_a_check_in_before_the_deadline_sends_nothing(world: World) -> None:
     worker.run_once()
     assert world.notice_mails() == {} and world.notice_rows() == []
     assert notices.notice_status(world.engine, world.owner) == {"release": None, "notices": []}
-    assert list(notices.printable(world.engine, world.owner)) == []
+    assert notices.printable(world.engine, world.runtime.settings, world.owner, world.clock.now()) == []
     assert notices.handover_data(world.engine, world.owner)["answers"] == {}
 
 
@@ -395,14 +407,21 @@ def test_the_notice_status_counts_who_was_told_read_and_answered(world: World, f
 
 def test_the_printable_notices_are_one_page_per_customer_in_their_language(world: World,
                                                                           fired: dict[str, Any]) -> None:
-    pages = dict(notices.printable(world.engine, world.owner))
+    pages = dict(notices.printable(world.engine, world.runtime.settings, world.owner, world.clock.now()))
     assert sorted(pages) == CONCERNED
     for customer, html in pages.items():
         language = LANGUAGE[customer]
         assert f'<html lang="{language}">' in html
         assert translated(language, SUBJECT, business="Hosting Bali") in html
     assert "eko.id" in pages["eko"] and "budi.id" not in pages["eko"]
-    assert "/n/" not in "".join(pages.values())  # the printed copy carries no live link
+    # Each printed notice has a personal link of its own (eko has no e-mail: this is how eko answers),
+    # another than the e-mailed one, leading to the same notice.
+    printed = {c: path_of_page(html) for c, html in pages.items()}
+    assert len(set(printed.values())) == 5 and printed["budi"] != path_of(fired["budi"])
+    answered = world.client.post(printed["eko"], data={"read": "yes", "auth_code": "eko.id"})
+    assert answered.status_code == 200, answered.text
+    assert world.notice_rows("eko")[0].answer["auth_codes_for"] == ["eko.id"]
+    assert world.client.get(printed["budi"]).text == world.client.get(path_of(fired["budi"])).text
 
 
 # -- drills -------------------------------------------------------------------------------------------

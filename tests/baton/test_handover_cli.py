@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import icalendar
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from smtp_server import free_port
 from typer.testing import CliRunner, Result
@@ -39,12 +40,12 @@ from baton.testing import FakeClock
 from tests_support import settings_for
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-# Armed on NOW: the deadline is 1 April, the switch fires on 3 April after the grace, and the
-# customers' stage 21 days later: notices would reach customers on 24 April 2026.
+# If the switch fired on NOW, the customers' stage would run 21 days later: notices would reach
+# customers on 23 March 2026.
 POLICY = {"interval": "30d", "reminders": ["1d"], "grace": "2d",
           "stages": [{"name": "release", "after": "0d", "audience": [], "action": "release"},
                      {"name": "customers", "after": "21d", "audience": [], "action": "notify_customers"}]}
-REACH = "2026-04-24"
+REACH = "2026-03-23"
 _emails = count(1)
 
 REGISTRARS = ("id,name,ticket_email,reseller_move,epp,reseller_account\n"
@@ -57,7 +58,7 @@ CUSTOMERS = ("id,name,email,language,country\n"
 DOMAINS = ("domain,customer,registrar,expires,created,last_transfer,statuses,registrant\n"
            "straße.de,c1,domainregister,2027-05-01,2018-04-01,,clientTransferProhibited,reseller\n"
            "bücher.co.id,c1,pandi,2027-02-01,2020-05-01,,,customer\n"
-           "loja-ana.com.br,c2,domainregister,2026-04-10,2019-01-01,,,customer\n"
+           "loja-ana.com.br,c2,domainregister,2026-03-20,2019-01-01,,,customer\n"
            "bianchi.it,c3,domainregister,2027-06-30,2017-01-01,2026-03-01,,customer\n")
 HOSTING = ("id,customer,provider,paid_until,panel,price,currency,cycle,packaging\n"
            "h1,c1,hostinger,2027-01-31,cPanel,150000,IDR,monthly,individual\n"
@@ -230,7 +231,7 @@ def test_readiness_lists_each_kind_of_finding_and_exits_1(imported: Owner) -> No
     assert (report["at"], report["notices_reach"]) == ("2026-03-02T08:00:00+00:00", REACH)
     assert [(f["kind"], f["subject"]) for f in report["findings"]] == [
         ("customer-no-email", "c2"),
-        ("expires-before-release", "loja-ana.com.br"),  # expires on 10 April, before the notices reach
+        ("expires-before-release", "loja-ana.com.br"),  # expires on 20 March, before the notices reach
         ("hosting-no-panel", "h2"),
         ("no-profile", "profile"),
         ("reseller-registrant", "straße.de"),
@@ -240,7 +241,7 @@ def test_readiness_lists_each_kind_of_finding_and_exits_1(imported: Owner) -> No
     assert all(f["what"] and f["fix"] for f in report["findings"])
     found = {f["kind"]: f for f in report["findings"]}
     assert found["expires-before-release"]["what"] == (
-        f"loja-ana.com.br expires on 2026-04-10, before the notices would reach its customer ({REACH})")
+        f"loja-ana.com.br expires on 2026-03-20, before the notices would reach its customer ({REACH})")
     assert found["transfer-lock"]["what"] == (
         "bianchi.it could not be transferred away before 2026-04-30 (transferred recently)")
     assert found["vault"]["what"] == "the vault has no compartment"
@@ -262,7 +263,7 @@ def test_the_calendar_as_icalendar_and_as_csv(imported: Owner, tmp_path: Path) -
     assert str(calendar["VERSION"]) == "2.0"
     events = [(e.decoded("DTSTART"), str(e["SUMMARY"])) for e in calendar.walk("VEVENT")]
     assert events == [
-        (date(2026, 4, 10), "loja-ana.com.br expires (DomainRegister)"),
+        (date(2026, 3, 20), "loja-ana.com.br expires (DomainRegister)"),
         (date(2026, 4, 30), "bianchi.it: the transfer lock ends today"),
         (date(2026, 12, 31), "Hosting h2 is paid until today (aruba)"),
         (date(2027, 1, 31), "Hosting h1 is paid until today (hostinger)"),
@@ -277,7 +278,7 @@ def test_the_calendar_as_icalendar_and_as_csv(imported: Owner, tmp_path: Path) -
     assert header == ["kind", "name", "ascii", "customer", "customer_name", "registrar", "expires", "phase",
                       "earliest_transfer", "lock", "renew_by", "must_do"]
     assert sorted((r[0], r[2], r[6]) for r in rows) == [
-        ("domain", "bianchi.it", "2027-06-30"), ("domain", "loja-ana.com.br", "2026-04-10"),
+        ("domain", "bianchi.it", "2027-06-30"), ("domain", "loja-ana.com.br", "2026-03-20"),
         ("domain", "xn--bcher-kva.co.id", "2027-02-01"), ("domain", "xn--strae-oqa.de", "2027-05-01"),
         ("hosting", "h1", "2027-01-31"), ("hosting", "h2", "2026-12-31")]
 
@@ -332,7 +333,7 @@ class RdapServer(ThreadingHTTPServer):
             "xn--strae-oqa.de": ("2028-05-01", ["client transfer prohibited", "client delete prohibited"],
                                  "DomainRegister"),
             "xn--bcher-kva.co.id": ("2027-02-01", ["active"], "PANDI Registrar"),
-            "loja-ana.com.br": ("2026-04-10", ["active"], "DomainRegister"),
+            "loja-ana.com.br": ("2026-03-20", ["active"], "DomainRegister"),
             "bianchi.it": ("2027-06-30", ["active"], "DomainRegister"),
         }
 
@@ -411,3 +412,48 @@ def test_handover_build_without_a_successor_or_a_name_is_refused(imported: Owner
     assert result.stderr == ("error: who is asking? give --name, --role and --email (the profile names no "
                              "successor)\n")
     assert not out.exists()
+
+
+# -- a WHMCS export through the CLI and the API -------------------------------------------------------------
+WHMCS = {
+    "clients": {"result": "success", "totalresults": 2, "clients": {"client": [
+        {"id": 11, "firstname": "Budi", "lastname": "Santoso", "companyname": "", "email": "budi@example.id",
+         "language": "indonesian", "countrycode": "ID", "currencycode": "IDR", "status": "Active"},
+        {"id": 12, "firstname": "Ana", "lastname": "Souza", "companyname": "Loja", "email": "ana@example.com.br",
+         "language": "portuguese-br", "countrycode": "BR", "currencycode": "BRL", "status": "Active"}]}},
+    "domains": {"result": "success", "totalresults": 2, "domains": {"domain": [
+        {"id": 1, "userid": 11, "domainname": "bücher.co.id", "registrar": "resellerclub", "regtype": "Register",
+         "regdate": "2020-01-01", "expirydate": "2027-01-01", "status": "Active", "donotrenew": 0},
+        {"id": 2, "userid": 12, "domainname": "loja.com.br", "registrar": "domainregister", "regtype": "Register",
+         "regdate": "2019-03-01", "expirydate": "2027-03-01", "status": "Active", "donotrenew": 1}]}},
+    "products": {"result": "success", "totalresults": 1, "products": {"product": [
+        {"id": 7, "clientid": 11, "name": "Starter", "domain": "bücher.co.id", "servername": "sg1",
+         "serverhostname": "sg1.example.net", "recurringamount": "150000.00", "billingcycle": "Monthly",
+         "nextduedate": "2027-01-31", "status": "Active", "username": "buku", "password": "hunter2-SECRET"}]}},
+}
+
+
+def test_a_whmcs_export_imports_through_the_cli_and_keeps_no_password(owner: Owner, tmp_path: Path) -> None:
+    """One merged WHMCS export file: customers, domains, hosting and registrars; the product password is dropped."""
+    export = tmp_path / "whmcs-export.json"
+    export.write_text(json.dumps(WHMCS), encoding="utf-8")
+    result = ok(baton("register", "import", export))
+    assert result.stdout.startswith("registrars: 2 new, 0 updated\ncustomers: 2 new, 0 updated\n"
+                                    "domains: 2 new, 0 updated\nhosting: 1 new, 0 updated\n")
+    assert ok(baton("register", "show")).stdout == "customers: 2\ndomains: 2\nhosting: 1\nregistrars: 2\n"
+    domains = {d["unicode"]: d for d in httpx.get(f"{owner.served.url}/api/register/domains", headers={
+        "Authorization": f"Bearer {owner.token}"}).json()["domains"]}
+    assert domains["bücher.co.id"]["domain"] == "xn--bcher-kva.co.id" and domains["bücher.co.id"]["customer"] == "11"
+    with owner.served.runtime.engine.connect() as conn:
+        stored = " ".join(str(row) for table in ("customers", "domains", "hosting", "registrars", "register_imports")
+                          for row in conn.execute(sa.text(f"SELECT * FROM {table}")))
+    assert "hunter2" not in stored and "buku" in stored
+
+
+def test_a_broken_whmcs_export_is_a_clear_error_not_a_server_error(owner: Owner, tmp_path: Path) -> None:
+    export = tmp_path / "export.json"
+    export.write_text('{"clients": [', encoding="utf-8")
+    result = baton("register", "import", export)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: export.json: expected WHMCS API JSON")
+    assert "(HTTP 422)" in result.stderr

@@ -10,7 +10,9 @@ is fake (the notice dates are fixed), the mail and the pages are not.
 
 from __future__ import annotations
 
+import csv
 import gc
+import io
 import re
 import threading
 import time
@@ -325,10 +327,12 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
     out = tmp_path / "requests"
     built = ok(baton("handover", "build", out, "--vault", opened.parent))
     assert built.stdout.splitlines()[1:] == ["answers from 2 of 5 customers; auth codes from the vault: 1 — DRILL",
-                                             f"start with {out / 'README.md'}"]
+                                             f"start with {out / 'README.md'}; every customer's answer, note "
+                                             f"and refund: {out / 'customers.csv'}"]
     files = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}
     assert sorted(files) == [
         "README.md",
+        "customers.csv",
         "domainregister/move-ticket.txt",
         "domainregister/succession-letter.html",
         "domainregister/succession-letter.txt",
@@ -344,6 +348,12 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
         "pandi/succession-letter.txt",
     ]
     assert built.stdout.startswith(f"{len(files)} files written to {out} (2 carry auth codes: keep them private)")
+
+    table = {row["customer"]: row for row in csv.DictReader(io.StringIO(files["customers.csv"].read_text()))}
+    assert sorted(table) == ["c1", "c2", "c3", "c4", "c5"]
+    assert table["c3"]["registrar_accounts"] == f"domainregister: {LUCA_ACCOUNT}" and table["c3"]["answered"]
+    assert table["c1"]["auth_codes_for"] == "xn--bcher-kva.co.id" and not table["c2"]["answered"]
+    assert table["c1"]["refund"].endswith(" IDR") and table["c1"]["settlement"] == "refund"
 
     ticket = files["domainregister/move-ticket.txt"].read_text()
     moving, _, waiting = ticket.partition("Not to move yet")
@@ -379,8 +389,10 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
     printed = tmp_path / "printed"
     assert ok(baton("notices", "export", printed)).stdout == f"5 notices written to {printed}\n"
     pages = {p.name: p.read_text() for p in printed.iterdir()}
-    assert sorted(pages) == [f"notice-c{i}.html" for i in range(1, 6)]
-    for customer, language in (("c1", "id"), ("c2", "pt"), ("c3", "it"), ("c4", "en"), ("c5", "en")):
-        assert f'lang="{language}"' in pages[f"notice-{customer}.html"], customer
-    assert "1 April 2026" in pages["notice-c1.html"] and "1 aprile 2026" in pages["notice-c3.html"]
-    assert "/n/" not in "".join(pages.values())  # stored notices keep no live link
+    assert sorted(pages) == [f"notice-{i:05d}-c{i}.html" for i in range(1, 6)]
+    for i, (customer, language) in enumerate((("c1", "id"), ("c2", "pt"), ("c3", "it"), ("c4", "en"), ("c5", "en")),
+                                             start=1):
+        assert f'lang="{language}"' in pages[f"notice-{i:05d}-{customer}.html"], customer
+    assert "1 April 2026" in pages["notice-00001-c1.html"] and "1 aprile 2026" in pages["notice-00003-c3.html"]
+    # Each printed notice carries a personal link of its own, made for the print.
+    assert all(len(re.findall(r"/n/[A-Za-z0-9_\-]{20,}", page)) >= 1 for page in pages.values())

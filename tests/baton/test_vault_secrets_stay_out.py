@@ -191,8 +191,7 @@ def _run_flow(tmp: Path, keep: _Keep) -> Flow:
     clock.advance(days=33)
     worker.run_once()
     paths = []
-    with runtime.engine.connect() as conn:
-        mails = [r.body_text for r in conn.execute(select(outbox.c.body_text).where(outbox.c.purpose == "release"))]
+    mails = [m.body_text for m in sender.sent if m.purpose == "release"]  # as sent: stored copies lose their links
     assert len(mails) == 3
     for mail in mails:
         link = re.findall(r"http://\S+/d/\S+", mail)[0].removeprefix(base)

@@ -122,7 +122,6 @@ def upgrade() -> None:
         sa.Column("customer", sa.String(100), nullable=False),
         sa.Column("language", sa.String(16), nullable=False),
         sa.Column("email", sa.String(320)),
-        sa.Column("link_id", sa.Integer, sa.ForeignKey("links.id", name="fk_notices_link_id"), nullable=False),
         sa.Column("context", sa.JSON, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("read_at", UTCDateTime),
