@@ -49,8 +49,19 @@ class ImportReport:
     updated: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KIND_ORDER})
     notes: list[str] = field(default_factory=list)
 
+    notes_left_out: int = 0
+
+    def note(self, notes: Iterable[str]) -> None:
+        """Keep the first ``MAX_REPORTED`` notes; count the rest (memory must not grow with the file)."""
+        for note in notes:
+            if len(self.notes) < MAX_REPORTED:
+                self.notes.append(note)
+            else:
+                self.notes_left_out += 1
+
     def to_dict(self) -> dict[str, Any]:
-        return {"import": self.import_id, "created": self.created, "updated": self.updated, "notes": self.notes}
+        notes = self.notes + ([f"… and {self.notes_left_out} more notes like these"] if self.notes_left_out else [])
+        return {"import": self.import_id, "created": self.created, "updated": self.updated, "notes": notes}
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ def _import_batch(conn: Connection, owner_id: int, seq: int, kind: str, batch: l
     spec = KINDS[kind]
     good: dict[str, tuple[int, str, dict[str, Any]]] = {}  # key → (row, file, values)
     for parsed in batch:
-        report.notes.extend(parsed.notes)
+        report.note(parsed.notes)
         if parsed.record is None:
             errors.add(parsed.errors)
             continue
@@ -161,7 +172,7 @@ def _check_references(conn: Connection, owner_id: int, seq: int, kind: str,
                                                            registrars.c.rid.in_(wanted))).scalars())
     missing = sorted(wanted - known)
     if missing:
-        report.notes.extend(f"registrar {rid!r} is not in registrars.csv: added with its id as name; add a "
+        report.note(f"registrar {rid!r} is not in registrars.csv: added with its id as name; add a "
                             f"row for it to say how it takes requests" for rid in missing)
         _upsert(conn, registrars, "rid", [
             {"owner_id": owner_id, "rid": rid, "name": rid, "documents": [], "reseller_move": False, "epp": False,

@@ -152,6 +152,18 @@ def test_an_unsupported_language_is_a_note_not_an_error(runtime: Runtime, owner:
     assert read_register(runtime.engine, owner).customers["c1"].language == "en"
 
 
+def test_notes_beyond_the_reported_maximum_are_counted(runtime: Runtime, owner: int, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report keeps the first notes and counts the rest: its size does not grow with the file."""
+    monkeypatch.setattr(registerstore, "MAX_REPORTED", 3)
+    report = run_import(runtime, owner, write(
+        tmp_path, customers="id,name,language\n" + "".join(f"c{n},Name,fr\n" for n in range(10))))
+    notes = report.to_dict()["notes"]
+    assert len(report.notes) == 3 and report.notes_left_out == 7
+    assert notes[:3] == report.notes and notes[3] == "… and 7 more notes like these"
+    assert len(read_register(runtime.engine, owner).customers) == 10
+
+
 # -- all or nothing ----------------------------------------------------------------------------------
 def test_a_bad_last_row_leaves_the_database_exactly_as_it_was(runtime: Runtime, owner: int,
                                                               tmp_path: Path) -> None:
