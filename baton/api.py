@@ -23,6 +23,7 @@ from baton import __version__, api_handover, api_vault, auditlog
 from baton.db import reading
 from baton.errors import BadRequest, BatonError, LinkError, Unauthorized, http_status
 from baton.handoverservice import HandoverService
+from baton.headers import SecurityHeaders
 from baton.links import Purpose
 from baton.messages import render_page
 from baton.ratelimit import RateLimiter
@@ -105,6 +106,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
 
     app = FastAPI(title="Baton", version=__version__, lifespan=lifespan,
                   description="The owner's API of Baton's dead-man's switch, and its link pages.")
+    app.add_middleware(SecurityHeaders, https=service.settings.base_url.startswith("https://"))
     failures = RateLimiter(service.settings.token_failures_per_minute)
     link_failures = RateLimiter(service.settings.token_failures_per_minute * 3)
     errors: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 422: {"model": Problem},
