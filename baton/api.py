@@ -144,20 +144,24 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
             raise Unauthorized("expected an Authorization: Bearer <token> header, got none")
         return _Caller(address, credentials.credentials)
 
-    Caller = Annotated[_Caller, Depends(caller)]
-
-    async def as_owner(who: _Caller, work: Callable[[int], Any], status_code: int = 200) -> JSONResponse:
-        """Authenticate and do the owner's work in one trip to the thread pool; a JSON response."""
-        def run() -> tuple[int | None, Any]:
-            owner_id = service.authenticate(who.token)
-            return (None, None) if owner_id is None else (owner_id, work(owner_id))
-
-        owner_id, result = await run_in_threadpool(run)
+    async def owner(who: Annotated[_Caller, Depends(caller)]) -> _Caller:
+        """The owner behind the token, checked before the request's body or parameters are looked at:
+        a caller without a valid token learns nothing but 401."""
+        owner_id = await run_in_threadpool(service.authenticate, who.token)
         if owner_id is None:
             refuse(who)
-        return JSONResponse(result, status_code=status_code)
+        return _Caller(who.address, who.token, owner_id)
+
+    Bearer = Annotated[_Caller, Depends(caller)]  # check-in authenticates in its own single trip
+    Caller = Annotated[_Caller, Depends(owner)]
+
+    async def as_owner(who: _Caller, work: Callable[[int], Any], status_code: int = 200) -> JSONResponse:
+        """Do the authenticated owner's work in the thread pool; a JSON response."""
+        return JSONResponse(await run_in_threadpool(work, await owner_id_of(who)), status_code=status_code)
 
     async def owner_id_of(who: _Caller) -> int:
+        if who.owner_id is not None:
+            return who.owner_id
         owner_id = await run_in_threadpool(service.authenticate, who.token)
         if owner_id is None:
             refuse(who)
@@ -172,7 +176,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
         return {"status": "ok"}
 
     @app.post("/api/checkin", response_model=SwitchStatus, responses=errors, tags=["switch"])
-    async def checkin(who: Caller) -> JSONResponse:
+    async def checkin(who: Bearer) -> JSONResponse:
         """Check in: cancels every stage not yet run and re-arms the switch."""
         view = await run_in_threadpool(service.check_in_with_token, who.token, "api")
         if view is None:
@@ -290,8 +294,8 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     def request_release(request: Request, token: str) -> HTMLResponse:
         return on_link(request, lambda: page("request_done", view=service.request_by_link(token).to_dict()))
 
-    api_vault.install(app, vault, builder, as_owner, caller, owner_id_of, page, on_link)
-    api_handover.install(app, HandoverService(service, vault), as_owner, caller, owner_id_of, on_link)
+    api_vault.install(app, vault, builder, as_owner, owner, owner_id_of, page, on_link)
+    api_handover.install(app, HandoverService(service, vault), as_owner, owner, owner_id_of, on_link)
     return app
 
 
@@ -299,9 +303,10 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
 class _Caller:
     address: str
     token: str
+    owner_id: int | None = None  # set once the token was checked
 
     def __repr__(self) -> str:
-        return f"_Caller(address={self.address!r}, token='***')"
+        return f"_Caller(address={self.address!r}, token='***', owner_id={self.owner_id!r})"
 
 
 class _TooMany(BatonError):
