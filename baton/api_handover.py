@@ -22,6 +22,7 @@ from baton.errors import BadRequest
 from baton.handoverservice import HandoverService
 from handover import i18n
 from handover.errors import HandoverError, ImportRejected
+from handover.requests import slug
 
 OwnerWork = Callable[[Any, Callable[[int], Any], int], Awaitable[JSONResponse]]
 UPLOAD_SUFFIXES = (".csv", ".json")
@@ -133,7 +134,7 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
             pages = notices.printable(engine, handover.service.settings, owner, clock.now(), release)
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for number, (customer, html) in enumerate(pages, start=1):
-                    archive.writestr(f"notice-{number:05d}-{_safe(customer)}.html", html)
+                    archive.writestr(f"notice-{number:05d}-{slug(customer)}.html", html)
             return buffer.getvalue()
         return Response(await run_in_threadpool(pack), media_type="application/zip")
 
@@ -178,6 +179,3 @@ def _shown_answer(page: "notices.NoticePage") -> dict[str, Any]:
     return {"read_at": answer.get("read_at"), "accounts": accounts,
             "auth_codes_for": [names.get(a, a) for a in answer.get("auth_codes_for") or []]}
 
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:100] or "customer"

@@ -11,7 +11,7 @@ notices keep no live link: the link's token exists only in the e-mail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -313,7 +313,8 @@ def printable(engine: Engine, settings: Settings, owner_id: int, now: datetime, 
         rows = conn.execute(select(notices.c.id, notices.c.customer, notices.c.language, notices.c.context,
                                    notices.c.email).where(notices.c.release_id == release.id)
                             .order_by(notices.c.customer)).all()
-        for batch in _chunks(rows, BATCH):
+        remaining = iter(rows)
+        while batch := list(islice(remaining, BATCH)):
             tokens = [new_token() for _ in batch]
             conn.execute(insert(links_table), [_link_row(owner_id, r.id, digest, r.email, release.cycle, settings, now)
                                                for r, (_token, digest) in zip(batch, tokens, strict=True)])
@@ -321,8 +322,3 @@ def printable(engine: Engine, settings: Settings, owner_id: int, now: datetime, 
                 **r.context, "link": links.url(settings.base_url, Purpose.NOTICE, token)}))
                 for r, (token, _digest) in zip(batch, tokens, strict=True)]
     return pages
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

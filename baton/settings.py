@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handover.rules import TransferRules
 
+_RULES = TransferRules()  # ICANN's current values
+
 
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "baton"
@@ -48,14 +50,14 @@ class Settings(BaseSettings):
     package_link_days: int = 60  # how long a holder's download link works
     notice_link_days: int = 180  # how long a customer's notice page works
 
-    # Transfer rules (ICANN's current values; the policy is under revision, so they are settings).
-    creation_lock_days: int = 60
-    transfer_lock_days: int = 60
-    owner_change_lock_days: int = 60
-    auto_renew_grace_days: int = 45
-    redemption_days: int = 30
-    pending_delete_days: int = 5
-    auth_code_days: int = 5
+    # Transfer rules (the policy is under revision, so they are settings); defaults: handover.rules.
+    creation_lock_days: int = _RULES.creation_lock_days
+    transfer_lock_days: int = _RULES.transfer_lock_days
+    owner_change_lock_days: int = _RULES.owner_change_lock_days
+    auto_renew_grace_days: int = _RULES.auto_renew_grace_days
+    redemption_days: int = _RULES.redemption_days
+    pending_delete_days: int = _RULES.pending_delete_days
+    auth_code_days: int = _RULES.auth_code_days
 
     rdap_bootstrap_url: str = "https://data.iana.org/rdap/dns.json"
     rdap_url: str = ""  # a single RDAP server for every query (private or test servers)

@@ -45,6 +45,22 @@ def settings(url: str, **overrides: Any) -> Settings:
 
 
 @contextmanager
+def scratch_runtime(kind: str, *, parent: str | Path | None = None, clock: Any = None) -> Iterator[tuple[Any, Path]]:
+    """A runtime on a fresh database, with a temporary folder (its data under ``server/``); both removed after."""
+    from baton.runtime import build
+    folder = Path(tempfile.mkdtemp(prefix="baton-bench-", dir=parent))
+    try:
+        with fresh_database(kind) as url:
+            runtime = build(settings(url, data_dir=folder / "server"), clock=clock)
+            try:
+                yield runtime, folder
+            finally:
+                runtime.engine.dispose()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
 def fresh_database(kind: str) -> Iterator[str]:
     """The URL of an empty database, removed afterwards: a SQLite file, or a new PostgreSQL database."""
     if kind == "sqlite":

@@ -37,10 +37,8 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +54,6 @@ from baton.links import Purpose
 from baton.notices import issue_notices, release_row
 from baton.outbox import Channel, enqueue
 from baton.registerstore import import_register, load_register, read_profile, save_profile
-from baton.runtime import build
 from baton.testing import FakeClock
 from handover import i18n
 from handover.importing import sources
@@ -179,16 +176,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.customers < 1 or args.rounds < 1:
         parser.error("expected at least one customer and one round")
-    folder = Path(tempfile.mkdtemp(prefix="baton-bench-"))
-    try:
-        with _common.fresh_database(args.db) as url:
-            runtime = build(_common.settings(url), clock=FakeClock(NOW))
-            try:
-                return run(args, runtime, folder)
-            finally:
-                runtime.engine.dispose()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with _common.scratch_runtime(args.db, clock=FakeClock(NOW)) as (runtime, folder):
+        return run(args, runtime, folder)
 
 
 def run(args: Any, runtime: Any, folder: Path) -> int:

@@ -39,7 +39,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +51,6 @@ from sqlalchemy import select
 from baton.db import packages
 from baton.drills import start_drill
 from baton.releases import PackageBuilder, vault_parts
-from baton.runtime import build
 from vault import agecrypt, document, keys, release
 from vault.entries import entry_from_dict
 from vault.shares import policy_from_dict
@@ -146,16 +144,8 @@ def main() -> int:
         parser.error(f"expected 1 <= --threshold <= --holders <= {len(NAMES)}, and at least one compartment "
                      "and one round")
 
-    folder = Path(tempfile.mkdtemp(prefix="baton-bench-", dir=args.folder))
-    try:
-        with _common.fresh_database(args.db) as url:
-            runtime = build(_common.settings(url, data_dir=folder / "server"))
-            try:
-                return run(args, runtime, folder)
-            finally:
-                runtime.engine.dispose()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with _common.scratch_runtime(args.db, parent=args.folder) as (runtime, folder):
+        return run(args, runtime, folder)
 
 
 def run(args: Any, runtime: Any, folder: Path) -> int:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import socket
 import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +49,59 @@ def tool(name: str) -> str:
             pytest.fail(f"BATON_REQUIRE_TOOLS is set but {name} is not installed")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 in a thread (on ``port``, or a free one); yields its URL."""
+    import uvicorn
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start within 10 s"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def run_cli(*args: str | Path, input: str | None = None) -> Any:
+    """Run ``baton`` in this process (typer's runner); a connection it left open would fail the test."""
+    from typer.testing import CliRunner
+
+    from baton.cli import app
+    result = CliRunner().invoke(app, [str(a) for a in args], input=input)
+    if result.exc_info is not None:  # a kept traceback (sys.exit) would keep the client alive
+        traceback.clear_frames(result.exc_info[2])
+    gc.collect()
+    return result
+
+
+def ok(result: Any) -> Any:
+    """``result`` of ``run_cli``, which must have succeeded."""
+    assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
+    return result
+
+
+@cache
+def epp_schema() -> Any:
+    """The official EPP schemas (RFC 5730–5733) loaded with lxml, apart from the code under test."""
+    from lxml import etree
+    folder = Path(__file__).resolve().parents[1] / "handover" / "schemas" / "epp"
+    imports = "".join(f'<xs:import namespace="urn:ietf:params:xml:ns:{name}" schemaLocation="{name}.xsd"/>'
+                      for name in ("eppcom-1.0", "epp-1.0", "host-1.0", "domain-1.0", "contact-1.0"))
+    source = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    return etree.XMLSchema(etree.fromstring(source, parser, base_url=(folder / "test-wrapper.xsd").as_uri()))

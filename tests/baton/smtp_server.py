@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests_support import free_port
 
 HOST = "127.0.0.1"
 
@@ -35,13 +36,6 @@ class Received:
     text: str | None
     html: str | None
     mail: EmailMessage
-
-
-def free_port() -> int:
-    """A TCP port on the loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _part(mail: EmailMessage, subtype: str) -> str | None:

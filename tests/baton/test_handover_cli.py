@@ -10,12 +10,9 @@ from it); each test has an owner of its own. RDAP answers come from a ThreadingH
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 import threading
-import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,16 +25,12 @@ import httpx
 import icalendar
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from smtp_server import free_port
-from typer.testing import CliRunner, Result
 
 from baton.api import create_app
-from baton.cli import app
 from baton.runtime import Runtime, build
 from baton.settings import get_settings
 from baton.testing import FakeClock
-from tests_support import settings_for
+from tests_support import live_server, ok, run_cli, settings_for
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 # If the switch fired on NOW, the customers' stage would run 21 days later: notices would reach
@@ -79,20 +72,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The API served by uvicorn on 127.0.0.1, in a thread, on a fake clock, for the whole module."""
     root = tmp_path_factory.mktemp("server")
     runtime = build(settings_for(f"sqlite:///{root}/baton.db", data_dir=root), clock=FakeClock(NOW))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime.service), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started
-        yield Served(f"http://127.0.0.1:{port}", runtime)
+        with live_server(create_app(runtime.service)) as url:
+            yield Served(url, runtime)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         runtime.engine.dispose()
 
 
@@ -130,18 +113,7 @@ def owner(served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     get_settings.cache_clear()
 
 
-def baton(*args: str | Path) -> Result:
-    """Run the CLI in this process; a connection it left open would fail the test (warnings are errors)."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exc_info is not None:
-        traceback.clear_frames(result.exc_info[2])
-    gc.collect()
-    return result
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
-    return result
+baton = run_cli
 
 
 def _folder(parent: Path, name: str, files: dict[str, str]) -> Path:

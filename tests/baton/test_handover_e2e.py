@@ -11,31 +11,24 @@ is fake (the notice dates are fixed), the mail and the pages are not.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
-import threading
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lxml import etree
 from smtp_server import Received, SmtpServer, free_port
-from typer.testing import CliRunner, Result
 
 from baton.api import create_app
-from baton.cli import app
 from baton.runtime import Runtime, build
 from baton.settings import get_settings
-from tests_support import settings_for
+from tests_support import epp_schema, live_server, ok, run_cli, settings_for
 from vault.document import Compartment, pack
 from vault.entries import Entry
 from vault.recovery import Recovered, write_opened
@@ -51,7 +44,6 @@ POLICY = {"interval": "3650d", "reminders": ["1d"], "grace": "2d",
 AUTH_CODE = "Kx9-Zq7&Pw3!mB"  # an ampersand: escaped in XML, and still found nowhere else
 LUCA_ACCOUNT = "LUCA-BIANCHI-77"
 BUDI_HOSTING_ACCOUNT = "budi.own@hostinger"
-SCHEMAS = Path(__file__).resolve().parents[2] / "handover" / "schemas" / "epp"
 EPP = {"epp": "urn:ietf:params:xml:ns:epp-1.0", "domain": "urn:ietf:params:xml:ns:domain-1.0"}
 
 REGISTER = {
@@ -157,10 +149,6 @@ def live(db_url: str, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.Monk
                                  sweep_seconds=0.2), clock=TickingClock(NOW))
     made = runtime.service.create_owner(OWNER, "correct horse battery", "Asia/Jakarta", policy=POLICY)
     worker = runtime.worker()  # no senders given: the real SMTP sender
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime.service), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     home = tmp_path / "owner"
     home.mkdir()
     (home / "passphrase").write_text("a long owner passphrase\n")
@@ -172,32 +160,18 @@ def live(db_url: str, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.Monk
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started
-        worker.start()
-        yield Live(url, runtime, smtp, made.api_token, home)
+        with live_server(create_app(runtime.service), port):
+            worker.start()
+            try:
+                yield Live(url, runtime, smtp, made.api_token, home)
+            finally:
+                worker.stop()
     finally:
-        worker.stop()
-        server.should_exit = True
-        thread.join(timeout=10)
         runtime.engine.dispose()
         get_settings.cache_clear()
 
 
-def baton(*args: str | Path) -> Result:
-    """Run the CLI in this process; a connection it left open would fail the test (warnings are errors)."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exc_info is not None:
-        traceback.clear_frames(result.exc_info[2])
-    gc.collect()
-    return result
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
-    return result
+baton = run_cli
 
 
 def _notices_arrived(smtp: SmtpServer, count: int, timeout: float = 20.0) -> list[Received]:
@@ -210,18 +184,9 @@ def _notices_arrived(smtp: SmtpServer, count: int, timeout: float = 20.0) -> lis
         time.sleep(0.05)
 
 
-@cache
-def _epp_schema() -> Any:
-    """The official EPP schemas, loaded with lxml (as tests/handover/test_epp.py does)."""
-    imports = "".join(f'<xs:import namespace="urn:ietf:params:xml:ns:{name}" schemaLocation="{name}.xsd"/>'
-                      for name in ("eppcom-1.0", "epp-1.0", "host-1.0", "domain-1.0", "contact-1.0"))
-    source = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
-    return etree.XMLSchema(etree.fromstring(source, base_url=(SCHEMAS / "test-wrapper.xsd").as_uri()))
-
-
 def _schema_valid(path: Path) -> Any:
     root = etree.fromstring(path.read_bytes())
-    schema = _epp_schema()
+    schema = epp_schema()
     assert schema.validate(root), (path.name, schema.error_log)
     return root
 

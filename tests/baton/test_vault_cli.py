@@ -12,12 +12,8 @@ import itertools
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
-import threading
-import time
-import traceback
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -27,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
@@ -36,7 +31,7 @@ from baton.cli import app
 from baton.db import outbox
 from baton.releases import vault_parts
 from baton.runtime import Runtime, build
-from tests_support import needs_tools, settings_for
+from tests_support import live_server, needs_tools, ok, run_cli, settings_for
 
 pytestmark = needs_tools("age", "age-keygen")
 
@@ -90,30 +85,16 @@ class Served:
         return next(c for c in vault.list_compartments(owner.id) if c["name"] == name)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The API served by uvicorn on 127.0.0.1, in a thread, for the whole module."""
     root = tmp_path_factory.mktemp("server")
     runtime = build(settings_for(f"sqlite:///{root}/baton.db", data_dir=root))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(runtime.service), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started
-    yield Served(f"http://127.0.0.1:{port}", runtime, tmp_path_factory)
-    srv.should_exit = True
-    thread.join(timeout=10)
-    runtime.engine.dispose()
+    try:
+        with live_server(create_app(runtime.service)) as url:
+            yield Served(url, runtime, tmp_path_factory)
+    finally:
+        runtime.engine.dispose()
 
 
 def _use(mp: pytest.MonkeyPatch, served: Served, owner: Owner) -> None:
@@ -125,18 +106,7 @@ def _use(mp: pytest.MonkeyPatch, served: Served, owner: Owner) -> None:
     mp.setenv("BATON_PASSPHRASE_FILE", str(owner.passphrase_file))
 
 
-def baton(*args: str | Path, input: str | None = None) -> Result:
-    """Run the CLI in this process; a connection it left open would fail the test (warnings are errors)."""
-    result = CliRunner().invoke(app, [str(a) for a in args], input=input)
-    if result.exc_info is not None:  # a kept traceback (sys.exit) would keep the client alive
-        traceback.clear_frames(result.exc_info[2])
-    gc.collect()
-    return result
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
-    return result
+baton = run_cli
 
 
 def _age_key(path: Path) -> str:

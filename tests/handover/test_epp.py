@@ -4,8 +4,6 @@ auth codes escaped and never in error messages, deterministic output."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,8 @@ from lxml import etree
 from handover import epp
 from handover.errors import HandoverError
 from handover.names import DomainName, domain_name
+from tests_support import epp_schema
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "handover" / "schemas" / "epp"
 NS = {"epp": "urn:ietf:params:xml:ns:epp-1.0", "domain": "urn:ietf:params:xml:ns:domain-1.0"}
 CODE = "Xk9#mQ2$vL7!"
 SPECIAL_CODE = "<&>\"' a&amp;b<![CDATA[x]]>"
@@ -30,18 +28,9 @@ BUILDERS: dict[str, Builder] = {
 DOMAINS = ["example.com", "straße.de", "bücher.co.id", "EXAMPLE.ORG."]
 
 
-@cache
-def _independent_schema() -> Any:
-    """The official schemas, loaded here without the module: epp-1.0.xsd with the object schemas imported."""
-    imports = "".join(f'<xs:import namespace="urn:ietf:params:xml:ns:{name}" schemaLocation="{name}.xsd"/>'
-                      for name in ("eppcom-1.0", "epp-1.0", "host-1.0", "domain-1.0", "contact-1.0"))
-    source = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
-    return etree.XMLSchema(etree.fromstring(source, base_url=(SCHEMAS / "test-wrapper.xsd").as_uri()))
-
-
 def _assert_schema_valid(document: bytes) -> Any:
     root = etree.fromstring(document)
-    schema = _independent_schema()
+    schema = epp_schema()
     assert schema.validate(root), schema.error_log
     return root
 
@@ -64,7 +53,7 @@ def test_every_document_is_schema_valid(kind: str, text: str) -> None:
 def test_the_independent_schema_is_strict_about_objects() -> None:
     """Guard for the check above: the loaded schemas really reject a bad domain element."""
     document = _build("transfer", "example.com").replace(b"domain:name>", b"domain:nom>")
-    assert not _independent_schema().validate(etree.fromstring(document))
+    assert not epp_schema().validate(etree.fromstring(document))
 
 
 def test_transfer_request_shape() -> None:
@@ -172,7 +161,7 @@ def test_validate_rejects_broken_documents_without_the_pw(breakage: Callable[[by
                                                           explanation: str) -> None:
     broken = breakage(_transfer_with_secret())
     if explanation != "not well-formed XML":
-        assert not _independent_schema().validate(etree.fromstring(broken))
+        assert not epp_schema().validate(etree.fromstring(broken))
     with pytest.raises(HandoverError) as caught:
         epp.validate(broken)
     message = str(caught.value)
@@ -203,7 +192,7 @@ def test_cltrid_is_deterministic_and_schema_valid(text: str, kind: str) -> None:
     assert trid == epp.cltrid("baton", domain_name(text), kind)
     assert trid.startswith(f"baton-{kind}-") and 3 <= len(trid) <= 64
     assert trid != epp.cltrid("baton", domain_name("other-" + domain.ascii), kind)
-    trid_type = _independent_schema()  # the clTRID inside a real document is checked by the schema
+    trid_type = epp_schema()  # the clTRID inside a real document is checked by the schema
     document = epp.remove_transfer_lock(domain, trid)
     assert trid_type.validate(etree.fromstring(document))
     assert etree.fromstring(document).findtext("epp:command/epp:clTRID", namespaces=NS) == trid

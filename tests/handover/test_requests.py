@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -28,12 +27,12 @@ from handover.model import (
 from handover.names import domain_name
 from handover.requests import Action, BuildInput, OutputFile, build, decide, slug
 from handover.rules import TransferRules
+from tests_support import epp_schema
 
 TODAY = date(2025, 3, 1)
 ANSWERED = datetime(2025, 2, 20, 10, 0, tzinfo=UTC)
 CODE = "Secr3t-AuthCode!"
 UNUSED_CODE = "MoveNotTransfer-9"  # in the vault, but its domain moves: it must appear nowhere
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "handover" / "schemas" / "epp"
 DR = "domainregister"
 OTHER = "other-reg"
 
@@ -197,18 +196,9 @@ def test_epp_documents_only_for_epp_registrars(files: dict[str, OutputFile]) -> 
     assert not [p for p in _files(register=as_non_epp) if "/epp/" in p]
 
 
-def _independent_schema() -> etree.XMLSchema:
-    wrapper = (b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
-               b'<xs:import namespace="urn:ietf:params:xml:ns:epp-1.0" schemaLocation="epp-1.0.xsd"/>'
-               b'<xs:import namespace="urn:ietf:params:xml:ns:domain-1.0" schemaLocation="domain-1.0.xsd"/>'
-               b"</xs:schema>")
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.fromstring(wrapper, parser, base_url=(SCHEMA_DIR / "wrapper.xsd").as_uri()))
-
-
 @pytest.mark.parametrize("drill", [False, True])
 def test_epp_documents_are_valid_rfc_5730_5731(drill: bool) -> None:
-    schema = _independent_schema()
+    schema = epp_schema()
     documents = [f for f in build(_inputs(drill=drill)) if f.path.endswith(".xml")]
     assert len(documents) == 5
     for document in documents:
