@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,7 @@ class NewOwner:
     def totp_uri(self) -> str | None:
         if self.totp_secret is None:
             return None
-        return pyotp.TOTP(self.totp_secret).provisioning_uri(name=self.owner.email, issuer_name="Baton")
+        return totp_uri(self.totp_secret, self.owner.email)
 
 
 def check_email(email: str) -> str:
@@ -71,7 +72,7 @@ def create_owner(conn: Connection, email: str, password: str, timezone: str, now
         raise BadRequest(f"password: expected at least {MIN_PASSWORD} characters, got {len(password)}")
     if conn.execute(select(owners.c.id).where(owners.c.email == email)).first():
         raise BadRequest(f"email: an owner with the address {email} already exists")
-    secret = pyotp.random_base32() if totp else None
+    secret = new_totp_secret() if totp else None
     owner_id = conn.execute(insert(owners).values(
         email=email, password_hash=_HASHER.hash(password), timezone=timezone, language=language,
         totp_secret=secret, created_at=now)).inserted_primary_key[0]  # type: ignore[index]
@@ -107,24 +108,77 @@ def find_owner(conn: Connection, email: str) -> Owner | None:
     return None if row is None else Owner(row.id, row.email, row.timezone, row.language)
 
 
-def verify_password(conn: Connection, email: str, password: str) -> int | None:
-    """The owner id if the password matches; rehashes when argon2's parameters moved on."""
+def verify_password(conn: Connection, email: str, password: str, *, rehash: bool = True) -> int | None:
+    """The owner id if the password matches; rehashes when argon2's parameters moved on (unless told
+    not to: ``rehash_if_needed`` does it later, in a write transaction)."""
+    found = password_row(conn, email)
+    if not password_matches(found, password):
+        return None
+    assert found is not None
+    if rehash:
+        rehash_if_needed(conn, found[0], password)
+    return found[0]
+
+
+def password_row(conn: Connection, email: str) -> tuple[int, str] | None:
+    """(owner id, stored hash) for an address, to check outside any transaction (hashing is slow)."""
     row = conn.execute(select(owners.c.id, owners.c.password_hash)
                        .where(owners.c.email == email.strip().lower())).first()
-    if row is None:
+    return None if row is None else (int(row.id), row.password_hash)
+
+
+def password_matches(found: tuple[int, str] | None, password: str) -> bool:
+    """argon2id's verdict; for an unknown owner, the same time spent and False."""
+    if found is None:
         _HASHER.hash(password)  # spend the same time whether or not the owner exists
-        return None
+        return False
     try:
-        _HASHER.verify(row.password_hash, password)
+        return bool(_HASHER.verify(found[1], password))
     except (VerificationError, InvalidHashError):
-        return None
-    if _HASHER.check_needs_rehash(row.password_hash):
-        conn.execute(update(owners).where(owners.c.id == row.id).values(password_hash=_HASHER.hash(password)))
-    return int(row.id)
+        return False
+
+
+def rehash_if_needed(conn: Connection, owner_id: int, password: str) -> None:
+    """Store a new hash of a password just verified if argon2's recommended parameters changed."""
+    stored = conn.execute(select(owners.c.password_hash).where(owners.c.id == owner_id)).scalar_one()
+    if _HASHER.check_needs_rehash(stored):
+        conn.execute(update(owners).where(owners.c.id == owner_id).values(password_hash=_HASHER.hash(password)))
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, email: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Baton")
+
+
+def code_matches(secret: str, code: str, now: datetime) -> bool:
+    """For setting a secret up: does the app show the code this secret gives now (or one step off)?"""
+    return bool(pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), for_time=now, valid_window=1))
+
+
+def set_totp(conn: Connection, owner_id: int, secret: str) -> None:
+    conn.execute(update(owners).where(owners.c.id == owner_id).values(totp_secret=secret, totp_last_step=None))
+
+
+def has_totp(conn: Connection, owner_id: int) -> bool:
+    return conn.execute(select(owners.c.totp_secret).where(owners.c.id == owner_id)).scalar() is not None
 
 
 def verify_totp(conn: Connection, owner_id: int, code: str, now: datetime) -> bool:
-    row = conn.execute(select(owners.c.totp_secret).where(owners.c.id == owner_id)).one()
+    """True if ``code`` is the owner's current TOTP code (one step of drift either way) and was not
+    used before: an accepted code's time step is kept, so a code seen over a shoulder works once."""
+    row = conn.execute(select(owners.c.totp_secret, owners.c.totp_last_step).where(owners.c.id == owner_id)).one()
     if row.totp_secret is None:
         return True
-    return bool(pyotp.TOTP(row.totp_secret).verify(code.strip(), for_time=now, valid_window=1))
+    code = code.strip().replace(" ", "")
+    totp = pyotp.TOTP(row.totp_secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if step <= (row.totp_last_step or 0):
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            conn.execute(update(owners).where(owners.c.id == owner_id).values(totp_last_step=step))
+            return True
+    return False

@@ -5,21 +5,35 @@ previews open links). Errors map to status codes in one place (``baton.errors``)
 """
 
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from baton import __version__, api_handover, api_vault, auditlog
+from baton import __version__, api_handover, api_vault, auditlog, pagelanguage, web_owner
+from baton.api_models import (
+    AuditResult,
+    ChannelAdded,
+    Policy,
+    PolicyInput,
+    RequesterAdded,
+    SwitchStatus,
+    TimelineEntry,
+    problems,
+)
+from baton.csrf import CsrfTokens, cross_site
 from baton.db import reading
 from baton.errors import BadRequest, BatonError, LinkError, Unauthorized, http_status
 from baton.handoverservice import HandoverService
@@ -29,63 +43,29 @@ from baton.messages import render_page
 from baton.ratelimit import RateLimiter
 from baton.releases import PackageBuilder, vault_parts
 from baton.service import SwitchService
+from baton.timeutil import local
 from baton.vaultservice import VaultService
 from baton.worker import Worker
-from switch import SwitchError, iso
+from switch import SwitchError
 
 _bearer = HTTPBearer(auto_error=False)
-
-
-class SwitchStatus(BaseModel):
-    """The switch as the owner sees it; ``*_local`` fields are in the owner's time zone."""
-
-    status: Literal["armed", "grace", "confirming", "fired", "released", "paused"]
-    timezone: str
-    deadline: str | None
-    deadline_local: str | None
-    next_reminder: str | None
-    next_reminder_local: str | None
-    fires_at: str | None
-    fires_at_local: str | None
-    paused_until: str | None
-    paused_until_local: str | None
-    last_checkin: str | None
-    last_checkin_local: str | None
-    pending_stages: list[str]
-    release_request: dict[str, str] | None
+_Page = TypeVar("_Page", bound=Response)  # a link's page, or a file it gives (a key check's challenge)
 
 
 class PauseRequest(BaseModel):
-    until: datetime = Field(description="When the pause ends (ISO 8601 with a time zone).")
+    until: datetime = Field(description="When the pause ends (ISO 8601 with a time zone).",
+                            examples=["2026-03-20T09:00:00+07:00"])
 
 
 class ChannelRequest(BaseModel):
-    url: str = Field(description="An Apprise URL, e.g. ntfy://topic or json://host/path.")
-    label: str = ""
+    url: str = Field(description="An Apprise URL, e.g. ntfy://topic or json://host/path.",
+                     examples=["ntfy://baton-alerts"])
+    label: str = Field("", examples=["phone"])
 
 
 class RequesterRequest(BaseModel):
-    name: str
-    email: str
-
-
-class Problem(BaseModel):
-    detail: str
-
-
-class TimelineEntry(BaseModel):
-    at: str
-    recorded_at: str
-    event: str
-    stage: str | None
-    who: str | None
-    reason: str
-
-
-class AuditResult(BaseModel):
-    entries: int
-    ok: bool
-    problem: str | None
+    name: str = Field(examples=["Ana Souza"])
+    email: str = Field(examples=["ana@example.org"])
 
 
 def create_app(service: SwitchService, worker: Worker | None = None, vault: VaultService | None = None,
@@ -109,20 +89,44 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     app.add_middleware(SecurityHeaders, https=service.settings.base_url.startswith("https://"))
     failures = RateLimiter(service.settings.token_failures_per_minute)
     link_failures = RateLimiter(service.settings.token_failures_per_minute * 3)
-    errors: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 422: {"model": Problem},
-                                               429: {"model": Problem}}
+    link_posts = RateLimiter(service.settings.link_posts_per_minute)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        if first.get("type") == "json_invalid":
+        kind, said = first.get("type"), str(first.get("msg", "invalid"))
+        if kind == "json_invalid":
             ctx = first.get("ctx", {})
             message = f"body: expected valid JSON, {ctx.get('error', 'could not parse it')}"
+        elif kind == "missing":
+            message = f"{where}: expected a value, got none"
+        elif "Expected UploadFile" in said:
+            message = f"{where}: expected a file (a part with a file name), got a plain form field"
         else:
-            message = f"{where}: {first.get('msg', 'invalid')}"
-            if "input" in first and first.get("type") != "missing":
+            # Pydantic's wording made to read like ours: "expected …, got …".
+            if kind in ("model_attributes_type", "dict_type"):
+                said = "expected a JSON object"
+            elif said.startswith("Input should be "):
+                said = "expected " + said.removeprefix("Input should be ")
+            message = f"{where}: {said.removeprefix('Value error, ')}"
+            if "input" in first:
                 message += f", got {json.dumps(first['input'], default=str)[:80]}"
+        return JSONResponse({"detail": message}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unreadable(request: Request, exc: StarletteHTTPException) -> Response:
+        """A body that cannot even be read (bytes that are not UTF-8 as JSON, a broken multipart form) is
+        bad input like any other: 422 saying what was expected (FastAPI's own answer is a bare 400)."""
+        if exc.status_code != 400:
+            return await http_exception_handler(request, exc)
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):
+            message = (f"body: expected JSON in UTF-8, got the byte 0x{cause.object[cause.start]:02x} at position "
+                       f"{cause.start}, which is not UTF-8")
+        else:
+            media = request.headers.get("content-type", "").split(";")[0].strip() or "request"
+            message = f"body: expected a well-formed {media} body, got one that could not be read ({exc.detail})"
         return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(BatonError)
@@ -144,12 +148,13 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
             raise Unauthorized("expected an Authorization: Bearer <token> header, got none")
         return _Caller(address, credentials.credentials)
 
-    async def owner(who: Annotated[_Caller, Depends(caller)]) -> _Caller:
+    async def owner(request: Request, who: Annotated[_Caller, Depends(caller)]) -> _Caller:
         """The owner behind the token, checked before the request's body or parameters are looked at:
         a caller without a valid token learns nothing but 401."""
         owner_id = await run_in_threadpool(service.authenticate, who.token)
         if owner_id is None:
             refuse(who)
+        await _refuse_nul(request)
         return _Caller(who.address, who.token, owner_id)
 
     Bearer = Annotated[_Caller, Depends(caller)]  # check-in authenticates in its own single trip
@@ -175,7 +180,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/api/checkin", response_model=SwitchStatus, responses=errors, tags=["switch"])
+    @app.post("/api/checkin", response_model=SwitchStatus, responses=problems(409), tags=["switch"])
     async def checkin(who: Bearer) -> JSONResponse:
         """Check in: cancels every stage not yet run and re-arms the switch."""
         view = await run_in_threadpool(service.check_in_with_token, who.token, "api")
@@ -183,35 +188,38 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
             refuse(who)
         return JSONResponse(view.to_dict())
 
-    @app.get("/api/status", response_model=SwitchStatus, responses=errors, tags=["switch"])
+    @app.get("/api/status", response_model=SwitchStatus, responses=problems(), tags=["switch"])
     async def status(who: Caller) -> JSONResponse:
         """State, deadline and next reminder, in UTC and in the owner's time zone."""
         return await as_owner(who, lambda owner_id: service.status(owner_id).to_dict())
 
-    @app.get("/api/policy", responses=errors, tags=["switch"])
+    @app.get("/api/policy", response_model=Policy, responses=problems(), tags=["switch"])
     async def get_policy(who: Caller) -> JSONResponse:
-        """The switch policy."""
+        """The switch policy, every default written out."""
         return await as_owner(who, service.get_policy)
 
-    @app.put("/api/policy", response_model=SwitchStatus, responses=errors, tags=["switch"])
-    async def put_policy(who: Caller, policy: dict[str, Any]) -> JSONResponse:
+    @app.put("/api/policy", response_model=SwitchStatus, responses=problems(409, 422), tags=["switch"])
+    async def put_policy(who: Caller, policy: Annotated[PolicyInput, SkipValidation]) -> JSONResponse:
         """Replace the policy (validated; errors name the field). Counts as a check-in."""
-        return await as_owner(who, lambda owner_id: service.set_policy(owner_id, policy).to_dict())
+        # Documented by the model, read by the switch's own validator: its refusals name the field.
+        data: Any = policy
+        return await as_owner(who, lambda owner_id: service.set_policy(owner_id, data).to_dict())
 
-    @app.post("/api/pause", response_model=SwitchStatus, responses={**errors, 409: {"model": Problem}},
-              tags=["switch"])
+    @app.post("/api/pause", response_model=SwitchStatus, responses=problems(409, 422), tags=["switch"])
     async def pause(who: Caller, body: PauseRequest) -> JSONResponse:
         """Pause until a moment, at most the policy's max_pause away. Told to nobody else."""
         if body.until.tzinfo is None:
             raise BadRequest(f"until: expected a moment with a time zone, got {body.until.isoformat()}")
         return await as_owner(who, lambda owner_id: service.pause(owner_id, body.until).to_dict())
 
-    @app.get("/api/timeline", response_model=list[TimelineEntry], responses=errors, tags=["switch"])
-    async def timeline(who: Caller, limit: int = 100) -> JSONResponse:
+    @app.get("/api/timeline", response_model=list[TimelineEntry], responses=problems(422), tags=["switch"])
+    async def timeline(who: Caller, limit: Annotated[int, Query(description="How many of the latest; 1 to 1000 "
+                                                                            "(others are brought into range).")
+                                                     ] = 100) -> JSONResponse:
         """The recorded transitions, oldest first: due moment, recorded moment, reason."""
         return await as_owner(who, lambda owner_id: service.timeline(owner_id, max(1, min(limit, 1000))))
 
-    @app.get("/api/audit/verify", response_model=AuditResult, responses=errors, tags=["audit"])
+    @app.get("/api/audit/verify", response_model=AuditResult, responses=problems(), tags=["audit"])
     async def audit_verify(who: Caller) -> JSONResponse:
         """Verify the owner's audit chain; names the first broken entry."""
         def verify(owner_id: int) -> dict[str, Any]:
@@ -220,13 +228,15 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
             return {"entries": count, "ok": problem is None, "problem": str(problem) if problem else None}
         return await as_owner(who, verify)
 
-    @app.post("/api/channels", status_code=201, responses=errors, tags=["alerts"])
+    @app.post("/api/channels", status_code=201, response_model=ChannelAdded, responses=problems(422),
+              tags=["alerts"])
     async def add_channel(who: Caller, body: ChannelRequest) -> JSONResponse:
         """Add an Apprise URL for the owner's alerts."""
         return await as_owner(who, lambda owner_id: {"id": service.add_channel(owner_id, body.url, body.label)},
                               status_code=201)
 
-    @app.post("/api/requesters", status_code=201, responses=errors, tags=["switch"])
+    @app.post("/api/requesters", status_code=201, response_model=RequesterAdded, responses=problems(422),
+              tags=["switch"])
     async def add_requester(who: Caller, body: RequesterRequest) -> JSONResponse:
         """A standing link with which a holder may ask for release; shown once."""
         return await as_owner(who, lambda owner_id: {"url": service.request_link(owner_id, body.name, body.email)},
@@ -238,20 +248,39 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
                                      "X-Robots-Tag": "noindex"})
 
-    def on_link(request: Request, act: Callable[[], HTMLResponse]) -> HTMLResponse:
-        """Run a link page's work; every refusal is a page that explains itself, never JSON."""
+    def too_many(language: str = "en") -> HTMLResponse:
+        return page("link_invalid", status_code=429, why="refused", language=language, message=pagelanguage.translate(
+            "Too many attempts in a short time. Wait a minute, then open the link again.", language))
+
+    def on_link(request: Request, act: Callable[[], _Page],
+                language: Callable[[], str | None] = lambda: None) -> _Page | HTMLResponse:
+        """Run a link page's work; every refusal is a page that explains itself, never JSON, in the language
+        of the link's person when ``language`` finds one, else in the browser's (``Accept-Language``)."""
+        browser = pagelanguage.negotiate(request.headers.get("accept-language"))
+
+        def refused(status_code: int, why: str, message: str) -> HTMLResponse:
+            spoken = language() or browser
+            return page("link_invalid", status_code=status_code, why=why, language=spoken,
+                        message=pagelanguage.translate(message, spoken))
+
         address = request.client.host if request.client else "?"
         if link_failures.blocked(address):
-            raise _TooMany()
+            return too_many(browser)  # no look-up for an address that keeps trying unknown links
+        if request.method == "POST":
+            if cross_site(request, service.settings.base_url):
+                return refused(403, "refused", "This form did not come from Baton's own page: open the link "
+                                               "again and press the button there.")
+            if link_posts.blocked(request.url.path):  # per link: a key-check code cannot be guessed fast
+                return too_many(language() or browser)
+            link_posts.hit(request.url.path)
         try:
             return act()
         except LinkError as exc:
             if exc.why == "unknown":
                 link_failures.hit(address)
-            return page("link_invalid", status_code=404 if exc.why == "unknown" else 410, message=str(exc),
-                        why=exc.why)
+            return refused(404 if exc.why == "unknown" else 410, exc.why, str(exc))
         except (BatonError, SwitchError) as exc:
-            return page("link_invalid", status_code=http_status(exc), why="refused", message=str(exc))
+            return refused(http_status(exc), "refused", str(exc))
 
     @app.get("/l/{token}", response_class=HTMLResponse, include_in_schema=False)
     def checkin_page(request: Request, token: str) -> HTMLResponse:
@@ -267,9 +296,8 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     @app.get("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
     def verify_page(request: Request, token: str) -> HTMLResponse:
         def show() -> HTMLResponse:
-            link, _view, email = service.open_link(token, Purpose.VERIFY)
-            return page("verify", who=link.who, email=email,
-                        closes=iso(link.expires_at) if link.expires_at else None)
+            link, view, email = service.open_link(token, Purpose.VERIFY)
+            return page("verify", who=link.who, email=email, closes=local(link.expires_at, view.timezone))
         return on_link(request, show)
 
     @app.post("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -295,7 +323,9 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
         return on_link(request, lambda: page("request_done", view=service.request_by_link(token).to_dict()))
 
     api_vault.install(app, vault, builder, as_owner, owner, owner_id_of, page, on_link)
-    api_handover.install(app, HandoverService(service, vault), as_owner, owner, owner_id_of, on_link)
+    handover = HandoverService(service, vault)
+    api_handover.install(app, handover, as_owner, owner, owner_id_of, on_link)
+    web_owner.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), page)
     return app
 
 
@@ -307,6 +337,33 @@ class _Caller:
 
     def __repr__(self) -> str:
         return f"_Caller(address={self.address!r}, token='***', owner_id={self.owner_id!r})"
+
+
+async def _refuse_nul(request: Request) -> None:
+    """A NUL character in a path, query or JSON value is refused (422): no name, address or policy means
+    one, and PostgreSQL cannot store it in text. Uploaded files are not looked at here."""
+    places: list[tuple[str, Any]] = [(f"path.{k}", v) for k, v in request.path_params.items()]
+    places += [(f"query.{k}", v) for k, v in request.query_params.multi_items()]
+    if "json" in request.headers.get("content-type", ""):
+        with contextlib.suppress(ValueError):  # FastAPI refuses a body that is not JSON itself, saying why
+            places.append(("body", await request.json()))
+    for where, value in places:
+        found = _nul_at(value, where)
+        if found is not None:
+            raise BadRequest(f"{found}: expected text without NUL characters (U+0000), got one")
+
+
+def _nul_at(value: Any, where: str) -> str | None:
+    """Where the first NUL character is in a JSON value (``stages.0.name``), or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        place = (str(key) if where == "body" else f"{where}.{key}").replace("\x00", "\\0")
+        found = _nul_at(key, place) or _nul_at(item, place)
+        if found is not None:
+            return found
+    return None
 
 
 class _TooMany(BatonError):

@@ -10,14 +10,30 @@ import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
 from starlette.concurrency import run_in_threadpool
 
 from baton import notices
+from baton.api_models import (
+    MAX_ID,
+    HandoverData,
+    HandoverProfile,
+    HandoverProfileInput,
+    ImportReport,
+    NoticeStatus,
+    Problem,
+    Readiness,
+    RegisterDomains,
+    RegisterSummary,
+    RejectedImport,
+    Updated,
+    binary,
+    problems,
+)
 from baton.errors import BadRequest
 from baton.handoverservice import HandoverService
 from handover import i18n
@@ -26,22 +42,35 @@ from handover.requests import slug
 
 OwnerWork = Callable[[Any, Callable[[int], Any], int], Awaitable[JSONResponse]]
 UPLOAD_SUFFIXES = (".csv", ".json")
+Release = Annotated[int | None, Query(ge=1, le=MAX_ID, description="A release's number; the latest when absent.")]
 
 
 class ObservedDomain(BaseModel):
-    domain: str
-    expires: str | None = Field(None, description="YYYY-MM-DD, as RDAP reported it.")
-    statuses: list[str] | None = None
+    domain: str = Field(examples=["straße.de"])
+    expires: str | None = Field(None, description="YYYY-MM-DD, as RDAP reported it.", examples=["2027-05-01"])
+    statuses: list[str] | None = Field(None, examples=[["clientTransferProhibited"]])
 
 
 class Observed(BaseModel):
     domains: list[ObservedDomain]
 
 
+async def store_uploads(files: list[UploadFile], folder: Path) -> None:
+    """Save uploaded register files into ``folder`` under their own names (checked), in chunks."""
+    for upload in files:
+        name = Path(upload.filename or "").name
+        if not name.lower().endswith(UPLOAD_SUFFIXES) or name.startswith("."):
+            raise BadRequest(f"files: expected .csv or .json files, got {name or 'a file without a name'!r}")
+        if (folder / name).exists():
+            raise BadRequest(f"files: expected each file name once, got {name!r} twice")
+        with open(folder / name, "wb") as target:
+            while chunk := await upload.read(1 << 20):
+                target.write(chunk)
+
+
 def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller: Any,
             owner_id_of: Callable[[Any], Awaitable[int]],
             on_link: Callable[[Request, Callable[[], HTMLResponse]], HTMLResponse]) -> None:
-    errors: dict[int | str, dict[str, Any]] = {401: {}, 404: {}, 422: {}}
     Who = Annotated[Any, Depends(caller)]
     engine, signer, clock = handover.engine, handover.service.signer, handover.service.clock
 
@@ -54,77 +83,82 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
     async def _bad_input(_request: Request, exc: HandoverError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    @app.post("/api/register/import", tags=["register"], responses=errors)
+    @app.post("/api/register/import", tags=["register"], response_model=ImportReport,
+              responses=problems(422, s422=RejectedImport | Problem))
     async def import_register(who: Who, files: Annotated[list[UploadFile], File(
             description="customers.csv, domains.csv, hosting.csv, registrars.csv, and/or WHMCS JSON")]
             ) -> JSONResponse:
         """Import the register, all or nothing; a rejected import lists every bad row (file, row, column)."""
         owner = await owner_id_of(who)
         with tempfile.TemporaryDirectory(prefix="baton-import-") as folder:
-            for upload in files:
-                name = Path(upload.filename or "").name
-                if not name.lower().endswith(UPLOAD_SUFFIXES) or name.startswith("."):
-                    raise BadRequest(f"files: expected .csv or .json files, got {name or 'a file without a name'!r}")
-                if (Path(folder) / name).exists():
-                    raise BadRequest(f"files: expected each file name once, got {name!r} twice")
-                with open(Path(folder) / name, "wb") as target:
-                    while chunk := await upload.read(1 << 20):
-                        target.write(chunk)
+            await store_uploads(files, Path(folder))
             report = await run_in_threadpool(handover.import_files, owner, [Path(folder)])
         return JSONResponse(report.to_dict())
 
-    @app.get("/api/register", tags=["register"], responses=errors)
+    @app.get("/api/register", tags=["register"], response_model=RegisterSummary, responses=problems())
     async def register_summary(who: Who) -> JSONResponse:
         """How many customers, domains, hosting services and registrars the register holds."""
         return await as_owner(who, handover.summary, 200)
 
-    @app.get("/api/register/domains", tags=["register"], responses=errors)
+    @app.get("/api/register/domains", tags=["register"], response_model=RegisterDomains, responses=problems())
     async def register_domains(who: Who) -> JSONResponse:
         """Every domain with its registrar, expiry and statuses (for `baton domains check`)."""
         return await as_owner(who, lambda owner: {"domains": handover.list_domains(owner)}, 200)
 
-    @app.post("/api/register/domains/observed", tags=["register"], responses=errors)
+    @app.post("/api/register/domains/observed", tags=["register"], response_model=Updated,
+              responses=problems(422))
     async def register_observed(who: Who, body: Observed) -> JSONResponse:
         """Store expiry and statuses as RDAP reported them."""
         items = [d.model_dump() for d in body.domains]
         return await as_owner(who, lambda owner: {"updated": handover.apply_observed(owner, items)}, 200)
 
-    @app.get("/api/register/calendar", tags=["register"], responses=errors)
-    async def register_calendar(who: Who, format: str = "csv") -> Response:
+    @app.get("/api/register/calendar", tags=["register"], response_class=Response, responses={
+        200: {"description": "The calendar as CSV (one row per date) or as iCalendar (one event per date).",
+              "content": {"text/csv": {"schema": {"type": "string"}},
+                          "text/calendar": {"schema": {"type": "string"}}}},
+        **problems(422)})
+    async def register_calendar(who: Who, format: Annotated[Literal["csv", "ics"], Query(
+            description="csv, or ics (iCalendar).")] = "csv") -> Response:
         """The renewal calendar: expiries, earliest transfer dates, renewals due (CSV or iCalendar)."""
         owner = await owner_id_of(who)
         content, media = await run_in_threadpool(handover.calendar, owner, format)
         return Response(content, media_type=media)
 
-    @app.get("/api/handover/profile", tags=["handover"], responses=errors)
+    @app.get("/api/handover/profile", tags=["handover"], response_model=HandoverProfile | None,
+             responses=problems())
     async def get_profile(who: Who) -> JSONResponse:
         """The owner's handover profile (wording, successor, terms), or null."""
         from baton.registerstore import profile_to_dict
         return await as_owner(who, lambda owner: (lambda p: None if p is None else profile_to_dict(p))(
             handover.profile(owner)), 200)
 
-    @app.put("/api/handover/profile", tags=["handover"], responses=errors)
-    async def put_profile(who: Who, body: dict[str, Any]) -> JSONResponse:
-        """Set the handover profile; a wrong field is named with what was expected."""
-        return await as_owner(who, lambda owner: handover.set_profile(owner, body), 200)
+    @app.put("/api/handover/profile", tags=["handover"], response_model=HandoverProfile, responses=problems(422))
+    async def put_profile(who: Who, body: Annotated[HandoverProfileInput, SkipValidation]) -> JSONResponse:
+        """Set the handover profile; a wrong field is named with what was expected. Answers the profile as
+        stored (texts trimmed, defaults written out)."""
+        # Documented by the model, read by the profile's own validator: its refusals name the field.
+        data: Any = body
+        return await as_owner(who, lambda owner: handover.set_profile(owner, data), 200)
 
-    @app.get("/api/readiness", tags=["handover"], responses=errors)
+    @app.get("/api/readiness", tags=["handover"], response_model=Readiness, responses=problems())
     async def readiness(who: Who) -> JSONResponse:
         """What would go wrong if the switch fired today (register, notices, vault), each with what to do."""
         return await as_owner(who, handover.readiness, 200)
 
-    @app.get("/api/handover/data", tags=["handover"], responses=errors)
-    async def handover_data(who: Who, release: int | None = None) -> JSONResponse:
+    @app.get("/api/handover/data", tags=["handover"], response_model=HandoverData, responses=problems(404, 422))
+    async def handover_data(who: Who, release: Release = None) -> JSONResponse:
         """The register, profile and customers' answers of a release (the latest): no secret is in it."""
         return await as_owner(who, lambda owner: notices.handover_data(engine, owner, release), 200)
 
-    @app.get("/api/notices", tags=["handover"], responses=errors)
-    async def notice_status(who: Who, release: int | None = None) -> JSONResponse:
+    @app.get("/api/notices", tags=["handover"], response_model=NoticeStatus, responses=problems(404, 422))
+    async def notice_status(who: Who, release: Release = None) -> JSONResponse:
         """Who was sent a notice in a release (the latest), who read it and who answered."""
         return await as_owner(who, lambda owner: notices.notice_status(engine, owner, release), 200)
 
-    @app.post("/api/notices/printable", tags=["handover"], responses=errors)
-    async def notice_printable(who: Who, release: int | None = None) -> Response:
+    @app.post("/api/notices/printable", tags=["handover"], response_class=Response,
+              responses={**binary("application/zip", "One printable HTML notice per customer (empty before any "
+                                                     "release with notices)."), **problems(404, 422)})
+    async def notice_printable(who: Who, release: Release = None) -> Response:
         """Every notice of a release as printable HTML, one file per customer, in a zip; each printed
         notice gets a personal link of its own (made now), so a customer without e-mail can answer."""
         owner = await owner_id_of(who)

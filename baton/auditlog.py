@@ -38,6 +38,12 @@ def append(conn: Connection, signer: Ed25519Signer, owner_id: int, at: datetime,
     return entry
 
 
+def head(conn: Connection, owner_id: int) -> tuple[int, str | None]:
+    """The owner's audit head as this transaction sees it (after an action appended on its own)."""
+    row = conn.execute(select(owners.c.audit_seq, owners.c.audit_head).where(owners.c.id == owner_id)).one()
+    return int(row.audit_seq), row.audit_head
+
+
 def entries(conn: Connection, owner_id: int) -> list[AuditEntry]:
     """The owner's entries in stored order."""
     rows = conn.execute(select(audit_entries).where(audit_entries.c.owner_id == owner_id)

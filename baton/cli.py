@@ -32,11 +32,13 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 policy_app = typer.Typer(help="The switch policy.", no_args_is_help=True)
 channel_app = typer.Typer(help="Where the owner's alerts go besides e-mail (Apprise URLs).", no_args_is_help=True)
 requester_app = typer.Typer(help="People who may ask for release.", no_args_is_help=True)
+totp_app = typer.Typer(help="Two-step sign-in for the web pages (an authenticator app).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(channel_app, name="channel")
 app.add_typer(requester_app, name="requester")
+app.add_typer(totp_app, name="totp")
 app.add_typer(vault_app, name="vault")
 app.add_typer(people_app, name="people")
 app.add_typer(register_app, name="register")
@@ -123,6 +125,32 @@ def init(
             json.dump({"url": runtime.settings.base_url, "token": made.api_token}, handle)
         tmp.replace(path)
         typer.echo(f"\nThe token is saved in {path} for `baton checkin` and `baton status`.")
+
+
+@totp_app.command("enable")
+def totp_enable(
+    email: Annotated[str, typer.Option(prompt=True, help="The owner's e-mail address.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="BATON_PASSWORD",
+                                          help="The owner's password.")],
+) -> None:
+    """Set up (or replace) the authenticator app for web sign-in; signs out every web session."""
+    from baton import accounts, websessions
+    runtime = _runtime()
+    with runtime.engine.begin() as conn:
+        owner_id = accounts.verify_password(conn, email, password)
+    if owner_id is None:
+        fail("the email or the password is not right", code=3)
+    secret = accounts.new_totp_secret()
+    typer.echo("Add this to your authenticator app (shown once):")
+    typer.echo(f"  {accounts.totp_uri(secret, email.strip().lower())}")
+    code = typer.prompt("Then type the 6-digit code it shows")
+    if not accounts.code_matches(secret, code, runtime.service.clock.now()):
+        fail(f"code: expected the 6 digits your app shows now, got {code.strip()!r}; nothing was changed", code=2)
+    with runtime.engine.begin() as conn:
+        accounts.set_totp(conn, owner_id, secret)
+        ended = websessions.close_all(conn, owner_id)
+        runtime.service.record(conn, owner_id, "owner.totp_enabled", {"sessions_ended": ended})
+    typer.echo(f"Two-step sign-in is on for {email.strip().lower()}; {ended} web session(s) signed out.")
 
 
 @app.command()

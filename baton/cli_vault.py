@@ -447,6 +447,17 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
         typer.echo("\nno findings: a release today would work")
 
 
+def _refusal(response: Any) -> str:
+    """What a link page's refusal says (its first paragraph), or the body of a JSON error."""
+    import html
+    import re
+
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return str(response.json().get("detail", response.text))
+    found = re.search(r"<main>.*?<p>(.*?)</p>", response.text, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else response.reason_phrase
+
+
 def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check link from the e-mail (…/k/…).")],
                      identity: Annotated[Path, typer.Option("--identity", "-i", help="Your key file.")]) -> None:
     """For a holder: open the sealed key check with your key and send the code (the link's page does the same)."""
@@ -461,8 +472,7 @@ def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check lin
         with httpx.Client(timeout=30) as http:
             sealed = http.get(f"{url}/challenge.age")
             if sealed.status_code != 200:
-                _fail(f"the key check cannot be opened: {sealed.json().get('detail', sealed.text)} "
-                      f"(HTTP {sealed.status_code})", code=5)
+                _fail(f"the key check cannot be opened: {_refusal(sealed)} (HTTP {sealed.status_code})", code=5)
             try:
                 code = challenge.code_from(agecrypt.decrypt(sealed.content, ids, "the key check"))
             except VaultError as exc:

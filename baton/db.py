@@ -67,6 +67,7 @@ owners = Table(
     Column("timezone", String(64), nullable=False),
     Column("language", String(16), nullable=False, server_default="en"),
     Column("totp_secret", String(64)),
+    Column("totp_last_step", Integer),  # the last TOTP time step accepted: a code works once
     Column("created_at", UTCDateTime, nullable=False),
     Column("audit_seq", Integer, nullable=False, server_default="0"),
     Column("audit_head", String(64)),
@@ -113,6 +114,7 @@ transitions = Table(
     Column("data", JSON, nullable=False),
 )
 Index("ix_transitions_switch", transitions.c.switch_id, transitions.c.id)
+Index("ix_transitions_owner", transitions.c.owner_id, transitions.c.id)  # the owner's timeline, newest first
 
 audit_entries = Table(
     "audit_entries", metadata,
@@ -398,6 +400,19 @@ notices = Table(
     Column("answered_at", UTCDateTime),
     Column("answer", JSON),
     UniqueConstraint("release_id", "customer", name="uq_notices_release_customer"),
+)
+
+
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # the cookie's value is never stored
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # absolute end; idle end is seen_at + idle
+    Column("address", String(64), nullable=False, server_default=""),
+    Column("user_agent", String(200), nullable=False, server_default=""),
 )
 
 

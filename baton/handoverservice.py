@@ -18,6 +18,7 @@ from baton.registerstore import (
     import_register,
     load_register,
     profile_from_dict,
+    profile_to_dict,
     read_profile,
     read_register,
     save_profile,
@@ -73,9 +74,13 @@ class HandoverService:
             for i, item in enumerate(observed):
                 try:
                     name = domain_name(str(item.get("domain", "")))
-                    expires = date.fromisoformat(str(item["expires"])) if item.get("expires") else None
-                except (HandoverError, ValueError) as exc:
+                except HandoverError as exc:
                     raise BadRequest(f"domains[{i}]: {exc}") from None
+                try:
+                    expires = date.fromisoformat(str(item["expires"])) if item.get("expires") else None
+                except ValueError:
+                    raise BadRequest(f"domains[{i}].expires: expected a date like 2027-05-01, got "
+                                     f"{str(item['expires'])[:40]!r}") from None
                 statuses = item.get("statuses")
                 if statuses is not None and not (isinstance(statuses, list)
                                                  and all(isinstance(s, str) for s in statuses)):
@@ -92,13 +97,14 @@ class HandoverService:
         return changed
 
     # -- the profile ----------------------------------------------------------------------------
-    def set_profile(self, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    def set_profile(self, owner_id: int, data: Any) -> dict[str, Any]:
+        """Store a profile written as JSON; the profile as stored (texts trimmed, defaults written out)."""
         try:
             profile = profile_from_dict(data)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         save_profile(self.engine, owner_id, profile, self.now())
-        return data
+        return profile_to_dict(profile)
 
     def profile(self, owner_id: int) -> HandoverProfile | None:
         with reading(self.engine) as conn:

@@ -72,6 +72,25 @@ def resolve(conn: Connection, token: str, purpose: Purpose, now: datetime) -> Li
     return Link(row.id, row.owner_id, Purpose(row.purpose), row.who, row.email, row.cycle, row.expires_at)
 
 
+def made_for(conn: Connection, token: str, purpose: Purpose) -> tuple[int, str | None] | None:
+    """(owner id, who) of the link behind ``token``, used, expired or withdrawn alike; None if unknown.
+
+    Only for explaining a refusal (in its person's language): it never says the link is usable.
+    """
+    row = conn.execute(select(links.c.owner_id, links.c.who).where(links.c.token_hash == hash_token(token),
+                                                                   links.c.purpose == str(purpose))).first()
+    return None if row is None else (row.owner_id, row.who)
+
+
+def revoke_for(conn: Connection, owner_id: int, who: str, purposes: tuple[Purpose, ...], now: datetime) -> int:
+    """Withdraw every unused link of these purposes made for ``who`` (a person removed: a link sent to
+    their old address must not act for someone added later under the same name)."""
+    mine = (links.c.who == who) | links.c.who.startswith(f"{who}#", autoescape=True)  # key checks: name#check
+    return conn.execute(update(links).where(
+        links.c.owner_id == owner_id, mine, links.c.purpose.in_([str(p) for p in purposes]),
+        links.c.used_at.is_(None), links.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount
+
+
 def consume(conn: Connection, link: Link, now: datetime) -> None:
     """Mark a single-use link used; a second, concurrent use fails with ``LinkError``."""
     if link.purpose in REUSABLE:

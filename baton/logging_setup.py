@@ -1,4 +1,6 @@
-"""Logging that never shows a link token: access-log lines have link paths redacted."""
+"""Logging that never shows a secret: access-log lines have link paths redacted, Apprise's URLs (which
+carry webhook secrets and passwords) are cut to their scheme, and SQLAlchemy's row dumps (which would
+show a TOTP secret or the signing key at DEBUG) are dropped."""
 
 from __future__ import annotations
 
@@ -25,8 +27,39 @@ class RedactLinks(logging.Filter):
         return True
 
 
+_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*)://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``json://host/path?secret`` becomes ``json://***``."""
+    return _URL.sub(lambda m: f"{m.group(1)}://***", text)
+
+
+class RedactUrls(logging.Filter):
+    """For libraries that log the URLs they were given (Apprise: a channel's URL is its secret)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_urls(record.getMessage())
+        record.args = None
+        return True
+
+
+class DropRows(logging.Filter):
+    """SQLAlchemy at DEBUG logs every row fetched: rows hold secrets (``hide_parameters`` covers only
+    the bound parameters). Statements and timings still get through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+
+_FILTERS: tuple[tuple[str, type[logging.Filter]], ...] = (
+    ("uvicorn.access", RedactLinks), ("uvicorn.error", RedactLinks), ("baton", RedactLinks),
+    ("apprise", RedactUrls), ("sqlalchemy.engine.Engine", DropRows))
+
+
 def install() -> None:
-    for name in ("uvicorn.access", "uvicorn.error", "baton"):
+    """Add the filters (once) to the loggers they guard; called by the app and the worker."""
+    for name, kind in _FILTERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactLinks) for f in logger.filters):
-            logger.addFilter(RedactLinks())
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())

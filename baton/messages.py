@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from handover import i18n
 from templates import TEMPLATE_DIR
 
 
@@ -38,8 +39,9 @@ def render_email(name: str, /, language: str = "en", **context: Any) -> Rendered
 
 
 def render_page(name: str, /, language: str = "en", **context: Any) -> str:
-    return environment().select_template([f"pages/{language}/{name}.html", f"pages/{name}.html"]).render(
-        language=language, **context)
+    """A web page in ``language``: its ``{% trans %}`` texts from that language's catalog (``handover.i18n``)."""
+    return i18n.environment(language).select_template([f"pages/{language}/{name}.html", f"pages/{name}.html"]
+                                                      ).render(language=language, **context)
 
 
 def render_file(name: str, language: str = "en", **context: Any) -> str:

@@ -179,6 +179,8 @@ class Recorder:
         reason = self._fired_reason or self._last_fired_reason()
         action(actions.StageRun(self.owner.id, self.owner.email, self.policy.timezone, self.policy, stage,
                                 event, reason, cycle, self.now, self))
+        # An action may append to the audit log itself (a release does): the next event follows it.
+        self.audit_head = auditlog.head(self.conn, self.owner.id)
 
     def _last_fired_reason(self) -> str:
         row = self.conn.execute(select(transitions.c.reason).where(

@@ -266,8 +266,11 @@ def profile_to_dict(profile: HandoverProfile) -> dict[str, Any]:
             "support_can": list(profile.support_can), "support_cannot": list(profile.support_cannot)}
 
 
-def profile_from_dict(data: dict[str, Any]) -> HandoverProfile:
+def profile_from_dict(data: Any) -> HandoverProfile:
     """A profile from JSON, or ``ValueError`` naming the field that is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError(f"profile: expected an object with business, owner_name, …, got {type(data).__name__}")
+
     def text(name: str, default: str | None = None) -> str:
         value = data.get(name, default)
         if not isinstance(value, str) or not value.strip():

@@ -227,8 +227,10 @@ def _package_view(conn: Connection, package_id: int) -> dict[str, Any]:
                        .join(splits, splits.c.id == packages.c.split_id)
                        .where(packages.c.id == package_id)).one()
     owner_email = conn.execute(select(owners.c.email).where(owners.c.id == row.owner_id)).scalar_one()
+    policy = policy_from_dict(row.policy)
     return {"name": row.display_name, "language": row.language, "compartment": row.name, "drill": row.drill,
-            "owner_email": owner_email, "policy": policy_from_dict(row.policy).describe()}
+            "owner_email": owner_email, "policy": policy.describe(), "group_threshold": policy.group_threshold,
+            "groups": [{"name": g.name, "threshold": g.threshold, "holders": list(g.holders)} for g in policy.groups]}
 
 
 def show_download(builder: PackageBuilder, token: str, now: datetime) -> dict[str, Any]:

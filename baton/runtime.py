@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from baton import migrate
+from baton import logging_setup, migrate
 from baton.db import make_engine
 from baton.delivery import Sender
 from baton.outbox import Channel
@@ -31,6 +31,7 @@ class Runtime:
 
 def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = True) -> Runtime:
     """Connect (and migrate, unless told not to) and assemble the service."""
+    logging_setup.install()  # before the first query: no secret in any log, however loud the loggers are set
     engine = make_engine(settings.resolved_database_url())
     if upgrade:
         migrate.upgrade(engine)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -119,7 +119,7 @@ class SwitchService:
         data.setdefault("timezone", timezone)
         with self.engine.begin() as conn:
             made = accounts.create_owner(conn, email, password, timezone, now, totp=totp)
-            checked = self._check_policy(data)
+            checked = self.check_policy(data)
             state = core.arm(checked, now)
             timer = next_timer(checked, state)
             switch_id = conn.execute(insert(switches).values(
@@ -153,16 +153,21 @@ class SwitchService:
         """Pause until ``until`` (any time zone offset; stored in UTC)."""
         if until.tzinfo is None:
             raise BadRequest(f"until: expected a moment with a time zone, got {until.isoformat()}")
-        moment = until.astimezone(UTC)
+        try:
+            moment = until.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:00-14:00 is past the last day a datetime can hold in UTC
+            raise BadRequest(f"until: expected a moment between the years 1 and 9999 in UTC, got "
+                             f"{until.isoformat()}") from None
         return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, moment))
 
-    def set_policy(self, owner_id: int, data: dict[str, Any]) -> SwitchView:
-        """Replace the policy; an owner's change counts as a check-in and re-arms under it."""
+    def set_policy(self, owner_id: int, data: Any) -> SwitchView:
+        """Replace the policy (JSON as it arrived: the validator names what is wrong, a body that is not
+        an object included); an owner's change counts as a check-in and re-arms under it."""
         with reading(self.engine) as conn:
             owner = accounts.get_owner(conn, owner_id)
-        data = dict(data)
-        data.setdefault("timezone", owner.timezone)
-        policy = self._check_policy(data)
+        if isinstance(data, Mapping):
+            data = {"timezone": owner.timezone, **data}
+        policy = self.check_policy(data)
         return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via="policy change",
                                                                    new_policy=policy), new_policy=policy)
 
@@ -179,11 +184,15 @@ class SwitchService:
         return _view(loaded.policy, loaded.state)
 
     def timeline(self, owner_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` transitions, oldest first."""
         with reading(self.engine) as conn:
-            rows = conn.execute(select(transitions).where(transitions.c.owner_id == owner_id)
-                                .order_by(transitions.c.id.desc()).limit(limit)).all()
-        return [{"at": iso(r.due_at), "recorded_at": iso(r.recorded_at), "event": r.kind, "stage": r.stage,
-                 "who": r.who, "reason": r.reason} for r in reversed(rows)]
+            return _timeline(conn, owner_id, limit)
+
+    def overview(self, owner_id: int, recent: int = 5) -> tuple[SwitchView, list[dict[str, Any]]]:
+        """The status and the newest transitions in one read (the dashboard's every load)."""
+        with reading(self.engine) as conn:
+            loaded = self._load_for_owner(conn, owner_id)
+            return _view(loaded.policy, loaded.state), _timeline(conn, owner_id, recent)
 
     def add_channel(self, owner_id: int, url: str, label: str = "") -> int:
         """Add an Apprise URL (chat, push, webhook) for the owner's alerts."""
@@ -305,7 +314,8 @@ class SwitchService:
         return len(step.events)
 
     # -- internals --------------------------------------------------------------------------
-    def _check_policy(self, data: dict[str, Any]) -> Policy:
+    def check_policy(self, data: Any) -> Policy:
+        """Validate a policy as ``set_policy`` would: the core's checks, then actions and audiences."""
         policy = policy_from_dict(data)
         verifiers = {v.name for v in policy.confirm.verifiers} if policy.confirm else set()
         for i, stage in enumerate(policy.stages):
@@ -380,6 +390,10 @@ class SwitchService:
                      step.state, now, requester, start_cycle=loaded.state.cycle).record(step.events)
         return True
 
+    def record(self, conn: Connection, owner_id: int, kind: str, data: dict[str, Any]) -> None:
+        """Append an entry to the owner's audit log, now, in the caller's transaction."""
+        self._audit(conn, owner_id, self.clock.now(), kind, data)
+
     def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:
         auditlog.append(conn, self.signer, owner_id, at, kind, data)
 
@@ -400,6 +414,13 @@ _NEXT_DUE = _JOINED.where(switches.c.next_due_at.isnot(None), switches.c.next_du
     switches.c.next_due_at).limit(1).with_for_update(of=[switches, owners], skip_locked=True)
 _MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
                                       switches.c.version == bindparam("seen"))
+
+
+def _timeline(conn: Connection, owner_id: int, limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(select(transitions).where(transitions.c.owner_id == owner_id)
+                        .order_by(transitions.c.id.desc()).limit(limit)).all()
+    return [{"at": iso(r.due_at), "recorded_at": iso(r.recorded_at), "event": r.kind, "stage": r.stage,
+             "who": r.who, "reason": r.reason} for r in reversed(rows)]
 
 
 def _loaded(row: Row[Any]) -> LoadedSwitch:

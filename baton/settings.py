@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_attempts: int = 200
     link_ttl_days: int = 14
     token_failures_per_minute: int = 10
+    signin_failures_per_minute: int = 10  # web sign-in attempts per address
+    signin_concurrency: int = 2  # password hashes (argon2id, 64 MiB each) computed at once
+    signin_failures_per_account: int = 5  # failed web sign-ins per owner address, per 15 minutes
+    link_posts_per_minute: int = 20  # actions on one link (a key-check code guessed, a button pressed)
+    session_idle_minutes: int = 120  # a web session ends after this long without a click
+    session_hours: int = 12  # and after this long in any case
     max_compartment_bytes: int = 2 * 1024**3
     key_stale_days: int = 365  # a key proven longer ago than this shows as stale
     package_link_days: int = 60  # how long a holder's download link works

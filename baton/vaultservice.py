@@ -17,7 +17,18 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from baton import auditlog, links
 from baton.blobstore import BlobStore
-from baton.db import compartments, insert_id, key_checks, owners, people, reading, sealed_shares, splits, vault_keys
+from baton.db import (
+    compartments,
+    insert_id,
+    key_checks,
+    owners,
+    packages,
+    people,
+    reading,
+    sealed_shares,
+    splits,
+    vault_keys,
+)
 from baton.errors import BadRequest, Conflict, NotFound
 from baton.links import Purpose
 from baton.messages import render_email
@@ -299,7 +310,8 @@ class VaultService:
                 raise Conflict(f"{name} holds shares of {', '.join(held)}: split again without them first "
                                f"(`baton people remove` does this for you)")
             conn.execute(update(people).where(people.c.id == person.id).values(removed_at=now))
-            self._audit(conn, owner_id, now, "people.removed", {"name": name})
+            withdrawn = links.revoke_for(conn, owner_id, name, (Purpose.ENROL, Purpose.KEYCHECK), now)
+            self._audit(conn, owner_id, now, "people.removed", {"name": name, "links_withdrawn": withdrawn})
 
     def set_key(self, owner_id: int, name: str, recipient: str, source: str) -> dict[str, Any]:
         """The owner sets a holder's key (a key card made on the owner's machine, or a key given in person)."""
@@ -438,6 +450,23 @@ class VaultService:
         if isinstance(view, str):
             raise BadRequest(view)
         return view
+
+    def holder_language(self, token: str, purpose: Purpose) -> str | None:
+        """The language of the holder an enrolment, key-check or download link was made for, whatever
+        the link's state, so that its refusal page speaks it; None for a token that is none of theirs."""
+        with reading(self.engine) as conn:
+            made = links.made_for(conn, token, purpose)
+            owner_id, who = made if made is not None else (None, None)
+            if who is None:
+                return None
+            if purpose is Purpose.DOWNLOAD:
+                query = select(people.c.language).join(packages, packages.c.person_id == people.c.id).where(
+                    packages.c.id == int(who.removeprefix("package#")))
+            else:  # an enrolment's who is the person's name; a key check's is name#check
+                query = select(people.c.language).where(people.c.owner_id == owner_id,
+                                                        people.c.name == who.partition("#")[0])
+            language: str | None = conn.execute(query.order_by(people.c.id.desc()).limit(1)).scalar()
+            return language
 
 
 def key_status(row: Row[Any], now: datetime, stale_days: int) -> str:

@@ -253,6 +253,9 @@ def _parse_row(kind: str, values: Mapping[str, str | None], file: str, row: int)
         if column.required and not text.strip():
             errors.append(RowError(file, row, column.name, column.help, "an empty value"))
             continue
+        if "\x00" in text:  # never meant, and PostgreSQL cannot store it in text
+            errors.append(RowError(file, row, column.name, "text without NUL characters", "a NUL (U+0000)"))
+            continue
         try:
             cells[column.name] = READERS[column.kind](text)
         except HandoverError as exc:

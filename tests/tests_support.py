@@ -20,6 +20,45 @@ import pytest
 
 from baton.settings import Settings
 
+PG_ADMIN = os.environ.get("BATON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@cache
+def pg_skip_reason() -> str | None:
+    """Why the PostgreSQL tests cannot run here (None: they can)."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+        return f"no PostgreSQL at {PG_ADMIN} ({type(exc).__name__}); set BATON_TEST_PG to run these tests"
+    return None
+
+
+@contextmanager
+def scratch_database(kind: str, folder: Path) -> Iterator[str]:
+    """SQLite in ``folder``, or a fresh PostgreSQL database dropped afterwards (a skip when there is none)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder}/baton.db"
+        return
+    reason = pg_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    import uuid
+
+    import psycopg
+    name = f"baton_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://{PG_ADMIN.rsplit('/', 1)[0].split('://', 1)[1]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 def settings_for(url: str, **overrides: object) -> Settings:
     """Settings for tests: the given database, links under http://baton.test, fast retries."""

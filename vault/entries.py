@@ -100,7 +100,7 @@ class Entry:
 
 
 def check_id(value: str) -> str:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):  # match() would let "ops\n" through: "$" also matches before a final newline
         raise EntryError(f"expected an id of lower-case letters, digits, '.', '_' or '-' (at most 63), got {value!r}")
     return value
 

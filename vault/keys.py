@@ -35,6 +35,13 @@ def parse_recipient(text: str) -> RecipientKey:
     cleaned = " ".join(text.strip().split())
     head = cleaned.split(" ", 1)[0]
     shown = head[:16] + ("…" if len(head) > 16 else "")
+    # A secret anywhere (a whole key file pasted: comments, the public key, then the secret) is refused as one.
+    if "-----BEGIN" in cleaned and "PRIVATE KEY" in cleaned:
+        raise RecipientError("expected a public key, got a private key (-----BEGIN … PRIVATE KEY-----): never "
+                             "share it; send the line of the .pub file (ssh-ed25519 AAAA…) instead")
+    if "AGE-SECRET-KEY-" in cleaned.upper():
+        raise RecipientError("expected a public key, got a secret key (AGE-SECRET-KEY-…): never share it; "
+                             "send the line starting age1… instead")
     if head.startswith("age1") and " " not in cleaned:
         try:
             x25519.Recipient.from_str(cleaned)
@@ -51,12 +58,6 @@ def parse_recipient(text: str) -> RecipientKey:
             raise RecipientError(f"expected an SSH public key ({head} AAAA…), got a damaged one: "
                                  "check that the whole line was copied") from None
         return RecipientKey(key, head)
-    if cleaned.startswith("-----BEGIN") and "PRIVATE KEY" in cleaned:
-        raise RecipientError("expected a public key, got a private key (-----BEGIN … PRIVATE KEY-----): never "
-                             "share it; send the line of the .pub file (ssh-ed25519 AAAA…) instead")
-    if head.upper().startswith("AGE-SECRET-KEY-"):
-        raise RecipientError("expected a public key, got a secret key (AGE-SECRET-KEY-…): never share it; "
-                             "send the line starting age1… instead")
     raise RecipientError("expected an age public key (age1…) or an SSH public key (ssh-ed25519 or ssh-rsa), "
                          f"got {shown!r}")
 

@@ -63,6 +63,39 @@ def test_init_prints_the_token_once_and_saves_it_privately(env: Path) -> None:
     assert token not in stored
 
 
+def test_totp_enable_needs_the_password_and_a_code_from_the_app_and_signs_out_the_web(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``baton totp enable`` shows the secret's URI once, keeps it only when the app's code matches,
+    and ends every web session (they were opened with the password alone)."""
+    import pyotp
+
+    from baton import accounts
+
+    runner = CliRunner()
+    _init(runner)
+    secret = pyotp.random_base32()
+    monkeypatch.setattr(accounts, "new_totp_secret", lambda: secret)  # what the person's app would scan
+    engine = sa.create_engine(f"sqlite:///{env}/baton.db")
+    args = ["totp", "enable", "--email", "owner@example.org", "--password"]
+    wrong = runner.invoke(app, [*args, "wrong horse battery"], input="123456\n")
+    assert wrong.exit_code == 3 and "the email or the password is not right" in wrong.output
+    refused = runner.invoke(app, [*args, "correct horse battery"], input="nonsense\n")
+    assert refused.exit_code == 2
+    assert "code: expected the 6 digits your app shows now, got 'nonsense'; nothing was changed" in refused.output
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT totp_secret FROM owners")).scalar() is None
+        conn.execute(sa.text("INSERT INTO web_sessions (token_hash, owner_id, created_at, seen_at, expires_at) "
+                             "VALUES ('x', 1, '2026-01-01', '2026-01-01', '2099-01-01')"))
+    done = runner.invoke(app, [*args, "correct horse battery"], input=f"{pyotp.TOTP(secret).now()}\n")
+    assert done.exit_code == 0, done.output
+    assert f"otpauth://totp/Baton:owner%40example.org?secret={secret}" in done.output
+    assert "Two-step sign-in is on for owner@example.org; 1 web session(s) signed out." in done.output
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT totp_secret FROM owners")).scalar() == secret
+        assert conn.execute(sa.text("SELECT count(*) FROM web_sessions")).scalar() == 0
+    engine.dispose()
+
+
 def test_init_refuses_a_short_password_and_creates_nothing(env: Path) -> None:
     """A bad password: exit code 2, the field named, no owner."""
     result = CliRunner().invoke(app, ["init", "--email", "o@example.org", "--timezone", "Europe/Rome",

@@ -71,8 +71,9 @@ def test_a_holder_proves_their_key_with_the_keycheck_command(served: tuple[Runti
     vault, _builder = vault_parts(runtime.service)
     assert vault.list_people(owner)[0]["key"] == "verified"
     again = CliRunner().invoke(app, ["keycheck", link, "--identity", str(tmp_path / "ana.key")])
-    assert again.exit_code == 5
-    assert "error: the key check cannot be opened: This link was already used, at " in again.output
+    assert again.exit_code == 5  # the refusal in the holder's language (ana reads Portuguese), with the status
+    assert again.output.startswith("error: the key check cannot be opened: Este link já foi usado em ")
+    assert again.output.endswith(". Cada link só funciona uma vez. (HTTP 410)\n")
 
 
 def test_another_key_cannot_pass_the_key_check(served: tuple[Runtime, int], tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from baton import actions, auditlog
 from baton.db import audit_entries, outbox, switches, transitions
 from baton.errors import Conflict
 from baton.outbox import Channel
@@ -296,3 +297,30 @@ def test_one_failing_switch_does_not_hold_back_the_others(runtime: Runtime, cloc
         assert kinds[-1] == "switch.error"
     finally:
         actions._REGISTRY.pop("explode-for-test", None)
+
+
+def _writes_audit(run: actions.StageRun) -> None:
+    """A stage action that appends to the audit log itself, as a release does."""
+    auditlog.append(run.notifier.conn, run.notifier.signer, run.owner_id, run.now, "test.stage_ran",
+                    {"stage": run.stage.name})
+
+
+def test_stages_that_write_the_audit_log_in_one_step_all_run(runtime: Runtime, clock: FakeClock,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stages due at the moment of firing, each appending its own audit entry: both run, the chain
+    holds, the switch is released (the second once failed with 'audit chain moved under us', forever)."""
+    monkeypatch.setitem(actions._REGISTRY, "test_writes_audit", _writes_audit)  # this test's action only
+    owner = _owner(runtime, policy={"interval": "10d", "grace": "0s", "stages": [
+        {"name": "first", "after": "0d", "action": "test_writes_audit"},
+        {"name": "second", "after": "0d", "action": "test_writes_audit"}]})
+    worker, _ = _worker(runtime)
+    clock.advance(days=10, minutes=1)
+    worker.run_once()
+    assert runtime.service.status(owner).status == "released"
+    assert _kinds(runtime, owner)[-3:] == ["fired", "stage", "stage"]
+    with runtime.engine.connect() as conn:
+        ran = conn.execute(select(audit_entries.c.data).where(audit_entries.c.kind == "test.stage_ran")
+                           .order_by(audit_entries.c.seq)).scalars().all()
+        count, problem = auditlog.verify(conn, runtime.service.signer, owner)
+    assert [d["stage"] for d in ran] == ["first", "second"]
+    assert problem is None and count > 4

@@ -120,6 +120,17 @@ def test_a_secret_key_pasted_as_a_recipient_is_refused_without_echoing_it() -> N
     assert secret[len("AGE-SECRET-KEY-"):] not in str(raised.value)
 
 
+def test_a_whole_key_file_pasted_as_a_recipient_is_refused_as_a_secret() -> None:
+    """The likeliest mistake: the whole age-keygen file (comments, the public key, the secret)."""
+    identity = generate_identity()
+    pasted = (f"# created: 2026-11-29T16:00:00Z\n# public key: {identity.to_public()}\n"
+              f"{identity_text(identity)}\n")
+    with pytest.raises(RecipientError) as raised:
+        parse_recipient(pasted)
+    assert str(raised.value).startswith("expected a public key, got a secret key (AGE-SECRET-KEY-…)")
+    assert identity_text(identity)[len("AGE-SECRET-KEY-"):] not in str(raised.value)
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     pytest.param("hello world", "'hello'", id="words"),
     pytest.param("", "''", id="empty"),
