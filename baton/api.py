@@ -261,7 +261,8 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
         def refused(status_code: int, why: str, message: str) -> HTMLResponse:
             spoken = language() or browser
             return page("link_invalid", status_code=status_code, why=why, language=spoken,
-                        message=pagelanguage.translate(message, spoken))
+                        message=pagelanguage.translate(message, spoken),
+                        kind=request.url.path.split("/")[1])  # whose link: l (owner), e/k/d (holder)…
 
         address = request.client.host if request.client else "?"
         if link_failures.blocked(address):

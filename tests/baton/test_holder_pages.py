@@ -180,6 +180,8 @@ def test_an_enrolment_link_works_once(pages: Pages) -> None:
     again = pages.client.post(enrol, data={"recipient": _age_key(pages.tmp / "second.key")})
     assert again.status_code == 410
     assert "<h1>This link was already used</h1>" in again.text
+    assert "ask the person who sent you this link for a new one" in again.text  # the holder's way forward
+    assert "baton checkin" not in again.text  # not the owner's
     assert pages.person("ana")["recipient"] == first
 
 

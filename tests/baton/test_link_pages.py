@@ -52,6 +52,7 @@ def test_pressing_the_button_checks_in_once(setup: tuple[Runtime, TestClient, in
     assert runtime.service.status(owner).last_checkin == clock.now()
     again = client.post(f"/l/{token}")
     assert again.status_code == 410 and "This link was already used" in again.text
+    assert "<code>baton checkin</code>" in again.text  # the owner's other ways to check in
     assert [e["event"] for e in runtime.service.timeline(owner)] == ["checkin"]
 
 
