@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -98,11 +98,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, port: int | None = None) -> Iterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 in a thread (on ``port``, or a free one); yields its URL."""
+def live_server(app: Any, port: int | None = None, log_level: str = "warning",
+                configured: Callable[[], None] | None = None) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 in a thread (on ``port``, or a free one); yields its URL.
+    ``configured`` runs once uvicorn has set up its loggers (to attach handlers or filters to them)."""
     import uvicorn
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    if configured is not None:
+        configured()
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -21,7 +21,6 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import zipfile
 from collections import Counter
@@ -36,7 +35,6 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from baton import accounts, links, logging_setup
@@ -50,7 +48,7 @@ from baton.settings import get_settings
 from baton.testing import FakeClock, RecordingSender
 from baton.vaultclient import OwnerVault, make_keycard
 from switch import hash_token
-from tests_support import free_port, run_cli, settings_for
+from tests_support import free_port, live_server, run_cli, settings_for
 from vault import agecrypt, challenge, keys, release, shares
 from vault.entries import entry_from_dict
 from vault.package import Package
@@ -205,25 +203,6 @@ class _Recorder:
                                                                         "response": [self.response]}, **kwargs)
 
 
-@contextmanager
-def _serving(app: Any, port: int, attach: Callable[[], None]) -> Iterator[None]:
-    """uvicorn on 127.0.0.1 with its access log on (as ``baton serve`` runs it), link paths redacted."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info"))
-    logging_setup.install()
-    attach()  # uvicorn's loggers, configured just now, do not propagate
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "uvicorn did not start within 10 s"
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def _csrf(page: httpx.Response) -> str:
     return str(re.findall(r'name="csrf" value="([^"]+)"', page.text)[0])
 
@@ -308,7 +287,11 @@ def _live(tmp: Path, keep: _Keep, attach: Callable[[], None], patch: pytest.Monk
     totp = pyotp.TOTP(totp_secret)
     codes: list[str] = []  # key-check codes, as the holder found them in the sealed challenge
 
-    with _serving(create_app(runtime.service), port, attach), recorder.client(url) as web, \
+    def configured() -> None:  # the access log on, as ``baton serve`` runs it; link paths redacted
+        logging_setup.install()
+        attach()  # uvicorn's loggers, configured just now, do not propagate
+
+    with live_server(create_app(runtime.service), port, "info", configured), recorder.client(url) as web, \
             recorder.client(url, headers={"Authorization": f"Bearer {api_token}"}) as api, \
             recorder.client(url) as browser:
 

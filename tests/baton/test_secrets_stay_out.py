@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from baton import links, logging_setup
 from baton.accounts import NewOwner, Owner
@@ -17,7 +13,7 @@ from baton.api import create_app
 from baton.links import Purpose
 from baton.outbox import Channel, Message
 from baton.runtime import build
-from tests_support import settings_for
+from tests_support import live_server, settings_for
 
 
 class _Collect(logging.Handler):
@@ -35,25 +31,17 @@ def test_link_tokens_never_reach_the_access_log(tmp_path: Path) -> None:
     made = runtime.service.create_owner("owner@example.org", "correct horse battery", "Europe/Rome")
     with runtime.engine.begin() as conn:
         token = links.create(conn, made.owner.id, Purpose.CHECKIN, runtime.service.clock.now(), expires_at=None)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime.service), host="127.0.0.1", port=port,
-                                           log_level="info"))
-    logging_setup.install()
     collect = _Collect()
-    logging.getLogger("uvicorn.access").addHandler(collect)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+
+    def configured() -> None:
+        logging_setup.install()
+        logging.getLogger("uvicorn.access").addHandler(collect)
+
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert httpx.get(f"http://127.0.0.1:{port}/l/{token}").status_code == 200
-        assert httpx.post(f"http://127.0.0.1:{port}/l/{token}").status_code == 200
+        with live_server(create_app(runtime.service), log_level="info", configured=configured) as url:
+            assert httpx.get(f"{url}/l/{token}").status_code == 200
+            assert httpx.post(f"{url}/l/{token}").status_code == 200
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         logging.getLogger("uvicorn.access").removeHandler(collect)
     assert any("/l/***" in line for line in collect.lines)
     assert not any(token in line for line in collect.lines)
