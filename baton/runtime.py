@@ -6,15 +6,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from baton import logging_setup, migrate
-from baton.db import make_engine
-from baton.delivery import Sender
-from baton.outbox import Channel
-from baton.service import SwitchService
+from baton import logging_setup
+from baton.jobs.channels import Sender
+from baton.jobs.outbox import Channel
+from baton.jobs.worker import Worker
+from baton.services.switch import SwitchService
 from baton.settings import Settings
-from baton.signing import deployment_signer
+from baton.store import migrate
+from baton.store.engine import make_engine
+from baton.store.signing import deployment_signer
 from baton.timeutil import Clock, SystemClock
-from baton.worker import Worker
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Test helpers shipped with Baton: a fake clock and a recording sender (honest fakes).
 
-``tests/baton/test_sender_contract.py`` runs the same checks against ``RecordingSender``
+``tests/baton/jobs/test_sender_contract.py`` runs the same checks against ``RecordingSender``
 and the real SMTP sender, so the fake cannot drift from what it stands for.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from baton.outbox import Message
+from baton.jobs.outbox import Message
 
 
 class FakeClock:

@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from baton.db import owners, switches
 from baton.settings import Settings
+from baton.store.tables import owners, switches
 from switch import arm, next_timer, policy_from_dict, policy_to_dict, state_to_dict
 
 PG_ADMIN = os.environ.get("BATON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -32,8 +32,8 @@ import _common
 import httpx
 from sqlalchemy import func, select
 
-from baton.db import audit_entries, transitions
 from baton.runtime import build
+from baton.store.tables import audit_entries, transitions
 
 TARGET = 0.3
 Request = tuple[str, str, dict[str, str]]  # method, path, headers
@@ -43,7 +43,7 @@ def serve(url: str, port: int) -> None:
     """The server process: Baton's app plus the bare routes, in one uvicorn worker."""
     import uvicorn
 
-    from baton.api import create_app
+    from baton.http.app import create_app
 
     runtime = build(_common.settings(url), upgrade=False)
     app = create_app(runtime.service)

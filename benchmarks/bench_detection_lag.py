@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 import _common
 from sqlalchemy import func, select
 
-from baton.db import outbox, transitions
 from baton.runtime import build
+from baton.store.tables import outbox, transitions
 
 FAR = {"interval": "30d", "reminders": [], "grace": "7d", "timezone": "UTC",
        "stages": [{"name": "notify", "after": "0s", "audience": ["owner"]}]}

@@ -6,7 +6,7 @@ Set up, not timed: a register of ``--customers`` customers (languages spread ove
 en/id/pt/it, every one with an e-mail address), each with one or two domains (1.5 per
 customer) and a hosting service with a price, a currency and a billing cycle, written as
 CSV by ``bench_register_import.write_register`` and imported through
-``handover.importing.sources`` and ``baton.registerstore.import_register``; a handover
+``handover.importing.sources`` and ``baton.store.register.import_register``; a handover
 profile (``save_profile``). The clock is fixed (``baton.testing.FakeClock``) at 2026-03-02
 09:00 UTC, so the dates the notices promise are the same in every run.
 
@@ -17,13 +17,13 @@ the first notice in each language is timed apart (compiling templates and catalo
 Timed, side by side in each round (the order rotates; figures are medians of the rounds):
 
 - the notices: what the ``notify_customers`` stage action does, in one transaction:
-  ``release_row``, then ``baton.notices.issue_notices`` (reads the register and profile,
+  ``release_row``, then ``baton.services.notices.issue_notices`` (reads the register and profile,
   builds each customer's context, renders its e-mail in the customer's language with
   Jinja2 and Babel, and writes the notice, link and outbox rows in batches of 500), then the
   signed audit entry and the commit. The time of each SQL statement (cursor execute) and of
   the commit is measured inside it;
 - the reference: the same number of already rendered e-mails (the same subjects and
-  bodies) queued one by one with ``baton.outbox.enqueue``, in one transaction: the cost of
+  bodies) queued one by one with ``baton.jobs.outbox.enqueue``, in one transaction: the cost of
   just queuing them;
 - the breakdown: ``load_register`` alone, then every notice rendered alone, without the
   database (``notice_context``, ``i18n.render_blocks`` of ``notices/notice.j2``,
@@ -48,12 +48,13 @@ import _common
 from bench_register_import import NOW, write_register
 from sqlalchemy import event, func, select
 
-from baton import auditlog, links
-from baton.db import notices, outbox, reading
-from baton.links import Purpose
-from baton.notices import issue_notices, release_row
-from baton.outbox import Channel, enqueue
-from baton.registerstore import import_register, load_register, read_profile, save_profile
+from baton.jobs.outbox import Channel, enqueue
+from baton.services.notices import issue_notices, release_row
+from baton.store import auditlog, links
+from baton.store.engine import reading
+from baton.store.links import Purpose
+from baton.store.register import import_register, load_register, read_profile, save_profile
+from baton.store.tables import notices, outbox
 from baton.testing import FakeClock
 from handover import i18n
 from handover.importing import sources

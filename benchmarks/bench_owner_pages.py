@@ -7,7 +7,7 @@ One uvicorn process on 127.0.0.1 serves Baton's application (``create_app``) wit
 route added to the same app: ``GET /bench/bare``, a plain ``def`` (dispatched through the same
 thread pool as the owner's pages) that returns a fixed ``HTMLResponse`` with the headers of
 Baton's own pages. Its body is ``link_invalid`` rendered once, at start-up, by the same
-``baton.messages.render_page`` (the same ``_base.html`` and style sheet, so about the size of
+``baton.services.messages.render_page`` (the same ``_base.html`` and style sheet, so about the size of
 a dashboard). It is rendered once rather than per request so that the ratio charges the
 dashboard with all of its own work (the session lookup, the reads and the Jinja2 render) and
 the reference with only what every HTML page costs (routing, the thread-pool hop, middleware,
@@ -55,8 +55,8 @@ import pyotp
 from bench_checkin import Request, free_port, hammer
 from sqlalchemy import Engine, insert, select
 
-from baton.db import switches, transitions
 from baton.runtime import build
+from baton.store.tables import switches, transitions
 from switch import iso
 
 TARGET = 0.3
@@ -75,8 +75,8 @@ def serve(url: str, port: int) -> None:
     import uvicorn
     from fastapi.responses import HTMLResponse
 
-    from baton.api import create_app
-    from baton.messages import render_page
+    from baton.http.app import create_app
+    from baton.services.messages import render_page
 
     runtime = build(_common.settings(url), upgrade=False)
     app = create_app(runtime.service)

@@ -9,7 +9,7 @@ For each size, CSV files are written to a temporary folder (not timed): ``regist
 EPP statuses, creation and transfer dates, reseller-held names. Each size is then imported
 in its own child process, on a fresh database, so that one size's memory cannot hide the
 other's. There, the real path runs: ``handover.importing.sources([folder])`` into
-``baton.registerstore.import_register`` (one transaction, batches of 1,000 rows, all or
+``baton.store.register.import_register`` (one transaction, batches of 1,000 rows, all or
 nothing). The child first imports a 200-domain register for another owner (modules, idna
 tables, statement caches warm up), then, for the measured owner:
 
@@ -54,7 +54,8 @@ from typing import Any
 import _common
 from sqlalchemy import func, insert, select
 
-from baton.db import customers, domains, insert_id, owners
+from baton.store.engine import insert_id
+from baton.store.tables import customers, domains, owners
 
 TARGET_SECONDS = 30.0
 TARGET_MEMORY_RATIO = 1.5
@@ -190,8 +191,8 @@ def _owner(engine: Any, email: str) -> int:
 def child(url: str, folder: Path, warm: Path, trace: bool, profile: bool) -> dict[str, Any]:
     from sqlalchemy import event
 
-    from baton.registerstore import import_register
     from baton.runtime import build
+    from baton.store.register import import_register
     from baton.testing import FakeClock
     from handover.importing import sources
 

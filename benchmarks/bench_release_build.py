@@ -12,7 +12,7 @@ and uploaded into the content-addressed store; ``--holders`` heirs with e-mail a
 and keys set by the owner; a ``--threshold``-of-``--holders`` split per compartment, sealed
 on the owner's side (``vault.release.seal``) and stored with ``set_split``.
 
-Timed, per round: ``baton.drills.start_drill``, which writes the release and one package row
+Timed, per round: ``baton.services.drills.start_drill``, which writes the release and one package row
 per holder and compartment in one transaction (``create_release``), builds every package
 (``PackageBuilder.build_all``, up to 4 threads: per package a folder, where the compartment
 file is hard-linked from the store, and a zip, ``ZIP_STORED``, into which the kernel copies
@@ -48,9 +48,9 @@ from typing import Any
 import _common
 from sqlalchemy import select
 
-from baton.db import packages
-from baton.drills import start_drill
-from baton.releases import PackageBuilder, vault_parts
+from baton.services.drills import start_drill
+from baton.services.releases import PackageBuilder, vault_parts
+from baton.store.tables import packages
 from vault import agecrypt, document, keys, release
 from vault.entries import entry_from_dict
 from vault.shares import policy_from_dict

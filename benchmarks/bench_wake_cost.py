@@ -26,7 +26,7 @@ from typing import Any
 import _common
 from sqlalchemy import Engine, event
 
-from baton.outbox import Channel
+from baton.jobs.outbox import Channel
 from baton.runtime import Runtime, build
 from baton.testing import RecordingSender
 

@@ -124,7 +124,7 @@ def run_cli(*args: str | Path, input: str | None = None) -> Any:
     """Run ``baton`` in this process (typer's runner); a connection it left open would fail the test."""
     from typer.testing import CliRunner
 
-    from baton.cli import app
+    from baton.cli.app import app
     result = CliRunner().invoke(app, [str(a) for a in args], input=input)
     if result.exc_info is not None:  # a kept traceback (sys.exit) would keep the client alive
         traceback.clear_frames(result.exc_info[2])

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pyotp
 
-from baton.outbox import Message
+from baton.jobs.outbox import Message
+from baton.jobs.worker import Worker
 from baton.runtime import Runtime
 from baton.testing import FakeClock, RecordingSender
-from baton.worker import Worker
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Response

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from browser_support import ARTIFACTS, DESKTOP, OWNER_EMAIL, OWNER_PASSWORD, Camera, Site, Visit
 
-from baton.api import create_app
-from baton.outbox import Channel
+from baton.http.app import create_app
+from baton.jobs.outbox import Channel
 from baton.runtime import build
 from baton.testing import FakeClock, RecordingSender
 from tests_support import free_port, live_server, settings_for

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from browser_support import Site, Visit, heading
 from sqlalchemy import select
 
-from baton.db import notices
+from baton.store.tables import notices
 from handover import i18n
 
 POLICY = {"interval": "10d", "grace": "0s",

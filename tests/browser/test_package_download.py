@@ -10,7 +10,7 @@ from pathlib import Path
 
 from browser_support import Site, Visit, heading
 
-from baton.vaultclient import OwnerVault
+from baton.cli.ownervault import OwnerVault
 from tests_support import needs_tools, tool
 from vault import keys
 from vault.entries import entry_from_dict

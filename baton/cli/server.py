@@ -1,0 +1,157 @@
+"""Server-side commands: they use the database in the settings (init, serve, worker, totp, db, audit)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baton.cli.common import client_config_path, fail, open_runtime, read_file
+from baton.errors import exit_code
+from baton.settings import Settings, get_settings
+from switch import SwitchError
+
+audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+totp_app = typer.Typer(help="Two-step sign-in for the web pages (an authenticator app).", no_args_is_help=True)
+
+
+def init(
+    email: Annotated[str, typer.Option(prompt=True, help="The owner's e-mail address.")],
+    timezone: Annotated[str, typer.Option(prompt=True, help="IANA time zone, e.g. Europe/Rome.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="BATON_INIT_PASSWORD", help="At least 10 characters.")],
+    totp: Annotated[bool, typer.Option(prompt="Set up TOTP (an authenticator app) for web sign-in?",
+                                       help="Create a TOTP secret for web sign-in.")] = True,
+    policy: Annotated[Path | None, typer.Option(help="A policy file (JSON or YAML); default: 30-day check-ins.")]
+    = None,
+    save_token: Annotated[bool, typer.Option(help="Save the API token in the client file (mode 600).")] = True,
+) -> None:
+    """Create an owner with an armed switch; print the API token once."""
+    from baton.errors import BatonError
+    data = read_file(policy) if policy else None
+    if policy and not isinstance(data, dict):
+        fail(f"{policy}: expected a policy object (interval, reminders, grace, stages…), "
+             f"got {type(data).__name__}", code=2)
+    runtime = open_runtime()
+    try:
+        made = runtime.service.create_owner(email, password, timezone, totp=totp, policy=data)
+    except (BatonError, SwitchError) as exc:
+        fail(str(exc), code=exit_code(exc))
+    view = runtime.service.status(made.owner.id)
+    typer.echo(f"Owner {made.owner.email} created. Switch armed; deadline {view.to_dict()['deadline_local']}.")
+    typer.echo("\nAPI token (shown once; keep it safe):")
+    typer.echo(f"  {made.api_token}")
+    if made.totp_secret:
+        typer.echo("\nTOTP: add this to your authenticator app (shown once):")
+        typer.echo(f"  {made.totp_uri()}")
+    if save_token:
+        path = client_config_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"url": runtime.settings.base_url, "token": made.api_token}, handle)
+        tmp.replace(path)
+        typer.echo(f"\nThe token is saved in {path} for `baton checkin` and `baton status`.")
+
+
+@totp_app.command("enable")
+def totp_enable(
+    email: Annotated[str, typer.Option(prompt=True, help="The owner's e-mail address.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="BATON_PASSWORD",
+                                          help="The owner's password.")],
+) -> None:
+    """Set up (or replace) the authenticator app for web sign-in; signs out every web session."""
+    from baton.http import websessions
+    from baton.services import accounts
+    runtime = open_runtime()
+    with runtime.engine.begin() as conn:
+        owner_id = accounts.verify_password(conn, email, password)
+    if owner_id is None:
+        fail("the email or the password is not right", code=3)
+    secret = accounts.new_totp_secret()
+    typer.echo("Add this to your authenticator app (shown once):")
+    typer.echo(f"  {accounts.totp_uri(secret, email.strip().lower())}")
+    code = typer.prompt("Then type the 6-digit code it shows")
+    if not accounts.code_matches(secret, code, runtime.service.clock.now()):
+        fail(f"code: expected the 6 digits your app shows now, got {code.strip()!r}; nothing was changed", code=2)
+    with runtime.engine.begin() as conn:
+        accounts.set_totp(conn, owner_id, secret)
+        ended = websessions.close_all(conn, owner_id)
+        runtime.service.record(conn, owner_id, "owner.totp_enabled", {"sessions_ended": ended})
+    typer.echo(f"Two-step sign-in is on for {email.strip().lower()}; {ended} web session(s) signed out.")
+
+
+def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
+    """Run the API and a worker in one process (SQLite by default)."""
+    import uvicorn
+
+    from baton import logging_setup
+    from baton.http.app import create_app
+    runtime = open_runtime()
+    settings = runtime.settings
+    application = create_app(runtime.service, runtime.worker())
+    typer.echo(f"Baton {settings.base_url} — database {_safe_url(settings)}", err=True)
+    config = uvicorn.Config(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    server = uvicorn.Server(config)
+    logging_setup.install()  # after uvicorn configured its loggers
+    server.run()
+
+
+def worker(once: Annotated[bool, typer.Option(help="Do the due work once and exit.")] = False) -> None:
+    """Run a worker alone; several can share one PostgreSQL."""
+    runtime = open_runtime(upgrade=False)
+    w = runtime.worker()
+    if once:
+        events, sent = w.run_once()
+        typer.echo(json.dumps({"events": events, "sent": sent}))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    w.start()
+    typer.echo(f"worker {w.name} running; database {_safe_url(runtime.settings)}", err=True)
+    stop.wait()
+    w.stop()
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(settings.resolved_database_url()).render_as_string(hide_password=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
+    """Create or upgrade the schema; rows already there stay."""
+    from baton.store import migrate
+    from baton.store.engine import make_engine
+    engine = make_engine(get_settings().resolved_database_url())
+    migrate.upgrade(engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(engine)}")
+
+
+@audit_app.command("verify")
+def audit_verify(email: Annotated[str, typer.Option(help="The owner whose chain to check.")]) -> None:
+    """Check an owner's audit chain; exit 1 naming the first altered, removed or reordered entry."""
+    from baton.services import accounts
+    from baton.store import auditlog
+    from baton.store.engine import reading
+    runtime = open_runtime(upgrade=False)
+    with reading(runtime.engine) as conn:
+        found = accounts.find_owner(conn, email)
+        if found is None:
+            fail(f"no owner with the e-mail {email.strip().lower()}", code=4)
+        count, problem = auditlog.verify(conn, runtime.service.signer, found.id)
+    if problem is not None:
+        fail(f"audit chain of {found.email} is broken at {problem}",
+             hint=f"{count} entries read; entries before {problem.seq} are intact")
+    typer.echo(f"audit chain of {found.email}: {count} entries, all intact")
+
+

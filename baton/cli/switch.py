@@ -1,0 +1,87 @@
+"""The owner's switch from the command line: check in, status, pause, timeline, policy, channels,
+release requesters (through the API), and ``simulate`` (no database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baton.cli.common import JsonFlag, call, fail, read_file, show_status
+from switch import ScenarioError, parse_scenario, simulate
+
+policy_app = typer.Typer(help="The switch policy.", no_args_is_help=True)
+channel_app = typer.Typer(help="Where the owner's alerts go besides e-mail (Apprise URLs).", no_args_is_help=True)
+requester_app = typer.Typer(help="People who may ask for release.", no_args_is_help=True)
+
+
+def simulate_command(file: Annotated[Path, typer.Argument(help="Scenario file (JSON or YAML).")]) -> None:
+    """Print the timeline a policy produces for a scenario, as JSON lines. No database."""
+    data = read_file(file)
+    try:
+        scenario = parse_scenario(data)
+        for event in simulate(scenario):
+            typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+    except ScenarioError as exc:
+        fail(f"{file}: {exc}", code=2)
+
+
+
+def checkin(as_json: JsonFlag = False) -> None:
+    """Check in: re-arms the switch and cancels any stage not yet run."""
+    show_status(call("POST", "/api/checkin"), as_json)
+
+
+def status(as_json: JsonFlag = False) -> None:
+    """State, deadline and next reminder in your time zone; holders whose keys are unverified or stale."""
+    view = call("GET", "/api/status")
+    people = call("GET", "/api/people")
+    keys = {p["name"]: p["key"] for p in people if p["key"] in ("none", "unverified", "stale")}
+    if as_json:
+        view = {**view, "holder_keys": keys}
+    show_status(view, as_json)
+    if not as_json:
+        for name, state in sorted(keys.items()):
+            typer.echo(f"{'holder key:':<16}{name}: {state}" + (" (no key yet)" if state == "none" else ""))
+
+
+def pause(until: Annotated[str, typer.Argument(help="End of the pause: 2026-08-31T09:00:00+02:00.")],
+          as_json: JsonFlag = False) -> None:
+    """Pause the switch until a moment (at most the policy's max_pause away)."""
+    show_status(call("POST", "/api/pause", json={"until": until}), as_json)
+
+
+def timeline(limit: Annotated[int, typer.Option(help="How many entries.")] = 50) -> None:
+    """The recorded transitions, oldest first, as JSON lines."""
+    for entry in call("GET", "/api/timeline", params={"limit": limit}):
+        typer.echo(json.dumps(entry, ensure_ascii=False))
+
+
+@policy_app.command("show")
+def policyshow_status() -> None:
+    """Print the policy as JSON."""
+    typer.echo(json.dumps(call("GET", "/api/policy"), indent=2))
+
+
+@policy_app.command("set")
+def policy_set(file: Annotated[Path, typer.Argument(help="Policy file (JSON or YAML).")],
+               as_json: JsonFlag = False) -> None:
+    """Replace the policy (counts as a check-in)."""
+    show_status(call("PUT", "/api/policy", json=read_file(file)), as_json)
+
+
+@channel_app.command("add")
+def channel_add(url: Annotated[str, typer.Argument(help="Apprise URL, e.g. ntfy://my-topic.")],
+                label: Annotated[str, typer.Option(help="A name for it.")] = "") -> None:
+    """Add a channel for alerts (chat, push, webhook)."""
+    made = call("POST", "/api/channels", json={"url": url, "label": label})
+    typer.echo(f"channel {made['id']} added")
+
+
+@requester_app.command("add")
+def requester_add(name: Annotated[str, typer.Argument()], email: Annotated[str, typer.Argument()]) -> None:
+    """Make a standing link with which NAME may ask for release (printed once)."""
+    typer.echo(call("POST", "/api/requesters", json={"name": name, "email": email})["url"])
+

@@ -1,0 +1,112 @@
+"""The HTTP face: the JSON API for the owner (bearer token) and the one-time link pages.
+
+Link pages follow one rule: a GET only shows, a POST acts (mail scanners and chat
+previews open links). Errors map to status codes in one place (``baton.errors``).
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from baton import __version__
+from baton.errors import BatonError, Unauthorized, http_status
+from baton.http import handover_api, link_pages, owner_pages, switch_api, vault_api
+from baton.http.auth import owner_auth
+from baton.http.csrf import CsrfTokens
+from baton.http.headers import SecurityHeaders
+from baton.http.ratelimit import RateLimiter
+from baton.jobs.worker import Worker
+from baton.services.handover import HandoverService
+from baton.services.releases import PackageBuilder, vault_parts
+from baton.services.switch import SwitchService
+from baton.services.vault import VaultService
+from switch import SwitchError
+
+
+def create_app(service: SwitchService, worker: Worker | None = None, vault: VaultService | None = None,
+               builder: PackageBuilder | None = None) -> FastAPI:
+    """The application; with a worker, it runs beside the API for the app's lifetime."""
+    if vault is None or builder is None:
+        vault, builder = vault_parts(service)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(title="Baton", version=__version__, lifespan=lifespan,
+                  description="The owner's API of Baton's dead-man's switch, and its link pages.")
+    app.add_middleware(SecurityHeaders, https=service.settings.base_url.startswith("https://"))
+    failures = RateLimiter(service.settings.token_failures_per_minute)
+    link_failures = RateLimiter(service.settings.token_failures_per_minute * 3)
+    link_posts = RateLimiter(service.settings.link_posts_per_minute)
+    auth = owner_auth(service, failures)
+    links = link_pages.link_pages(service, link_failures, link_posts)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        kind, said = first.get("type"), str(first.get("msg", "invalid"))
+        if kind == "json_invalid":
+            ctx = first.get("ctx", {})
+            message = f"body: expected valid JSON, {ctx.get('error', 'could not parse it')}"
+        elif kind == "missing":
+            message = f"{where}: expected a value, got none"
+        elif "Expected UploadFile" in said:
+            message = f"{where}: expected a file (a part with a file name), got a plain form field"
+        else:
+            # Pydantic's wording made to read like ours: "expected …, got …".
+            if kind in ("model_attributes_type", "dict_type"):
+                said = "expected a JSON object"
+            elif said.startswith("Input should be "):
+                said = "expected " + said.removeprefix("Input should be ")
+            message = f"{where}: {said.removeprefix('Value error, ')}"
+            if "input" in first:
+                message += f", got {json.dumps(first['input'], default=str)[:80]}"
+        return JSONResponse({"detail": message}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unreadable(request: Request, exc: StarletteHTTPException) -> Response:
+        """A body that cannot even be read (bytes that are not UTF-8 as JSON, a broken multipart form) is
+        bad input like any other: 422 saying what was expected (FastAPI's own answer is a bare 400)."""
+        if exc.status_code != 400:
+            return await http_exception_handler(request, exc)
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):
+            message = (f"body: expected JSON in UTF-8, got the byte 0x{cause.object[cause.start]:02x} at position "
+                       f"{cause.start}, which is not UTF-8")
+        else:
+            media = request.headers.get("content-type", "").split(";")[0].strip() or "request"
+            message = f"body: expected a well-formed {media} body, got one that could not be read ({exc.detail})"
+        return JSONResponse({"detail": message}, status_code=422)
+
+    @app.exception_handler(BatonError)
+    async def _baton_error(_request: Request, exc: BatonError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(SwitchError)
+    async def _switch_error(_request: Request, exc: SwitchError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=http_status(exc))
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+    switch_api.install(app, service, auth)
+    link_pages.install(app, service, links)
+    vault_api.install(app, vault, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link)
+    handover = HandoverService(service, vault)
+    handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link)
+    owner_pages.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)
+    return app

@@ -1,0 +1,124 @@
+"""The one-time link pages: a GET only shows, a POST acts (mail scanners and chat previews open
+links). Every refusal is a page that explains itself, in the language of the link's person.
+This module holds the shared mechanics and the switch's own links: check-in (``/l``), verifier
+(``/v``) and release request (``/q``)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from baton.errors import BatonError, LinkError, http_status
+from baton.http import pagelanguage
+from baton.http.csrf import cross_site
+from baton.http.ratelimit import RateLimiter
+from baton.services.messages import render_page
+from baton.services.switch import SwitchService
+from baton.store.links import Purpose
+from baton.timeutil import local
+from switch import SwitchError
+
+_Page = TypeVar("_Page", bound=Response)  # a link's page, or a file it gives (a key check's challenge)
+
+
+class OnLink(Protocol):
+    """Run a link page's work, refusals made pages (see ``link_pages``)."""
+
+    def __call__(self, request: Request, act: Callable[[], _Page],
+                 language: Callable[[], str | None] = ...) -> _Page | HTMLResponse: ...
+
+
+@dataclass(frozen=True)
+class LinkPages:
+    page: Callable[..., HTMLResponse]
+    too_many: Callable[..., HTMLResponse]
+    on_link: OnLink
+
+
+def link_pages(service: SwitchService, link_failures: RateLimiter, link_posts: RateLimiter) -> LinkPages:
+    def page(name: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(render_page(name, **context), status_code=status_code,
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                     "X-Robots-Tag": "noindex"})
+
+    def too_many(language: str = "en") -> HTMLResponse:
+        return page("link_invalid", status_code=429, why="refused", language=language, message=pagelanguage.translate(
+            "Too many attempts in a short time. Wait a minute, then open the link again.", language))
+
+    def on_link(request: Request, act: Callable[[], _Page],
+                language: Callable[[], str | None] = lambda: None) -> _Page | HTMLResponse:
+        """Run a link page's work; every refusal is a page that explains itself, never JSON, in the language
+        of the link's person when ``language`` finds one, else in the browser's (``Accept-Language``)."""
+        browser = pagelanguage.negotiate(request.headers.get("accept-language"))
+
+        def refused(status_code: int, why: str, message: str) -> HTMLResponse:
+            spoken = language() or browser
+            return page("link_invalid", status_code=status_code, why=why, language=spoken,
+                        message=pagelanguage.translate(message, spoken),
+                        kind=request.url.path.split("/")[1])  # whose link: l (owner), e/k/d (holder)…
+
+        address = request.client.host if request.client else "?"
+        if link_failures.blocked(address):
+            return too_many(browser)  # no look-up for an address that keeps trying unknown links
+        if request.method == "POST":
+            if cross_site(request, service.settings.base_url):
+                return refused(403, "refused", "This form did not come from Baton's own page: open the link "
+                                               "again and press the button there.")
+            if link_posts.blocked(request.url.path):  # per link: a key-check code cannot be guessed fast
+                return too_many(language() or browser)
+            link_posts.hit(request.url.path)
+        try:
+            return act()
+        except LinkError as exc:
+            if exc.why == "unknown":
+                link_failures.hit(address)
+            return refused(404 if exc.why == "unknown" else 410, exc.why, str(exc))
+        except (BatonError, SwitchError) as exc:
+            return refused(http_status(exc), "refused", str(exc))
+    return LinkPages(page, too_many, on_link)
+
+
+def install(app: FastAPI, service: SwitchService, pages: LinkPages) -> None:
+    page, on_link = pages.page, pages.on_link
+
+    @app.get("/l/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def checkin_page(request: Request, token: str) -> HTMLResponse:
+        def show() -> HTMLResponse:
+            _link, view, email = service.open_link(token, Purpose.CHECKIN)
+            return page("checkin", view=view.to_dict(), email=email)
+        return on_link(request, show)
+
+    @app.post("/l/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def checkin_by_link(request: Request, token: str) -> HTMLResponse:
+        return on_link(request, lambda: page("checkin_done", view=service.check_in_by_link(token).to_dict()))
+
+    @app.get("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def verify_page(request: Request, token: str) -> HTMLResponse:
+        def show() -> HTMLResponse:
+            link, view, email = service.open_link(token, Purpose.VERIFY)
+            return page("verify", who=link.who, email=email, closes=local(link.expires_at, view.timezone))
+        return on_link(request, show)
+
+    @app.post("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def verify_answer(request: Request, token: str, answer: Annotated[str, Form()] = "") -> HTMLResponse:
+        if answer not in ("reachable", "unreachable"):
+            return page("link_invalid", status_code=422, why="answer",
+                        message="Please press one of the two buttons: reachable or unreachable.")
+
+        def act() -> HTMLResponse:
+            service.vote_by_link(token, answer)
+            return page("verify_done", answer=answer)
+        return on_link(request, act)
+
+    @app.get("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def request_page(request: Request, token: str) -> HTMLResponse:
+        def show() -> HTMLResponse:
+            link, view, email = service.open_link(token, Purpose.REQUEST)
+            return page("request", who=link.who, email=email, view=view.to_dict())
+        return on_link(request, show)
+
+    @app.post("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def request_release(request: Request, token: str) -> HTMLResponse:
+        return on_link(request, lambda: page("request_done", view=service.request_by_link(token).to_dict()))

@@ -1,0 +1,149 @@
+"""The switch's API shapes: status, policy, timeline, audit, channels, requesters."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from baton.http.models import absent
+
+
+class ReleaseRequest(BaseModel):
+    """A holder's request for release, waiting for its time."""
+
+    by: str
+    at: str
+    completes: str
+
+
+class SwitchStatus(BaseModel):
+    """The switch as the owner sees it; ``*_local`` fields are in the owner's time zone."""
+
+    status: Literal["armed", "grace", "confirming", "fired", "released", "paused"]
+    timezone: str
+    deadline: str
+    deadline_local: str = Field(examples=["2026-02-19 11:00 CET"])
+    next_reminder: str | None
+    next_reminder_local: str | None
+    fires_at: str | None = Field(description="When the switch would fire with no check-in; null once fired or "
+                                             "while paused.")
+    fires_at_local: str | None
+    paused_until: str | None
+    paused_until_local: str | None
+    last_checkin: str = Field(description="The last check-in (or the end of a pause).")
+    last_checkin_local: str
+    pending_stages: list[str] = Field(description="Stages of a fired switch that have not run yet.")
+    release_request: ReleaseRequest | None
+
+
+class Verifier(BaseModel):
+    name: str
+    email: str = absent()
+
+
+class Schedule(BaseModel):
+    """A calendar schedule in the policy's time zone."""
+
+    every: Literal["day", "week", "month"]
+    at: str = Field("09:00", description="HH:MM on the owner's wall clock.")
+    on: list[str] | list[int] | str | int = absent(
+        description="Weekdays (mon, thursday…) for every week; days of the month (1–31) for every month; "
+                    "nothing for every day.")
+
+
+class Confirm(BaseModel):
+    """The confirmation window: verifiers asked at its start; a quorum of them may fire early."""
+
+    window: str
+    verifiers: list[str | Verifier]
+    quorum: int = absent(description="Defaults to every verifier.")
+
+
+class Stage(BaseModel):
+    name: str
+    after: str = Field("0d", description="How long after the switch fired the stage runs.")
+    audience: list[str] = Field([], description="owner, a verifier's name or an e-mail address; empty: every "
+                                                "holder (for release).")
+    action: str = Field("notify", description="notify, notify_customers or release.")
+
+
+class ReleaseRequestPolicy(BaseModel):
+    wait: str = Field("7d", description="How long a holder's request for release waits for the owner.")
+
+
+class PolicyInput(BaseModel):
+    """A policy as written: exactly one of ``interval`` and ``schedule``; every other field has a default.
+
+    The server reads it with the switch's own validator, whose refusals name the field:
+    ``policy field `reminders[0]`: expected less than the interval (30d), got '31d'``.
+    """
+
+    interval: str = absent(examples=["30d"])
+    schedule: Schedule = absent()
+    timezone: str = absent(description="An IANA time zone; the owner's when absent.", examples=["Europe/Rome"])
+    reminders: list[str] = Field([], description="Offsets before the deadline.", examples=[["7d", "1d"]])
+    grace: str = "0d"
+    grace_reminder_every: str | None = Field(None, description="Absent or null: no reminders during grace.")
+    confirm: Confirm | None = Field(None, description="Absent or null: no confirmation window.")
+    stages: list[Stage] = []
+    max_pause: str = "90d"
+    release_request: ReleaseRequestPolicy = Field(default_factory=lambda: ReleaseRequestPolicy(wait="7d"))
+
+
+class ScheduleOut(BaseModel):
+    every: Literal["day", "week", "month"]
+    at: str
+    on: list[str] | list[int] = absent(description="Absent for a daily schedule.")
+
+
+class ConfirmOut(BaseModel):
+    window: str
+    verifiers: list[str | Verifier] = Field(description="A name alone when the verifier has no e-mail here.")
+    quorum: int
+
+
+class StageOut(BaseModel):
+    name: str
+    after: str
+    audience: list[str]
+    action: str
+
+
+class Policy(BaseModel):
+    """The stored policy, every default written out; ``interval`` or ``schedule`` (the other is absent)."""
+
+    timezone: str
+    interval: str = absent()
+    schedule: ScheduleOut = absent()
+    reminders: list[str]
+    grace: str
+    grace_reminder_every: str = absent(description="Absent: no reminders during grace.")
+    confirm: ConfirmOut = absent(description="Absent: no confirmation window.")
+    stages: list[StageOut]
+    max_pause: str
+    release_request: ReleaseRequestPolicy
+
+
+class TimelineEntry(BaseModel):
+    at: str = Field(description="When it was due.")
+    recorded_at: str
+    event: Literal["checkin", "reminder", "deadline", "grace_reminder", "confirm_requested", "vote", "fired",
+                   "stage", "cancelled", "paused", "resumed", "release_requested", "refused"]
+    stage: str | None
+    who: str | None
+    reason: str
+
+
+class AuditResult(BaseModel):
+    entries: int
+    ok: bool
+    problem: str | None = Field(description="The first broken entry, when the chain is broken.")
+
+
+class ChannelAdded(BaseModel):
+    id: int
+
+
+class RequesterAdded(BaseModel):
+    url: str = Field(description="The standing link with which the holder may ask for release (shown once).")

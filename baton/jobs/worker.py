@@ -1,0 +1,183 @@
+"""The worker: advances due switches and drains the outbox; APScheduler only wakes it.
+
+All state is in the database. Two wakes, each a date job moved after every run: one at
+the next due switch (and after every change made in this process), one at the next
+message due for delivery; and a safety sweep for changes made by other processes.
+Switches and delivery run in separate jobs, so a slow mail server never delays firing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from baton.jobs import outbox
+from baton.jobs.channels import Sender, default_senders
+from baton.jobs.delivery import Deliverer
+from baton.jobs.outbox import Channel
+from baton.jobs.wake import Wake, after_run
+from baton.services.switch import SwitchService
+from baton.settings import Settings
+from baton.store.engine import reading
+from baton.timeutil import Clock
+
+log = logging.getLogger("baton.worker")
+MAX_PER_RUN = 100_000
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Worker:
+    """One worker identity: ``run_once`` does all due work; ``start`` schedules it."""
+
+    service: SwitchService
+    senders: dict[Channel, Sender] | None = None
+    name: str = field(default_factory=worker_name)
+
+    def __post_init__(self) -> None:
+        self.engine: Engine = self.service.engine
+        self.settings: Settings = self.service.settings
+        self.clock: Clock = self.service.clock
+        # Set by ``stop``: a run ends after the switch or message in hand instead of working
+        # through the whole backlog, so SIGTERM is honoured in seconds with thousands due.
+        self._stopping = threading.Event()
+        self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.name,
+                                   self.senders or default_senders(self.settings), stopping=self._stopping)
+        self._switch_lock = threading.Lock()
+        self._delivery_lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+        self._switch_wake = Wake("switches", self._switch_tick, self.clock)
+        self._delivery_wake = Wake("delivery", self._delivery_tick, self.clock)
+
+    def run_switches(self) -> int:
+        """Advance every due switch, most overdue first; the number of events recorded."""
+        events = 0
+        with self._switch_lock:
+            # Each call records a step or defers a failing switch, so every call makes progress;
+            # the bound only keeps one run from starving the stop flag and the delivery.
+            for _ in range(MAX_PER_RUN):
+                if self._stopping.is_set():
+                    break
+                done = self.service.advance_next()
+                if done is None:
+                    break
+                events += done
+        return events
+
+    def deliver(self) -> int:
+        """Send every message due now; the number sent."""
+        with self._delivery_lock:
+            return self.deliverer.run_once()
+
+    def run_once(self) -> tuple[int, int]:
+        """Advance due switches, build released packages, then deliver due messages: (events, messages sent)."""
+        events = self.run_switches()
+        self.build_packages()
+        return events, self.deliver()
+
+    def build_packages(self) -> int:
+        """Build the packages of releases recorded since; a failing one is logged and retried next time."""
+        from baton.services.releases import vault_parts
+        _vault, builder = vault_parts(self.service)
+        pending = builder.pending()
+        results = builder.build_all(pending, self.clock.now())
+        for package_id, result in zip(pending, results, strict=True):
+            if isinstance(result, Exception):  # one package must not hold back the others or the mail
+                log.error("building package %s failed (%s); retrying on the next run", package_id,
+                          type(result).__name__, exc_info=result)
+        return sum(not isinstance(r, Exception) for r in results)
+
+    def next_delivery(self) -> datetime | None:
+        with reading(self.engine) as conn:
+            return outbox.next_attempt(conn)
+
+    def next_wake(self) -> datetime | None:
+        """The earliest moment with work: a due switch or a message to deliver."""
+        found = [d for d in (self.service.next_due(), self.next_delivery()) if d is not None]
+        return min(found) if found else None
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run in the background: wake at the next due moments and on the sweep."""
+        scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                      "misfire_grace_time": None})
+        self._stopping.clear()
+        scheduler.add_job(self._sweep, IntervalTrigger(seconds=self.settings.sweep_seconds), id="sweep")
+        self._switch_wake.scheduler = self._delivery_wake.scheduler = scheduler
+        scheduler.start()
+        self._scheduler = scheduler
+        now = self.clock.now()
+        self._switch_wake.at(now)
+        self._delivery_wake.at(now)
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._stopping.set()
+            self._switch_wake.detach()
+            self._delivery_wake.detach()
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+
+    def poke(self, due: datetime | None) -> None:
+        """A switch changed in this process: wake at its next due moment, and deliver now."""
+        self._switch_wake.at(due)
+        self._delivery_wake.at(self.clock.now())
+
+    def _sweep(self) -> None:
+        self._switch_wake.at(self.clock.now())
+        self._delivery_wake.at(self.clock.now())
+        self._packages_soon()
+
+    def _packages_soon(self) -> None:
+        """Build released packages in a job of their own: copying large files must not delay a deadline."""
+        if self._scheduler is not None and not self._stopping.is_set():
+            self._scheduler.add_job(self._package_tick, id="packages", replace_existing=True)
+
+    def _package_tick(self) -> None:
+        try:
+            self.build_packages()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; the sweep tries again
+            log.exception("building packages failed; the sweep retries")
+
+    def _switch_tick(self) -> None:
+        if self._switch_lock.locked():
+            return  # a run is in progress and sets the next wake when it ends; do not queue behind it
+        started = self.clock.now()
+        try:
+            events = self.run_switches()
+            due = self.service.next_due()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
+            log.exception("advancing switches failed; retrying shortly")
+            self._switch_wake.at(self.clock.now() + timedelta(seconds=5))
+            return
+        if events:
+            self._delivery_wake.at(self.clock.now())
+            self._packages_soon()
+        if due is not None:
+            self._switch_wake.at(after_run(due, started, self.clock.now()))
+
+    def _delivery_tick(self) -> None:
+        if self._delivery_lock.locked():
+            return  # as above: a wake blocked on a slow mail server would hold a pool thread each sweep
+        started = self.clock.now()
+        try:
+            self.deliver()
+            due = self.next_delivery()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
+            log.exception("delivery failed; retrying shortly")
+            self._delivery_wake.at(self.clock.now() + timedelta(seconds=5))
+            return
+        if due is not None:
+            self._delivery_wake.at(after_run(due, started, self.clock.now()))

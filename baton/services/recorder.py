@@ -1,0 +1,199 @@
+"""Recording a step: each event becomes a transition, an audit entry, outbox messages and stage actions.
+
+Runs inside the transaction that stored the new state, so what it writes stands or falls
+with the transition that caused it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from baton.jobs.outbox import Channel, enqueue
+from baton.logging_setup import redact
+from baton.services import accounts, actions
+from baton.services.messages import render_email
+from baton.settings import Settings
+from baton.store import auditlog, links
+from baton.store.links import Purpose
+from baton.store.signing import Ed25519Signer
+from baton.store.tables import channels, transitions
+from baton.timeutil import local
+from switch import Event, Kind, Policy, SwitchState, iso
+
+_INSERT_TRANSITION = insert(transitions)
+
+
+class Recorder:
+    """Turns a step's events into transitions, audit entries, outbox messages and stage actions."""
+
+    def __init__(self, conn: Connection, settings: Settings, signer: Ed25519Signer, switch_id: int,
+                 owner: accounts.Owner, audit_head: tuple[int, str | None], policy: Policy, state: SwitchState,
+                 now: datetime, requester: links.Link | None = None, start_cycle: int | None = None) -> None:
+        """``owner`` and ``audit_head`` were read, locked, in this transaction; ``state`` is the
+        state after the step and ``start_cycle`` the cycle before it."""
+        self.conn, self.settings, self.signer, self.switch_id = conn, settings, signer, switch_id
+        self.owner, self.audit_head = owner, audit_head
+        self.policy, self.state, self.now, self.requester = policy, state, now, requester
+        self.start_cycle = state.cycle if start_cycle is None else start_cycle
+        self._checkin_url: str | None = None
+        self._channels: list[str] | None = None
+        self._fired_reason = ""
+
+    # Notifier protocol, for stage actions.
+    def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None:
+        rendered = render_email(template, **context)
+        enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.EMAIL,
+                recipient=recipient, purpose=purpose, subject=rendered.subject, body_text=rendered.text,
+                body_html=rendered.html, now=self.now)
+
+    def address_of(self, member: str) -> str | None:
+        if member == "owner":
+            return self.owner.email
+        if "@" in member:
+            return member
+        for verifier in self.policy.confirm.verifiers if self.policy.confirm else ():
+            if verifier.name == member:
+                return verifier.email
+        return None
+
+    def alert(self, key: str, purpose: str, template: str, **context: Any) -> None:
+        """The owner on every channel: e-mail and each Apprise URL."""
+        rendered = render_email(template, **context)
+        enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.EMAIL,
+                recipient=self.owner.email, purpose=purpose, subject=rendered.subject,
+                body_text=rendered.text, body_html=rendered.html, now=self.now)
+        if self._channels is None:
+            self._channels = [r.url for r in self.conn.execute(
+                select(channels.c.url).where(channels.c.owner_id == self.owner.id).order_by(channels.c.id))]
+        # Chat and push channels may be read by others (a public ntfy topic): no check-in link there.
+        text = redact(rendered.text).replace(f"{self.settings.base_url}/l/***", "[the check-in link is in your e-mail]")
+        for url in self._channels:
+            enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.APPRISE,
+                    recipient=url, purpose=purpose, subject=rendered.subject, body_text=text,
+                    body_html=None, now=self.now)
+
+    def checkin_url(self) -> str:
+        if self._checkin_url is None:
+            expires = self.now + timedelta(days=self.settings.link_ttl_days)
+            token = links.create(self.conn, self.owner.id, Purpose.CHECKIN, self.now, expires_at=expires,
+                                 cycle=self.state.cycle)
+            self._checkin_url = links.url(self.settings.base_url, Purpose.CHECKIN, token)
+        return self._checkin_url
+
+    def tz(self, moment: datetime | None) -> str | None:
+        return local(moment, self.policy.timezone)
+
+    def record(self, events: tuple[Event, ...]) -> None:
+        cycle = self.start_cycle
+        for event in events:
+            if event.kind in (Kind.CHECKIN, Kind.PAUSED):
+                cycle += 1  # an owner's act starts a new cycle; what came before belongs to the old one
+            self.conn.execute(_INSERT_TRANSITION, dict(
+                switch_id=self.switch_id, owner_id=self.owner.id, cycle=cycle, kind=str(event.kind),
+                stage=event.stage, who=event.who, reason=event.reason, due_at=event.at, recorded_at=self.now,
+                data=event.data))
+            entry = auditlog.append(self.conn, self.signer, self.owner.id, self.now, f"switch.{event.kind}",
+                                    {"switch": self.switch_id, **event.to_dict(), "recorded_at": iso(self.now)},
+                                    head=self.audit_head)
+            self.audit_head = (entry.seq, entry.hash)
+            self._messages(event, cycle)
+
+    def _messages(self, event: Event, cycle: int) -> None:
+        key = f"{event.kind}/{iso(event.at)}/{event.stage or event.who or ''}/" \
+              f"{event.data.get('index', event.data.get('level', ''))}"
+        state = self.state
+        if event.kind is Kind.REMINDER:
+            expires = self.now + timedelta(days=self.settings.link_ttl_days)
+            self.email(self.owner.email, key, "reminder", "reminder",
+                       deadline_local=self.tz(datetime.fromisoformat(event.data["deadline"])),
+                       checkin_url=self.checkin_url(), link_expires_local=self.tz(expires))
+        elif event.kind in (Kind.DEADLINE, Kind.GRACE_REMINDER):
+            deadline = datetime.fromisoformat(event.data["deadline"])
+            fires = deadline + self.policy.grace + (self.policy.confirm.window if self.policy.confirm
+                                                    else timedelta())
+            self.alert(key, str(event.kind), "deadline", level=event.data.get("level", 0) + 1,
+                       deadline_local=self.tz(deadline), fires_local=self.tz(fires),
+                       fires_in=_human(fires - event.at), confirm=self.policy.confirm is not None,
+                       checkin_url=self.checkin_url())
+        elif event.kind is Kind.CONFIRM_REQUESTED:
+            assert event.who is not None
+            address = self.address_of(event.who)
+            if address is None:
+                return  # a verifier without an address: the transition records the question
+            closes = datetime.fromisoformat(event.data["closes"])
+            token = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes,
+                                 who=event.who, cycle=cycle)
+            self.email(address, key, "verify", "confirm_requested", who=event.who,
+                       owner_email=self.owner.email, armed_local=self.tz(state.armed_at),
+                       closes_local=self.tz(closes), verify_url=links.url(self.settings.base_url,
+                                                                          Purpose.VERIFY, token))
+        elif event.kind is Kind.VOTE:
+            self.alert(key, "vote", "vote", who=event.who, answer=event.data["answer"], reason=event.reason,
+                       checkin_url=self.checkin_url())
+        elif event.kind is Kind.FIRED:
+            self._fired_reason = event.reason
+            stages = [{"name": s.name, "when_local": self.tz(event.at + s.after)} for s in self.policy.stages]
+            self.alert(key, "fired", "fired", at_local=self.tz(event.at), reason=event.reason, stages=stages,
+                       checkin_url=self.checkin_url())
+        elif event.kind is Kind.STAGE:
+            self._run_stage(event, cycle)
+        elif event.kind is Kind.CANCELLED:
+            what = "checked in" if "checked in" in event.reason else "paused the switch"
+            self.email(self.owner.email, key, "cancelled", "cancelled", what=what, at_local=self.tz(event.at),
+                       stages=event.data["stages"], deadline_local=self.tz(state.deadline))
+        elif event.kind in (Kind.PAUSED, Kind.RESUMED):
+            self.email(self.owner.email, key, str(event.kind), "paused", resumed=event.kind is Kind.RESUMED,
+                       reason=event.reason, until_local=self.tz(state.paused_until),
+                       deadline_local=self.tz(state.deadline))
+        elif event.kind is Kind.RELEASE_REQUESTED:
+            completes = datetime.fromisoformat(event.data["completes"])
+            self.alert(key, "release_requested", "release_requested", who=event.who,
+                       completes_local=self.tz(completes), checkin_url=self.checkin_url())
+            if self.requester is not None and self.requester.email:
+                self.email(self.requester.email, key + "/ack", "request_update", "request_update", who=event.who,
+                           owner_email=self.owner.email, refused=False, completes_local=self.tz(completes))
+        elif event.kind is Kind.REFUSED:
+            address = self._requester_address(event.who)
+            if address:
+                self.email(address, key, "request_update", "request_update", who=event.who,
+                           owner_email=self.owner.email, refused=True, completes_local="")
+
+    def _requester_address(self, who: str | None) -> str | None:
+        from baton.store.tables import links as link_table
+        row = self.conn.execute(select(link_table.c.email).where(
+            link_table.c.owner_id == self.owner.id, link_table.c.purpose == str(Purpose.REQUEST),
+            link_table.c.who == who, link_table.c.revoked_at.is_(None))).first()
+        return None if row is None else row.email
+
+    def _run_stage(self, event: Event, cycle: int) -> None:
+        index = event.data["index"]
+        stage = self.policy.stages[index]
+        action = actions.get(stage.action)
+        if action is None:  # validated at policy time; a removed plugin must not lose the stage silently
+            self.alert(f"stage-missing/{index}/{iso(event.at)}", "stage", "fired", at_local=self.tz(event.at),
+                       reason=f"stage {stage.name}: no action named {stage.action!r} is installed", stages=[],
+                       checkin_url=self.checkin_url())
+            return
+        reason = self._fired_reason or self._last_fired_reason()
+        action(actions.StageRun(self.owner.id, self.owner.email, self.policy.timezone, self.policy, stage,
+                                event, reason, cycle, self.now, self))
+        # An action may append to the audit log itself (a release does): the next event follows it.
+        self.audit_head = auditlog.head(self.conn, self.owner.id)
+
+    def _last_fired_reason(self) -> str:
+        row = self.conn.execute(select(transitions.c.reason).where(
+            transitions.c.switch_id == self.switch_id, transitions.c.kind == str(Kind.FIRED))
+            .order_by(transitions.c.id.desc()).limit(1)).first()
+        return row.reason if row else "the switch fired"
+
+
+def _human(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    if hours >= 1:
+        return f"{hours} hours"
+    return "less than an hour"

@@ -1,0 +1,466 @@
+"""The switch service: every use-case that reads or changes a switch, in one transaction each.
+
+Each operation reads the clock once, loads the switch, asks the pure core for the next
+state and its events, stores the state with a conditional update on its version, and in
+the same transaction records each event as a transition and an audit entry and writes
+the messages it causes to the outbox. Losing the race for a version changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
+
+from baton.errors import BadRequest, Conflict, LinkError, NotFound
+from baton.services import accounts, actions
+from baton.services import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
+from baton.services import releases as _releases  # noqa: F401 - registers the "release" stage action
+from baton.services.recorder import Recorder
+from baton.settings import Settings
+from baton.store import auditlog, links
+from baton.store.engine import reading
+from baton.store.links import Purpose
+from baton.store.signing import Ed25519Signer
+from baton.store.tables import api_tokens, channels, owners, switches, transitions
+from baton.timeutil import Clock, local
+from switch import (
+    Kind,
+    Policy,
+    PolicyError,
+    Status,
+    Step,
+    SwitchState,
+    fire_moment,
+    hash_token,
+    iso,
+    next_timer,
+    policy_from_dict,
+    policy_to_dict,
+    state_from_dict,
+    state_to_dict,
+)
+from switch import machine as core
+
+log = logging.getLogger("baton.service")
+RETRY_FAILED = timedelta(minutes=1)
+DEFAULT_POLICY: dict[str, Any] = {
+    "interval": "30d", "reminders": ["7d", "1d"], "grace": "7d", "grace_reminder_every": "1d",
+    "stages": [{"name": "notify", "after": "0d", "audience": ["owner"], "action": "notify"}],
+}
+_REMINDING = (Kind.REMINDER, Kind.GRACE_REMINDER, Kind.DEADLINE)
+
+
+@dataclass(frozen=True)
+class SwitchView:
+    """What ``status`` shows: state, deadline, next reminder, in UTC and the owner's time zone."""
+
+    status: str
+    timezone: str
+    deadline: datetime
+    next_reminder: datetime | None
+    fires_at: datetime | None
+    paused_until: datetime | None
+    last_checkin: datetime
+    pending_stages: list[str]
+    release_request: dict[str, str] | None
+    next_due: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        tz = self.timezone
+
+        def both(name: str, moment: datetime | None) -> dict[str, Any]:
+            return {name: iso(moment) if moment else None, f"{name}_local": local(moment, tz)}
+
+        out: dict[str, Any] = {"status": self.status, "timezone": tz}
+        for name in ("deadline", "next_reminder", "fires_at", "paused_until", "last_checkin"):
+            out.update(both(name, getattr(self, name)))
+        out["pending_stages"] = self.pending_stages
+        out["release_request"] = self.release_request
+        return out
+
+
+@dataclass(frozen=True)
+class LoadedSwitch:
+    """A switch as read for a change, with its owner and the owner's audit head (both locked)."""
+
+    id: int
+    owner: accounts.Owner
+    version: int
+    policy: Policy
+    state: SwitchState
+    audit_head: tuple[int, str | None]
+
+    @property
+    def owner_id(self) -> int:
+        return self.owner.id
+
+
+@dataclass
+class SwitchService:
+    """The use-cases. ``on_change`` is told the next due moment after every change (wakes workers)."""
+
+    engine: Engine
+    settings: Settings
+    clock: Clock
+    signer: Ed25519Signer
+    on_change: Callable[[datetime | None], None] = field(default=lambda due: None)
+
+    # -- owners -----------------------------------------------------------------------------
+    def create_owner(self, email: str, password: str, timezone: str, *, totp: bool = False,
+                     policy: dict[str, Any] | None = None) -> accounts.NewOwner:
+        """A new owner with an armed switch (the default policy unless one is given)."""
+        now = self.clock.now()
+        data = dict(policy or DEFAULT_POLICY)
+        data.setdefault("timezone", timezone)
+        with self.engine.begin() as conn:
+            made = accounts.create_owner(conn, email, password, timezone, now, totp=totp)
+            checked = self.check_policy(data)
+            state = core.arm(checked, now)
+            timer = next_timer(checked, state)
+            switch_id = conn.execute(insert(switches).values(
+                owner_id=made.owner.id, policy=policy_to_dict(checked), state=state_to_dict(state),
+                status=str(state.status), next_due_at=timer.due if timer else None, version=0,
+                updated_at=now)).inserted_primary_key[0]  # type: ignore[index]
+            self._audit(conn, made.owner.id, now, "owner.created",
+                        {"switch": switch_id, "email": made.owner.email, "timezone": timezone})
+        self.on_change(timer.due if timer else None)
+        return made
+
+    def authenticate(self, token: str) -> int | None:
+        with reading(self.engine) as conn:
+            return accounts.owner_for_token(conn, token)
+
+    # -- owner acts -------------------------------------------------------------------------
+    def check_in(self, owner_id: int, via: str = "api") -> SwitchView:
+        return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via=via))
+
+    def check_in_with_token(self, token: str, via: str = "api") -> SwitchView | None:
+        """Authenticate and check in within one transaction (the API's hot path); None: unknown token."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = conn.execute(_SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
+            if row is None:
+                return None
+            policy, state = self._apply(conn, _loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
+        return self._changed(policy, state)
+
+    def pause(self, owner_id: int, until: datetime) -> SwitchView:
+        """Pause until ``until`` (any time zone offset; stored in UTC)."""
+        if until.tzinfo is None:
+            raise BadRequest(f"until: expected a moment with a time zone, got {until.isoformat()}")
+        try:
+            moment = until.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:00-14:00 is past the last day a datetime can hold in UTC
+            raise BadRequest(f"until: expected a moment between the years 1 and 9999 in UTC, got "
+                             f"{until.isoformat()}") from None
+        return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, moment))
+
+    def set_policy(self, owner_id: int, data: Any) -> SwitchView:
+        """Replace the policy (JSON as it arrived: the validator names what is wrong, a body that is not
+        an object included); an owner's change counts as a check-in and re-arms under it."""
+        with reading(self.engine) as conn:
+            owner = accounts.get_owner(conn, owner_id)
+        if isinstance(data, Mapping):
+            data = {"timezone": owner.timezone, **data}
+        policy = self.check_policy(data)
+        return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via="policy change",
+                                                                   new_policy=policy), new_policy=policy)
+
+    def get_policy(self, owner_id: int) -> dict[str, Any]:
+        with reading(self.engine) as conn:
+            row = conn.execute(select(switches.c.policy).where(switches.c.owner_id == owner_id)).first()
+        if row is None:
+            raise NotFound(f"owner {owner_id} has no switch")
+        return dict(row.policy)
+
+    def status(self, owner_id: int) -> SwitchView:
+        with reading(self.engine) as conn:
+            loaded = self._load_for_owner(conn, owner_id)
+        return _view(loaded.policy, loaded.state)
+
+    def timeline(self, owner_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` transitions, oldest first."""
+        with reading(self.engine) as conn:
+            return _timeline(conn, owner_id, limit)
+
+    def overview(self, owner_id: int, recent: int = 5) -> tuple[SwitchView, list[dict[str, Any]]]:
+        """The status and the newest transitions in one read (the dashboard's every load)."""
+        with reading(self.engine) as conn:
+            loaded = self._load_for_owner(conn, owner_id)
+            return _view(loaded.policy, loaded.state), _timeline(conn, owner_id, recent)
+
+    def add_channel(self, owner_id: int, url: str, label: str = "") -> int:
+        """Add an Apprise URL (chat, push, webhook) for the owner's alerts."""
+        import apprise
+
+        if not apprise.Apprise().add(url):
+            scheme = url.split("://", 1)[0] if "://" in url else url[:12]
+            raise BadRequest(f"url: expected an Apprise URL such as ntfy://topic or json://host/path, "
+                             f"got one starting {scheme!r}")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            channel_id = conn.execute(insert(channels).values(owner_id=owner_id, url=url,
+                                                              label=label or url.split("://")[0],
+                                                              created_at=now)).inserted_primary_key[0]  # type: ignore[index]
+            self._audit(conn, owner_id, now, "channel.added", {"channel": channel_id, "label": label})
+        return int(channel_id)
+
+    def request_link(self, owner_id: int, who: str, email: str) -> str:
+        """A standing link with which ``who`` may ask for release (shown once)."""
+        email = accounts.check_email(email)
+        if not who.strip():
+            raise BadRequest("name: expected the requester's name, got ''")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            token = links.create(conn, owner_id, Purpose.REQUEST, now, expires_at=None, who=who.strip(),
+                                 email=email)
+            self._audit(conn, owner_id, now, "requester.added", {"who": who.strip()})
+        return links.url(self.settings.base_url, Purpose.REQUEST, token)
+
+    # -- link pages -------------------------------------------------------------------------
+    def open_link(self, token: str, purpose: Purpose) -> tuple[links.Link, SwitchView, str]:
+        """Look at a link without acting: the link, the switch, the owner's address."""
+        now = self.clock.now()
+        with reading(self.engine) as conn:
+            link = links.resolve(conn, token, purpose, now)
+            loaded = self._load_for_owner(conn, link.owner_id)
+            owner = accounts.get_owner(conn, link.owner_id)
+        if purpose is Purpose.VERIFY and (loaded.state.status is not Status.CONFIRMING
+                                          or loaded.state.cycle != link.cycle):
+            raise LinkError("closed", "This question is closed: the owner checked in, or the switch "
+                            "has already decided. Thank you.")
+        return link, _view(loaded.policy, loaded.state), owner.email
+
+    def check_in_by_link(self, token: str) -> SwitchView:
+        return self._act_by_link(token, Purpose.CHECKIN,
+                                 lambda link, p, s, now: core.check_in(p, s, now, via="link"))
+
+    def vote_by_link(self, token: str, answer: str) -> SwitchView:
+        def step(link: links.Link, p: Policy, s: SwitchState, now: datetime) -> Step:
+            if s.status is not Status.CONFIRMING or s.cycle != link.cycle:
+                raise LinkError("closed", "This question is closed: the owner checked in, or the switch "
+                                "has already decided. Thank you.")
+            return core.vote(p, s, now, link.who or "", answer)
+        return self._act_by_link(token, Purpose.VERIFY, step)
+
+    def request_by_link(self, token: str) -> SwitchView:
+        return self._act_by_link(token, Purpose.REQUEST,
+                                 lambda link, p, s, now: core.request_release(p, s, now, link.who or ""))
+
+    # -- worker -----------------------------------------------------------------------------
+    def due_switches(self, now: datetime, limit: int) -> list[int]:
+        with reading(self.engine) as conn:
+            return [r.id for r in conn.execute(
+                select(switches.c.id).where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= now)
+                .order_by(switches.c.next_due_at).limit(limit))]
+
+    def next_due(self) -> datetime | None:
+        with reading(self.engine) as conn:
+            due: datetime | None = conn.execute(select(func.min(switches.c.next_due_at))
+                                                .where(switches.c.next_due_at.isnot(None))).scalar()
+        return due
+
+    def advance(self, switch_id: int) -> int:
+        """Run a switch's due timers; the number of events recorded (0 if another worker had it)."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            query = _SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else _SWITCH_BY_ID
+            row = conn.execute(query, {"switch_id": switch_id}).first()
+            return self._advance_row(conn, row, now)
+
+    def advance_next(self) -> int | None:
+        """Run the timers of the most overdue switch no other worker holds.
+
+        The number of events recorded, or None when no switch is due. Each call claims a
+        different switch (``SKIP LOCKED`` on PostgreSQL; SQLite has one writer at a time),
+        so several workers share the due switches instead of queueing on the same ones.
+        """
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = conn.execute(_NEXT_DUE, {"now": now}).first()
+            if row is None:
+                return None
+            switch_id, version = row.id, row.version
+            try:
+                with conn.begin_nested():
+                    return self._advance_row(conn, row, now)
+            except Exception as exc:  # noqa: BLE001 - one broken switch must not hold back the others
+                self._defer(conn, switch_id, version, now, exc)
+                return 0
+
+    def _defer(self, conn: Connection, switch_id: int, version: int, now: datetime, exc: Exception) -> None:
+        """A switch whose step failed is retried a minute later; the failure is logged and audited."""
+        log.error("advancing switch %s failed (%s); retrying in %s", switch_id, type(exc).__name__, RETRY_FAILED,
+                  exc_info=exc)
+        moved = conn.execute(update(switches).where(switches.c.id == switch_id, switches.c.version == version)
+                             .values(next_due_at=now + RETRY_FAILED, updated_at=now))
+        if moved.rowcount == 1:
+            owner_id = conn.execute(select(switches.c.owner_id).where(switches.c.id == switch_id)).scalar_one()
+            self._audit(conn, owner_id, now, "switch.error",
+                        {"switch": switch_id, "error": type(exc).__name__, "retry_at": iso(now + RETRY_FAILED)})
+
+    def _advance_row(self, conn: Connection, row: Row[Any] | None, now: datetime) -> int:
+        if row is None or row.next_due_at is None or row.next_due_at > now:
+            return 0
+        loaded = _loaded(row)
+        step = core.run_due(loaded.policy, loaded.state, now)
+        if not self._store(conn, loaded, loaded.policy, step, now):
+            return 0
+        return len(step.events)
+
+    # -- internals --------------------------------------------------------------------------
+    def check_policy(self, data: Any) -> Policy:
+        """Validate a policy as ``set_policy`` would: the core's checks, then actions and audiences."""
+        policy = policy_from_dict(data)
+        verifiers = {v.name for v in policy.confirm.verifiers} if policy.confirm else set()
+        for i, stage in enumerate(policy.stages):
+            if actions.get(stage.action) is None:
+                raise PolicyError(f"stages[{i}].action", f"expected one of {', '.join(actions.names())}, "
+                                  f"got {stage.action!r}")
+            for j, member in enumerate(stage.audience):
+                if member != "owner" and member not in verifiers and "@" not in member:
+                    raise PolicyError(f"stages[{i}].audience[{j}]", "expected owner, a verifier's name or "
+                                      f"an e-mail address, got {member!r}")
+        return policy
+
+    def _load_for_owner(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
+        row = conn.execute(_SWITCH_LOCKED if lock else _SWITCH, {"owner_id": owner_id}).first()
+        if row is None:
+            raise NotFound(f"owner {owner_id} has no switch")
+        return _loaded(row)
+
+    def _act(self, owner_id: int, fn: Callable[[Policy, SwitchState, datetime], Step],
+             new_policy: Policy | None = None) -> SwitchView:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            loaded = self._load_for_owner(conn, owner_id, lock=True)
+            policy, state = self._apply(conn, loaded, fn, now, new_policy)
+        return self._changed(policy, state)
+
+    def _apply(self, conn: Connection, loaded: LoadedSwitch, fn: Callable[[Policy, SwitchState, datetime], Step],
+               now: datetime, new_policy: Policy | None = None,
+               requester: links.Link | None = None) -> tuple[Policy, SwitchState]:
+        """Step a switch read (locked) in this transaction, and store it; the policy and state after."""
+        step = fn(loaded.policy, loaded.state, now)
+        policy = new_policy or loaded.policy
+        if not self._store(conn, loaded, policy, step, now, requester=requester):
+            raise Conflict("the switch changed at the same moment; try again")
+        return policy, step.state
+
+    def _act_by_link(self, token: str, purpose: Purpose,
+                     fn: Callable[[links.Link, Policy, SwitchState, datetime], Step]) -> SwitchView:
+        """Use a one-time link and act on its owner's switch, in one transaction."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            link = links.resolve(conn, token, purpose, now)
+            links.consume(conn, link, now)
+            loaded = self._load_for_owner(conn, link.owner_id, lock=True)
+            requester = link if purpose is Purpose.REQUEST else None
+            policy, state = self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now,
+                                        requester=requester)
+        return self._changed(policy, state)
+
+    def _changed(self, policy: Policy, state: SwitchState) -> SwitchView:
+        """After a committed change: wake the worker at the next due moment; the new view."""
+        timer = next_timer(policy, state)
+        self.on_change(timer.due if timer else None)
+        return _view(policy, state)
+
+    def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
+               requester: links.Link | None = None) -> bool:
+        """Conditionally store the new state; then record its events in the same transaction."""
+        timer = next_timer(policy, step.state)
+        values: dict[str, Any] = dict(state=state_to_dict(step.state), status=str(step.state.status),
+                                      next_due_at=timer.due if timer else None, version=loaded.version + 1,
+                                      updated_at=now)
+        if policy is not loaded.policy:
+            values["policy"] = policy_to_dict(policy)
+        moved = conn.execute(_MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
+        if moved.rowcount != 1:
+            return False
+        if step.events:
+            # The events ran under the policy the state was built with (a new policy only
+            # re-arms the switch), so they are recorded under it.
+            Recorder(conn, self.settings, self.signer, loaded.id, loaded.owner, loaded.audit_head, loaded.policy,
+                     step.state, now, requester, start_cycle=loaded.state.cycle).record(step.events)
+        return True
+
+    def record(self, conn: Connection, owner_id: int, kind: str, data: dict[str, Any]) -> None:
+        """Append an entry to the owner's audit log, now, in the caller's transaction."""
+        self._audit(conn, owner_id, self.clock.now(), kind, data)
+
+    def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:
+        auditlog.append(conn, self.signer, owner_id, at, kind, data)
+
+
+# Built once: on the check-in path, building a statement costs more than running it.
+_JOINED = select(switches, owners.c.email, owners.c.timezone, owners.c.language, owners.c.audit_seq,
+                 owners.c.audit_head).join(owners, owners.c.id == switches.c.owner_id)
+_SWITCH = _JOINED.where(switches.c.owner_id == bindparam("owner_id"))
+# FOR UPDATE locks the switch and its owner's row (the audit head) on PostgreSQL; SQLite
+# ignores it, its writers being serialised by BEGIN IMMEDIATE.
+_SWITCH_LOCKED = _SWITCH.with_for_update()
+# The token, its owner and the switch in one round trip; only the switch and owner rows are locked.
+_SWITCH_FOR_TOKEN = _JOINED.join(api_tokens, api_tokens.c.owner_id == switches.c.owner_id).where(
+    api_tokens.c.token_hash == bindparam("digest")).with_for_update(of=[switches, owners])
+_SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
+_SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
+_NEXT_DUE = _JOINED.where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= bindparam("now")).order_by(
+    switches.c.next_due_at).limit(1).with_for_update(of=[switches, owners], skip_locked=True)
+_MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
+                                      switches.c.version == bindparam("seen"))
+
+
+def _timeline(conn: Connection, owner_id: int, limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(select(transitions).where(transitions.c.owner_id == owner_id)
+                        .order_by(transitions.c.id.desc()).limit(limit)).all()
+    return [{"at": iso(r.due_at), "recorded_at": iso(r.recorded_at), "event": r.kind, "stage": r.stage,
+             "who": r.who, "reason": r.reason} for r in reversed(rows)]
+
+
+def _loaded(row: Row[Any]) -> LoadedSwitch:
+    owner = accounts.Owner(row.owner_id, row.email, row.timezone, row.language)
+    return LoadedSwitch(row.id, owner, row.version, _policy(row.policy), state_from_dict(row.state),
+                        (row.audit_seq, row.audit_head))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_policy(canonical: str) -> Policy:
+    return policy_from_dict(json.loads(canonical))
+
+
+def _policy(data: dict[str, Any]) -> Policy:
+    """A stored policy, parsed once per distinct policy (policies are immutable values)."""
+    return _parsed_policy(json.dumps(data, sort_keys=True))
+
+
+def _view(policy: Policy, state: SwitchState) -> SwitchView:
+    timer = next_timer(policy, state)
+    reminder = None
+    probe = state
+    # The next reminder is the first reminding timer ahead (the clock alone, no inputs).
+    for _ in range(len(policy.reminders) + 2):
+        t = next_timer(policy, probe)
+        if t is None or probe.status not in (Status.ARMED, Status.GRACE):
+            break
+        if t.kind in _REMINDING:
+            reminder = t.due
+            break
+        probe = core.run_due(policy, probe, t.due).state
+    fires = None if state.status in (Status.FIRED, Status.RELEASED) else fire_moment(policy, state)
+    if state.status is Status.PAUSED:
+        fires = None
+    pending = [s.name for s in policy.stages[state.stages_run:]] if state.status is Status.FIRED else []
+    request = None
+    if state.request_at is not None and state.request_by is not None:
+        request = {"by": state.request_by, "at": iso(state.request_at),
+                   "completes": iso(state.request_at + policy.request_wait)}
+    return SwitchView(str(state.status), policy.timezone, state.deadline, reminder, fires, state.paused_until,
+                      state.armed_at, pending, request, timer.due if timer else None)
