@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 
-_LINK = re.compile(r"/(l|v|q|e|k|d|n)/[A-Za-z0-9_\-]{8,}")
+_LINK = re.compile(r"/(l|v|q|e|k|d|n|x)/(?:\[\[link:\d+\]\]|[A-Za-z0-9_\-]{8,})")  # a token or its placeholder
 
 
 def redact(text: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -10,9 +12,10 @@ from baton import logging_setup
 from baton.jobs.channels import Sender
 from baton.jobs.outbox import Channel
 from baton.jobs.worker import Worker
+from baton.services import accounts
 from baton.services.switch import SwitchService
 from baton.settings import Settings
-from baton.store import migrate
+from baton.store import keyfile, migrate
 from baton.store.engine import make_engine
 from baton.store.signing import deployment_signer
 from baton.timeutil import Clock, SystemClock
@@ -30,9 +33,17 @@ class Runtime:
         return worker
 
 
+def private_folder(folder: Path) -> None:
+    """The data folder (SQLite, blobs, packages, the key file) readable by the service's user alone."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.stat().st_mode & 0o077 and folder.stat().st_uid == os.getuid():
+        os.chmod(folder, 0o700)
+
+
 def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = True) -> Runtime:
     """Connect (and migrate, unless told not to) and assemble the service."""
     logging_setup.install()  # before the first query: no secret in any log, however loud the loggers are set
+    private_folder(settings.data_dir)
     engine = make_engine(settings.resolved_database_url())
     if upgrade:
         migrate.upgrade(engine)
@@ -40,5 +51,8 @@ def build(settings: Settings, *, clock: Clock | None = None, upgrade: bool = Tru
         from baton.errors import Conflict
         raise Conflict(f"the database is at revision {migrate.current_revision(engine)}, expected "
                        f"{migrate.head_revision()}; run `baton db upgrade` first")
-    service = SwitchService(engine, settings, clock or SystemClock(), deployment_signer(engine))
+    key = keyfile.load(keyfile.key_path(settings.data_dir, settings.key_file), engine)
+    service = SwitchService(engine, settings, clock or SystemClock(), deployment_signer(engine, key), key)
+    with engine.begin() as conn:
+        accounts.seal_plain_totp(conn, key)
     return Runtime(engine, service, settings)

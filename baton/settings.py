@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore")
 
     data_dir: Path = default_data_dir()
+    key_file: Path | None = None  # the deployment's secret key, outside the database; default data_dir/deployment.key
     database_url: str = ""  # empty: SQLite file in data_dir
     base_url: str = ""  # where links in messages point; default http://{host}:{port}
     host: str = "127.0.0.1"
@@ -51,9 +52,12 @@ class Settings(BaseSettings):
     link_posts_per_minute: int = 20  # actions on one link (a key-check code guessed, a button pressed)
     session_idle_minutes: int = 120  # a web session ends after this long without a click
     session_hours: int = 12  # and after this long in any case
+    # A change that could hasten a release waits this long (never past the switch's deadline).
+    cooling_off_hours: float = 72.0
     max_compartment_bytes: int = 2 * 1024**3
     key_stale_days: int = 365  # a key proven longer ago than this shows as stale
     package_link_days: int = 60  # how long a holder's download link works
+    download_uses: int = 3  # how many times it works within that time (a broken download can be tried again)
     notice_link_days: int = 180  # how long a customer's notice page works
 
     # Transfer rules (the policy is under revision, so they are settings); defaults: handover.rules.

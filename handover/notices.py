@@ -78,7 +78,7 @@ def domain_path(domain: Domain, register: Register) -> str:
 
 
 def notice_context(customer: Customer, register: Register, profile: HandoverProfile, notice_date: date,
-                   rules: TransferRules, *, link: str, drill: bool = False) -> dict[str, Any]:
+                   rules: TransferRules, *, link: str | None, drill: bool = False) -> dict[str, Any]:
     """Everything one customer's notice says, as JSON-ready values (dates as ISO text)."""
     act_by = notice_date + timedelta(days=profile.act_within_days)
     backup_by = notice_date + timedelta(days=profile.backup_days)

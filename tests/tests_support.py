@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -61,12 +62,27 @@ def scratch_database(kind: str, folder: Path) -> Iterator[str]:
 
 
 def settings_for(url: str, **overrides: object) -> Settings:
-    """Settings for tests: the given database, links under http://baton.test, fast retries."""
+    """Settings for tests: the given database, links under http://baton.test, fast retries, and no
+    cooling-off for changes that hasten a release (the tests of the cooling-off turn it on)."""
     base: dict[str, object] = dict(database_url=url, base_url="http://baton.test", smtp_host="127.0.0.1",
                                    smtp_port=1, retry_base_seconds=1.0, retry_max_seconds=5.0,
-                                   claim_seconds=30.0)
+                                   claim_seconds=30.0, cooling_off_hours=0)
     base.update(overrides)
+    base.setdefault("data_dir", data_dir_for(url))
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+def data_dir_for(url: str) -> Path:
+    """The data folder (key file, blobs, packages) beside a test's database: the SQLite file's folder, or
+    one per PostgreSQL database; the same for every runtime and process a test starts on that database."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return Path(tempfile.gettempdir()) / f"baton-data-{url.rsplit('/', 1)[-1]}"
+
+
+def key_file_for(url: str) -> Path:
+    """The key file a test's runtime made, for a worker or server process started on the same database."""
+    return data_dir_for(url) / "deployment.key"
 
 
 def needs_tools(*names: str) -> pytest.MarkDecorator:

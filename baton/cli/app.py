@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from baton.cli import server, switch
+from baton.cli import access, server, switch
 from baton.cli.handover import domains_app, handover_app, notices_app, readiness_command, register_app
 from baton.cli.people import keycheck_command, people_app
 from baton.cli.recovery import drill_command, recover_command
@@ -31,7 +31,9 @@ app.add_typer(server.audit_app, name="audit")
 app.add_typer(server.db_app, name="db")
 app.add_typer(switch.policy_app, name="policy")
 app.add_typer(switch.channel_app, name="channel")
-app.add_typer(switch.requester_app, name="requester")
+app.add_typer(access.requester_app, name="requester")
+app.add_typer(access.token_app, name="token")
+app.add_typer(access.changes_app, name="changes")
 app.add_typer(server.totp_app, name="totp")
 app.add_typer(vault_app, name="vault")
 app.add_typer(people_app, name="people")

@@ -112,6 +112,9 @@ def show_status(view: dict[str, Any], as_json: bool) -> None:
     for label, value in lines:
         typer.echo(f"{label + ':':<16}{value}")
     typer.echo(f"{'time zone:':<16}{view['timezone']}")
+    for change in view.get("pending_changes") or []:
+        typer.echo(f"{'waiting change:':<16}{change['what']} (#{change['id']}), takes effect "
+                   f"{change['takes_effect_local']} unless cancelled (`baton changes cancel {change['id']}`)")
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]

@@ -82,7 +82,7 @@ def totp_enable(
     if not accounts.code_matches(secret, code, runtime.service.clock.now()):
         fail(f"code: expected the 6 digits your app shows now, got {code.strip()!r}; nothing was changed", code=2)
     with runtime.engine.begin() as conn:
-        accounts.set_totp(conn, owner_id, secret)
+        accounts.set_totp(conn, runtime.service.key, owner_id, secret)
         ended = websessions.close_all(conn, owner_id)
         runtime.service.record(conn, owner_id, "owner.totp_enabled", {"sessions_ended": ended})
     typer.echo(f"Two-step sign-in is on for {email.strip().lower()}; {ended} web session(s) signed out.")

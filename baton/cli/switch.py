@@ -14,7 +14,6 @@ from switch import ScenarioError, parse_scenario, simulate
 
 policy_app = typer.Typer(help="The switch policy.", no_args_is_help=True)
 channel_app = typer.Typer(help="Where the owner's alerts go besides e-mail (Apprise URLs).", no_args_is_help=True)
-requester_app = typer.Typer(help="People who may ask for release.", no_args_is_help=True)
 
 
 def simulate_command(file: Annotated[Path, typer.Argument(help="Scenario file (JSON or YAML).")]) -> None:
@@ -68,8 +67,18 @@ def policyshow_status() -> None:
 @policy_app.command("set")
 def policy_set(file: Annotated[Path, typer.Argument(help="Policy file (JSON or YAML).")],
                as_json: JsonFlag = False) -> None:
-    """Replace the policy (counts as a check-in)."""
-    show_status(call("PUT", "/api/policy", json=read_file(file)), as_json)
+    """Replace the policy (counts as a check-in). A policy that could make the release earlier waits a
+    cooling-off, announced on every channel; `baton changes` shows and cancels it."""
+    view = call("PUT", "/api/policy", json=read_file(file))
+    if not as_json:
+        held = [c for c in view.get("pending_changes") or [] if c["kind"] == "policy"]
+        if held:
+            typer.echo(f"The new policy could make your release earlier ({'; '.join(held[-1]['reasons'])}), so it "
+                       f"waits until {held[-1]['takes_effect_local']}; you were told on every channel. "
+                       f"Cancel it with `baton changes cancel {held[-1]['id']}`. Until then:")
+        else:
+            typer.echo("Policy saved; it counts as a check-in:")
+    show_status(view, as_json)
 
 
 @channel_app.command("add")
@@ -78,10 +87,4 @@ def channel_add(url: Annotated[str, typer.Argument(help="Apprise URL, e.g. ntfy:
     """Add a channel for alerts (chat, push, webhook)."""
     made = call("POST", "/api/channels", json={"url": url, "label": label})
     typer.echo(f"channel {made['id']} added")
-
-
-@requester_app.command("add")
-def requester_add(name: Annotated[str, typer.Argument()], email: Annotated[str, typer.Argument()]) -> None:
-    """Make a standing link with which NAME may ask for release (printed once)."""
-    typer.echo(call("POST", "/api/requesters", json={"name": name, "email": email})["url"])
 

@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton import __version__
 from baton.errors import BatonError, Unauthorized, http_status
-from baton.http import handover_api, link_pages, owner_pages, switch_api, vault_api
+from baton.http import access_api, handover_api, link_pages, owner_pages, switch_api, vault_api
 from baton.http.auth import owner_auth
 from baton.http.csrf import CsrfTokens
 from baton.http.headers import SecurityHeaders
 from baton.http.ratelimit import RateLimiter
 from baton.jobs.worker import Worker
+from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
 from baton.services.releases import PackageBuilder, vault_parts
 from baton.services.switch import SwitchService
@@ -104,7 +105,9 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
     switch_api.install(app, service, auth)
-    link_pages.install(app, service, links)
+    access = OwnerAccess(service)
+    access_api.install(app, access, auth)
+    link_pages.install(app, service, access, links)
     vault_api.install(app, vault, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link)
     handover = HandoverService(service, vault)
     handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link)

@@ -161,7 +161,8 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
 
         def pack() -> bytes:
             buffer = io.BytesIO()
-            pages = notices.printable(engine, handover.service.settings, owner, clock.now(), release)
+            pages = notices.printable(engine, handover.service.settings, handover.service.key, owner, clock.now(),
+                                      release)
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for number, (customer, html) in enumerate(pages, start=1):
                     archive.writestr(f"notice-{number:05d}-{slug(customer)}.html", html)
@@ -177,7 +178,7 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
     @app.get("/n/{token}", response_class=HTMLResponse, include_in_schema=False)
     def show_notice(request: Request, token: str) -> HTMLResponse:
         def show() -> HTMLResponse:
-            page = notices.show_notice(engine, token, clock.now())
+            page = notices.show_notice(engine, handover.service.key, token, clock.now())
             return notice_page("notice", page.language, **notices.page_context(page))
         return on_link(request, show)
 
@@ -190,7 +191,8 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
                 fields.setdefault(key, []).append(value)
 
         def act() -> HTMLResponse:
-            page, typed, problems = notices.answer_notice(engine, signer, token, fields, clock.now())
+            page, typed, problems = notices.answer_notice(engine, signer, handover.service.key, token, fields,
+                                                          clock.now())
             if problems:
                 return notice_page("notice", page.language, status_code=422,
                                    **notices.page_context(page, typed, problems))

@@ -14,6 +14,7 @@ from baton.errors import BatonError, LinkError, http_status
 from baton.http import pagelanguage
 from baton.http.csrf import cross_site
 from baton.http.ratelimit import RateLimiter
+from baton.services.access import OwnerAccess
 from baton.services.messages import render_page
 from baton.services.switch import SwitchService
 from baton.store.links import Purpose
@@ -80,8 +81,16 @@ def link_pages(service: SwitchService, link_failures: RateLimiter, link_posts: R
     return LinkPages(page, too_many, on_link)
 
 
-def install(app: FastAPI, service: SwitchService, pages: LinkPages) -> None:
+def install(app: FastAPI, service: SwitchService, access: OwnerAccess, pages: LinkPages) -> None:
     page, on_link = pages.page, pages.on_link
+
+    @app.get("/x/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def cancel_page(request: Request, token: str) -> HTMLResponse:
+        return on_link(request, lambda: page("cancel_change", change=access.open_cancel_link(token)))
+
+    @app.post("/x/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def cancel_change(request: Request, token: str) -> HTMLResponse:
+        return on_link(request, lambda: page("cancel_change_done", change=access.cancel_by_link(token)))
 
     @app.get("/l/{token}", response_class=HTMLResponse, include_in_schema=False)
     def checkin_page(request: Request, token: str) -> HTMLResponse:

@@ -32,6 +32,7 @@ from baton.http.csrf import FIELD, CsrfTokens, cross_site
 from baton.http.handover_api import store_uploads
 from baton.http.ratelimit import RateLimiter
 from baton.services import accounts, drills, releases
+from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
 from baton.services.releases import PackageBuilder
 from baton.services.switch import SwitchService
@@ -96,6 +97,7 @@ def field_errors(exc: Exception, fields: tuple[str, ...], default: str) -> dict[
 def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: PackageBuilder,
             handover: HandoverService, csrf: CsrfTokens, page: Page) -> None:
     settings = service.settings
+    access = OwnerAccess(service)
     secure = settings.base_url.startswith("https://")
     cookie_name = "__Host-baton_session" if secure else "baton_session"
     nonce_name = "__Host-baton_signin" if secure else "baton_signin"
@@ -209,7 +211,7 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                 failed: dict[str, str] | None = {"password": "The email or the password is not right."}
             elif accounts.has_totp(conn, owner_id) and not totp.strip():
                 failed = {"totp": "Enter the 6-digit code from your authenticator app."}
-            elif not accounts.verify_totp(conn, owner_id, totp, service.clock.now()):
+            elif not accounts.verify_totp(conn, service.key, owner_id, totp, service.clock.now()):
                 failed = {"totp": "That code is not right, or was used already: enter the current one."}
             else:
                 failed = None
@@ -284,8 +286,10 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
             lines = [{"at_local": local_time(line.at, who), "after": countdown(line.at, service.clock.now()),
                       "event": str(line.event.kind), "stage": line.event.stage, "reason": line.event.reason}
                      for line in found]
+        changes = access.held_changes(who.owner.id)
+        held = next((c for c in reversed(changes) if c["kind"] == "policy"), None)
         return view(who, "policy", "/policy", status_code, form=form, preview=lines, preview_cut=cut, saved=saved,
-                    previewed=previewed)
+                    previewed=previewed, changes=changes, held=held)
 
     @app.get("/policy", response_class=HTMLResponse, include_in_schema=False)
     def policy(who: Owner) -> HTMLResponse:
@@ -297,6 +301,7 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
             checked(request, who, _text(submitted.get(FIELD)))
             typed = {name: _text(submitted.get(name)) for name in policyform.FIELDS}
             action = submitted.get("action")
+            code = _text(submitted.get("code"))
         form = policyform.read_form(typed, service.check_policy)
         if form.errors:
             return await run_in_threadpool(policy_page, who, form, 422)
@@ -306,7 +311,14 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
 
         def save() -> HTMLResponse:
             try:
-                service.set_policy(who.owner.id, form.policy or {})
+                if who.totp and service.hastening(who.owner.id, form.policy or {}):
+                    with service.engine.begin() as conn:  # a fresh code: a stolen session alone cannot hasten
+                        fresh = accounts.verify_totp(conn, service.key, who.owner.id, code, service.clock.now())
+                    if not fresh:
+                        return policy_page(who, policyform.PolicyForm(form.values, {"code": (
+                            "This change could make your release earlier: enter the current 6-digit code from "
+                            "your authenticator app (each code works once). Nothing was saved.")}), 422)
+                service.set_policy(who.owner.id, form.policy or {}, via="web")
             except PolicyError as exc:
                 where = policyform.form_field(exc.field)
                 failed = policyform.PolicyForm(form.values, {where: f"{exc.field}: {exc.detail}"})
@@ -315,6 +327,16 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                 return policy_page(who, policyform.PolicyForm(form.values, {"interval": str(exc)}), http_status(exc))
             return policy_page(who, form, saved=True)
         return await run_in_threadpool(save)
+
+    @app.post("/changes/{change_id}/cancel", include_in_schema=False)
+    def cancel_change(request: Request, who: Owner, change_id: int,
+                      csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> Response:
+        checked(request, who, csrf_token)
+        try:
+            change = access.cancel_change(who.owner.id, change_id, via="web")
+        except BatonError as exc:
+            return dashboard(who, http_status(exc), error=str(exc))
+        return dashboard(who, notice=f"Cancelled: {change['what']}. It will not take effect.")
 
     # -- people ---------------------------------------------------------------------------------
     def people_page(who: Session, status_code: int = 200, errors: dict[str, str] | None = None,

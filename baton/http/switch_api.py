@@ -17,7 +17,6 @@ from baton.http.switch_models import (
     ChannelAdded,
     Policy,
     PolicyInput,
-    RequesterAdded,
     SwitchStatus,
     TimelineEntry,
 )
@@ -36,10 +35,6 @@ class ChannelRequest(BaseModel):
                      examples=["ntfy://baton-alerts"])
     label: str = Field("", examples=["phone"])
 
-
-class RequesterRequest(BaseModel):
-    name: str = Field(examples=["Ana Souza"])
-    email: str = Field(examples=["ana@example.org"])
 
 
 def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
@@ -67,7 +62,8 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
 
     @app.put("/api/policy", response_model=SwitchStatus, responses=problems(409, 422), tags=["switch"])
     async def put_policy(who: Owner, policy: Annotated[PolicyInput, SkipValidation]) -> JSONResponse:
-        """Replace the policy (validated; errors name the field). Counts as a check-in."""
+        """Replace the policy (validated; errors name the field). Counts as a check-in. A policy that could
+        make a release earlier waits a cooling-off (``pending_changes``), announced on every channel."""
         # Documented by the model, read by the switch's own validator: its refusals name the field.
         data: Any = policy
         return await as_owner(who, lambda owner_id: service.set_policy(owner_id, data).to_dict())
@@ -100,11 +96,4 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
     async def add_channel(who: Owner, body: ChannelRequest) -> JSONResponse:
         """Add an Apprise URL for the owner's alerts."""
         return await as_owner(who, lambda owner_id: {"id": service.add_channel(owner_id, body.url, body.label)},
-                              status_code=201)
-
-    @app.post("/api/requesters", status_code=201, response_model=RequesterAdded, responses=problems(422),
-              tags=["switch"])
-    async def add_requester(who: Owner, body: RequesterRequest) -> JSONResponse:
-        """A standing link with which a holder may ask for release; shown once."""
-        return await as_owner(who, lambda owner_id: {"url": service.request_link(owner_id, body.name, body.email)},
                               status_code=201)

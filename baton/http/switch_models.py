@@ -17,6 +17,18 @@ class ReleaseRequest(BaseModel):
     completes: str
 
 
+class HeldChange(BaseModel):
+    """A change that could hasten a release, waiting for its cooling-off (it can be cancelled until then)."""
+
+    id: int
+    kind: Literal["policy", "requester", "channel"]
+    what: str = Field(examples=["a new switch policy"])
+    reasons: list[str] = Field(examples=[["grace of 1h instead of 7d"]])
+    created_at: str
+    takes_effect_at: str
+    takes_effect_local: str
+
+
 class SwitchStatus(BaseModel):
     """The switch as the owner sees it; ``*_local`` fields are in the owner's time zone."""
 
@@ -35,6 +47,8 @@ class SwitchStatus(BaseModel):
     last_checkin_local: str
     pending_stages: list[str] = Field(description="Stages of a fired switch that have not run yet.")
     release_request: ReleaseRequest | None
+    pending_changes: list[HeldChange] = Field(description="Changes that could hasten a release, waiting for their "
+                                                          "cooling-off; empty when none waits.")
 
 
 class Verifier(BaseModel):
@@ -147,3 +161,35 @@ class ChannelAdded(BaseModel):
 
 class RequesterAdded(BaseModel):
     url: str = Field(description="The standing link with which the holder may ask for release (shown once).")
+    id: int
+    works_from: str = Field(description="The link works when its cooling-off ends; until then it may be revoked.")
+
+
+class Requester(BaseModel):
+    id: int
+    name: str | None
+    email: str | None
+    created_at: str
+    works_from: str | None
+    last_used_at: str | None
+
+
+class TokenView(BaseModel):
+    """An API token as listed: never the token itself."""
+
+    id: int
+    name: str
+    created_at: str
+    last_used_at: str | None = Field(description="Noted at most every five minutes.")
+
+
+class TokenAdded(TokenView):
+    token: str = Field(description="The new token (shown once).")
+
+
+class TokenRequest(BaseModel):
+    name: str = Field(examples=["phone shortcut"])
+
+
+class Done(BaseModel):
+    ok: bool

@@ -45,7 +45,7 @@ def open_session(conn: Connection, owner_id: int, now: datetime, limits: Session
 
 # The session and its owner in one statement: every click of the owner's pages runs it.
 _FIND = (select(web_sessions.c.id, web_sessions.c.seen_at, web_sessions.c.expires_at, owners.c.id.label("owner_id"),
-                owners.c.email, owners.c.timezone, owners.c.language, owners.c.totp_secret.isnot(None).label("totp"))
+                owners.c.email, owners.c.timezone, owners.c.language, owners.c.totp_sealed.isnot(None).label("totp"))
          .join(owners, owners.c.id == web_sessions.c.owner_id)
          .where(web_sessions.c.token_hash == bindparam("digest")))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -17,7 +17,8 @@ from baton.jobs import outbox
 from baton.jobs.channels import Sender, message_id
 from baton.jobs.outbox import Channel, Message
 from baton.settings import Settings
-from baton.store import auditlog
+from baton.store import auditlog, links
+from baton.store.keyfile import DeploymentKey
 from baton.store.signing import Ed25519Signer
 from baton.timeutil import Clock
 
@@ -32,6 +33,7 @@ class Deliverer:
     settings: Settings
     clock: Clock
     signer: Ed25519Signer
+    key: DeploymentKey  # link tokens are put into a message only as it is sent
     worker: str
     senders: dict[Channel, Sender]
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -54,6 +56,13 @@ class Deliverer:
                 sender.close()
         return sent
 
+    def _with_links(self, message: Message) -> Message:
+        """The message as sent: an e-mail gets its links' tokens; a chat or push channel gets no link."""
+        if message.channel is Channel.EMAIL:
+            return replace(message, body_text=links.expand(self.key, message.body_text),
+                           body_html=links.expand(self.key, message.body_html) if message.body_html else None)
+        return replace(message, body_text=links.without_links(message.body_text, "[the link is in your e-mail]"))
+
     def _deliver(self, message: Message) -> int:
         # Renew the claim just before sending: a batch sent slowly must not outlive its lease
         # and be sent again by another worker that took it over.
@@ -62,7 +71,7 @@ class Deliverer:
             if not outbox.renew(conn, message, self.worker, self.clock.now(), lease):
                 return 0
         try:
-            self.senders[message.channel].send(message)
+            self.senders[message.channel].send(self._with_links(message))
         except Exception as exc:  # noqa: BLE001 - any failure is retried later
             now = self.clock.now()
             error = f"{type(exc).__name__}: {exc}"

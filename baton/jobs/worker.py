@@ -53,7 +53,8 @@ class Worker:
         # Set by ``stop``: a run ends after the switch or message in hand instead of working
         # through the whole backlog, so SIGTERM is honoured in seconds with thousands due.
         self._stopping = threading.Event()
-        self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.name,
+        self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.service.key,
+                                   self.name,
                                    self.senders or default_senders(self.settings), stopping=self._stopping)
         self._switch_lock = threading.Lock()
         self._delivery_lock = threading.Lock()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from baton.errors import BadRequest
+from baton.store.keyfile import DeploymentKey
 from baton.store.tables import api_tokens, owners
-from switch import hash_token, new_token
+from switch import hash_token, iso, new_token
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -63,7 +65,7 @@ def check_timezone(timezone: str) -> str:
     return timezone
 
 
-def create_owner(conn: Connection, email: str, password: str, timezone: str, now: datetime,
+def create_owner(conn: Connection, sealing: DeploymentKey, email: str, password: str, timezone: str, now: datetime,
                  *, totp: bool = False, language: str = "en") -> NewOwner:
     """A new owner with an API token (and a TOTP secret if asked); names what is wrong."""
     email = check_email(email)
@@ -75,7 +77,8 @@ def create_owner(conn: Connection, email: str, password: str, timezone: str, now
     secret = new_totp_secret() if totp else None
     owner_id = conn.execute(insert(owners).values(
         email=email, password_hash=_HASHER.hash(password), timezone=timezone, language=language,
-        totp_secret=secret, created_at=now)).inserted_primary_key[0]  # type: ignore[index]
+        totp_sealed=sealing.seal(secret.encode()) if secret else None,
+        created_at=now)).inserted_primary_key[0]  # type: ignore[index]
     token = issue_token(conn, owner_id, now, label="init")
     return NewOwner(Owner(owner_id, email, timezone, language), token, secret)
 
@@ -86,15 +89,44 @@ def issue_token(conn: Connection, owner_id: int, now: datetime, label: str = "")
     return token
 
 
+USE_GRANULARITY = timedelta(minutes=5)  # a token's last use is written at most this often
+
+
+def tokens(conn: Connection, owner_id: int) -> list[dict[str, Any]]:
+    """The owner's API tokens: id, name, when made and last used (never the token)."""
+    rows = conn.execute(select(api_tokens.c.id, api_tokens.c.label, api_tokens.c.created_at,
+                               api_tokens.c.last_used_at).where(api_tokens.c.owner_id == owner_id)
+                        .order_by(api_tokens.c.id)).all()
+    return [{"id": r.id, "name": r.label, "created_at": iso(r.created_at),
+             "last_used_at": iso(r.last_used_at) if r.last_used_at else None} for r in rows]
+
+
+def revoke_token(conn: Connection, owner_id: int, token_id: int) -> bool:
+    return conn.execute(delete(api_tokens).where(api_tokens.c.id == token_id,
+                                                 api_tokens.c.owner_id == owner_id)).rowcount == 1
+
+
+def touch_token(conn: Connection, token_id: int, last_used: datetime | None, now: datetime) -> None:
+    """Note a token's use, at most every ``USE_GRANULARITY`` (a write on every call would cost the check-in)."""
+    if last_used is None or now - last_used >= USE_GRANULARITY:
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
+
+
 # Built once: on the check-in path, building a statement costs more than running it.
-_TOKEN_OWNER = select(api_tokens.c.owner_id).where(api_tokens.c.token_hash == bindparam("digest"))
+_TOKEN_OWNER = select(api_tokens.c.id, api_tokens.c.owner_id, api_tokens.c.last_used_at).where(
+    api_tokens.c.token_hash == bindparam("digest"))
 _OWNER = select(owners.c.id, owners.c.email, owners.c.timezone, owners.c.language).where(
     owners.c.id == bindparam("owner_id"))
 
 
+def token_row(conn: Connection, token: str) -> Any:
+    """The token's row (id, owner_id, last_used_at), or None."""
+    return conn.execute(_TOKEN_OWNER, {"digest": hash_token(token)}).first()
+
+
 def owner_for_token(conn: Connection, token: str) -> int | None:
     """The owner a bearer token belongs to, or None."""
-    row = conn.execute(_TOKEN_OWNER, {"digest": hash_token(token)}).first()
+    row = token_row(conn, token)
     return None if row is None else int(row.owner_id)
 
 
@@ -158,27 +190,40 @@ def code_matches(secret: str, code: str, now: datetime) -> bool:
     return bool(pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), for_time=now, valid_window=1))
 
 
-def set_totp(conn: Connection, owner_id: int, secret: str) -> None:
-    conn.execute(update(owners).where(owners.c.id == owner_id).values(totp_secret=secret, totp_last_step=None))
+def set_totp(conn: Connection, sealing: DeploymentKey, owner_id: int, secret: str) -> None:
+    conn.execute(update(owners).where(owners.c.id == owner_id).values(
+        totp_sealed=sealing.seal(secret.encode()), totp_secret=None, totp_last_step=None))
 
 
 def has_totp(conn: Connection, owner_id: int) -> bool:
-    return conn.execute(select(owners.c.totp_secret).where(owners.c.id == owner_id)).scalar() is not None
+    return conn.execute(select(owners.c.totp_sealed).where(owners.c.id == owner_id)).scalar() is not None
 
 
-def verify_totp(conn: Connection, owner_id: int, code: str, now: datetime) -> bool:
+def verify_totp(conn: Connection, sealing: DeploymentKey, owner_id: int, code: str, now: datetime) -> bool:
     """True if ``code`` is the owner's current TOTP code (one step of drift either way) and was not
-    used before: an accepted code's time step is kept, so a code seen over a shoulder works once."""
-    row = conn.execute(select(owners.c.totp_secret, owners.c.totp_last_step).where(owners.c.id == owner_id)).one()
-    if row.totp_secret is None:
+    used before: the accepted code's time step is kept by a conditional update, so a code seen over a
+    shoulder works once, even when two requests race with it (the second update changes no row)."""
+    row = conn.execute(select(owners.c.totp_sealed, owners.c.totp_last_step).where(owners.c.id == owner_id)).one()
+    if row.totp_sealed is None:
         return True
     code = code.strip().replace(" ", "")
-    totp = pyotp.TOTP(row.totp_secret)
+    totp = pyotp.TOTP(sealing.open(row.totp_sealed).decode())
     current = totp.timecode(now)
     for step in (current - 1, current, current + 1):
         if step <= (row.totp_last_step or 0):
             continue
         if hmac.compare_digest(totp.generate_otp(step), code):
-            conn.execute(update(owners).where(owners.c.id == owner_id).values(totp_last_step=step))
-            return True
+            taken = conn.execute(update(owners).where(
+                owners.c.id == owner_id,
+                (owners.c.totp_last_step.is_(None)) | (owners.c.totp_last_step < step)).values(totp_last_step=step))
+            return taken.rowcount == 1
     return False
+
+
+def seal_plain_totp(conn: Connection, sealing: DeploymentKey) -> int:
+    """TOTP secrets kept in clear before migration 0006, sealed now (at start-up; once)."""
+    rows = conn.execute(select(owners.c.id, owners.c.totp_secret).where(owners.c.totp_secret.isnot(None))).all()
+    for row in rows:
+        conn.execute(update(owners).where(owners.c.id == row.id).values(
+            totp_sealed=sealing.seal(row.totp_secret.encode()), totp_secret=None))
+    return len(rows)

@@ -26,6 +26,7 @@ from baton.services import actions
 from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.engine import insert_id, reading
+from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.register import load_register, profile_to_dict, read_profile
 from baton.store.signing import Ed25519Signer
@@ -35,7 +36,7 @@ from handover import i18n
 from handover.model import Customer, HandoverProfile, Register
 from handover.notices import notice_context
 from handover.serial import answer_from_dict, answer_to_dict, register_rows
-from switch import iso, new_token
+from switch import iso
 
 BATCH = 500
 ACCOUNT = re.compile(r"^[A-Za-z0-9._@+\-]{1,100}$")
@@ -86,15 +87,20 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
                  register: Register, profile: HandoverProfile, batch: Sequence[Customer], drill: bool, cycle: int,
                  now: datetime, run: NoticeRun, sampled: set[str]) -> None:
     rules = settings.transfer_rules()
-    tokens = [new_token() for _ in batch]
-    notice_rows, mails = [], []
-    for customer, (token, _digest) in zip(batch, tokens, strict=True):
+    contexts = [notice_context(customer, register, profile, now.date(), rules, link=None, drill=drill)
+                for customer in batch]
+    notice_rows = [{"release_id": release_id, "owner_id": owner_id, "customer": customer.id,
+                    "language": i18n.supported(customer.language), "email": customer.email, "context": context,
+                    "created_at": now} for customer, context in zip(batch, contexts, strict=True)]
+    made = conn.execute(insert(notices).returning(notices.c.id, sort_by_parameter_order=True),
+                        notice_rows).scalars().all()
+    link_ids = conn.execute(insert(links_table).returning(links_table.c.id, sort_by_parameter_order=True), [
+        _link_row(owner_id, notice_id, customer.email, cycle, settings, now)
+        for notice_id, customer in zip(made, batch, strict=True)]).scalars().all()
+    mails = []
+    for customer, context, link_id in zip(batch, contexts, link_ids, strict=True):
         language = i18n.supported(customer.language)
-        context = notice_context(customer, register, profile, now.date(), rules,
-                                 link=links.url(settings.base_url, Purpose.NOTICE, token), drill=drill)
-        notice_rows.append({"release_id": release_id, "owner_id": owner_id, "customer": customer.id,
-                            "language": language, "email": customer.email,
-                            "context": {**context, "link": None}, "created_at": now})
+        context = {**context, "link": links.placeholder(settings.base_url, Purpose.NOTICE, link_id)}
         if customer.email is None:
             run.without_email.append(customer.id)
         recipient = customer.email
@@ -114,11 +120,6 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
                       "channel": str(Channel.EMAIL), "recipient": recipient, "purpose": "notice",
                       "subject": mail["subject"], "body_text": text, "body_html": html, "created_at": now,
                       "next_attempt_at": now, "attempts": 0})
-    made = conn.execute(insert(notices).returning(notices.c.id, sort_by_parameter_order=True),
-                        notice_rows).scalars().all()
-    conn.execute(insert(links_table), [_link_row(owner_id, notice_id, digest, email, cycle, settings, now)
-                                       for notice_id, (_token, digest), email
-                                       in zip(made, tokens, (c.email for c in batch), strict=True)])
     if mails:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(dialect.insert(outbox).on_conflict_do_nothing(index_elements=["dedup_key"]), mails)
@@ -126,10 +127,10 @@ def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_emai
     run.emailed += len(mails)
 
 
-def _link_row(owner_id: int, notice_id: int, digest: str, email: str | None, cycle: int | None, settings: Settings,
+def _link_row(owner_id: int, notice_id: int, email: str | None, cycle: int | None, settings: Settings,
               now: datetime) -> dict[str, Any]:
     """A notice's personal link (several may lead to one notice: the e-mailed one, a printed one)."""
-    return {"token_hash": digest, "owner_id": owner_id, "purpose": str(Purpose.NOTICE), "who": f"notice:{notice_id}",
+    return {"owner_id": owner_id, "purpose": str(Purpose.NOTICE), "who": f"notice:{notice_id}",
             "email": email, "cycle": cycle, "created_at": now,
             "expires_at": now + timedelta(days=settings.notice_link_days)}
 
@@ -158,8 +159,8 @@ class NoticePage:
     answered_at: datetime | None
 
 
-def _notice_for(conn: Connection, token: str, now: datetime) -> tuple[links.Link, Any]:
-    link = links.resolve(conn, token, Purpose.NOTICE, now)
+def _notice_for(conn: Connection, key: DeploymentKey, token: str, now: datetime) -> tuple[links.Link, Any]:
+    link = links.resolve(conn, key, token, Purpose.NOTICE, now)
     notice_id = (link.who or "").removeprefix("notice:")
     row = conn.execute(select(notices).where(notices.c.id == int(notice_id), notices.c.owner_id == link.owner_id)
                        ).first() if notice_id.isdigit() else None
@@ -168,9 +169,9 @@ def _notice_for(conn: Connection, token: str, now: datetime) -> tuple[links.Link
     return link, row
 
 
-def show_notice(engine: Engine, token: str, now: datetime) -> NoticePage:
+def show_notice(engine: Engine, key: DeploymentKey, token: str, now: datetime) -> NoticePage:
     with reading(engine) as conn:
-        _link, row = _notice_for(conn, token, now)
+        _link, row = _notice_for(conn, key, token, now)
     return NoticePage(row.language, row.context, row.answer, row.answered_at)
 
 
@@ -228,15 +229,16 @@ def read_form(context: Mapping[str, Any], form: Mapping[str, Sequence[str]]) -> 
     return typed, errors, parts
 
 
-def answer_notice(engine: Engine, signer: Ed25519Signer, token: str, form: Mapping[str, Sequence[str]],
-                  now: datetime) -> tuple[NoticePage, dict[str, Any], dict[str, str]]:
+def answer_notice(engine: Engine, signer: Ed25519Signer, key: DeploymentKey, token: str,
+                  form: Mapping[str, Sequence[str]], now: datetime
+                  ) -> tuple[NoticePage, dict[str, Any], dict[str, str]]:
     """Record the customer's answer (all or nothing); the page, what was typed, and errors (empty: saved)."""
-    page = show_notice(engine, token, now)
+    page = show_notice(engine, key, token, now)
     typed, errors, parts = read_form(page.context, form)
     if errors:
         return page, typed, errors
     with engine.begin() as conn:
-        link, row = _notice_for(conn, token, now)
+        link, row = _notice_for(conn, key, token, now)
         read_at = row.read_at or (now if parts["read"] else None)
         answer = {"customer": row.customer, "read_at": iso(read_at) if read_at else None,
                   "accounts": parts["accounts"], "hosting_accounts": parts["hosting_accounts"],
@@ -303,8 +305,8 @@ def notice_status(engine: Engine, owner_id: int, release_id: int | None = None) 
                         for r in rows]}
 
 
-def printable(engine: Engine, settings: Settings, owner_id: int, now: datetime, release_id: int | None = None
-              ) -> list[tuple[str, str]]:
+def printable(engine: Engine, settings: Settings, key: DeploymentKey, owner_id: int, now: datetime,
+              release_id: int | None = None) -> list[tuple[str, str]]:
     """Each notice of a release as a printable HTML page (customer id, HTML) in the customer's language,
     each with a personal link of its own, made now (a printed notice is answered like an e-mailed one)."""
     pages = []
@@ -317,10 +319,9 @@ def printable(engine: Engine, settings: Settings, owner_id: int, now: datetime, 
                             .order_by(notices.c.customer)).all()
         remaining = iter(rows)
         while batch := list(islice(remaining, BATCH)):
-            tokens = [new_token() for _ in batch]
-            conn.execute(insert(links_table), [_link_row(owner_id, r.id, digest, r.email, release.cycle, settings, now)
-                                               for r, (_token, digest) in zip(batch, tokens, strict=True)])
+            link_ids = conn.execute(insert(links_table).returning(links_table.c.id, sort_by_parameter_order=True), [
+                _link_row(owner_id, r.id, r.email, release.cycle, settings, now) for r in batch]).scalars().all()
             pages += [(r.customer, i18n.render("notices/printable.html", r.language, **{
-                **r.context, "link": links.url(settings.base_url, Purpose.NOTICE, token)}))
-                for r, (token, _digest) in zip(batch, tokens, strict=True)]
+                **r.context, "link": links.url(settings.base_url, Purpose.NOTICE, links.token(key, link_id))}))
+                for r, link_id in zip(batch, link_ids, strict=True)]
     return pages

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from baton.jobs.outbox import Channel, enqueue
-from baton.logging_setup import redact
 from baton.services import accounts, actions
 from baton.services.messages import render_email
 from baton.settings import Settings
@@ -69,7 +68,7 @@ class Recorder:
             self._channels = [r.url for r in self.conn.execute(
                 select(channels.c.url).where(channels.c.owner_id == self.owner.id).order_by(channels.c.id))]
         # Chat and push channels may be read by others (a public ntfy topic): no check-in link there.
-        text = redact(rendered.text).replace(f"{self.settings.base_url}/l/***", "[the check-in link is in your e-mail]")
+        text = links.without_links(rendered.text, "[the check-in link is in your e-mail]")
         for url in self._channels:
             enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.APPRISE,
                     recipient=url, purpose=purpose, subject=rendered.subject, body_text=text,
@@ -78,9 +77,9 @@ class Recorder:
     def checkin_url(self) -> str:
         if self._checkin_url is None:
             expires = self.now + timedelta(days=self.settings.link_ttl_days)
-            token = links.create(self.conn, self.owner.id, Purpose.CHECKIN, self.now, expires_at=expires,
-                                 cycle=self.state.cycle)
-            self._checkin_url = links.url(self.settings.base_url, Purpose.CHECKIN, token)
+            link_id = links.create(self.conn, self.owner.id, Purpose.CHECKIN, self.now, expires_at=expires,
+                                   cycle=self.state.cycle)
+            self._checkin_url = links.placeholder(self.settings.base_url, Purpose.CHECKIN, link_id)
         return self._checkin_url
 
     def tz(self, moment: datetime | None) -> str | None:
@@ -124,12 +123,12 @@ class Recorder:
             if address is None:
                 return  # a verifier without an address: the transition records the question
             closes = datetime.fromisoformat(event.data["closes"])
-            token = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes,
-                                 who=event.who, cycle=cycle)
+            link_id = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes,
+                                   who=event.who, cycle=cycle)
             self.email(address, key, "verify", "confirm_requested", who=event.who,
                        owner_email=self.owner.email, armed_local=self.tz(state.armed_at),
-                       closes_local=self.tz(closes), verify_url=links.url(self.settings.base_url,
-                                                                          Purpose.VERIFY, token))
+                       closes_local=self.tz(closes), verify_url=links.placeholder(self.settings.base_url,
+                                                                                  Purpose.VERIFY, link_id))
         elif event.kind is Kind.VOTE:
             self.alert(key, "vote", "vote", who=event.who, answer=event.data["answer"], reason=event.reason,
                        checkin_url=self.checkin_url())

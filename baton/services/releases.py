@@ -27,6 +27,7 @@ from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.blobs import BlobStore
 from baton.store.engine import insert_id, reading
+from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import Ed25519Signer
 from baton.store.tables import audit_entries, compartments, owners, packages, people, releases, sealed_shares, splits
@@ -39,8 +40,8 @@ from vault.shares import policy_from_dict
 def vault_parts(service: Any) -> tuple[VaultService, PackageBuilder]:
     """The vault service and package builder beside a switch service (same database, clock, key)."""
     store = BlobStore(service.settings.data_dir / "blobs")
-    return (VaultService(service.engine, service.settings, service.clock, service.signer, store),
-            PackageBuilder(service.engine, service.settings, service.signer, store))
+    return (VaultService(service.engine, service.settings, service.clock, service.signer, store, service.key),
+            PackageBuilder(service.engine, service.settings, service.signer, store, service.key))
 
 
 def create_release(conn: Connection, settings: Settings, owner_id: int, *, drill: bool, stage: str, cycle: int,
@@ -90,10 +91,10 @@ def release_stage(run: actions.StageRun) -> None:
             continue
         urls = []
         for item in items:
-            token = links.create(conn, run.owner_id, Purpose.DOWNLOAD, run.now, expires_at=expires,
-                                 who=f"package#{item['package']}", email=item["email"])
-            urls.append({"compartment": item["compartment"], "url": links.url(settings.base_url, Purpose.DOWNLOAD,
-                                                                             token)})
+            link_id = links.create(conn, run.owner_id, Purpose.DOWNLOAD, run.now, expires_at=expires,
+                                   who=f"package#{item['package']}", email=item["email"])
+            urls.append({"compartment": item["compartment"],
+                         "url": links.placeholder(settings.base_url, Purpose.DOWNLOAD, link_id)})
         rendered = render_email("holder_release", language=first["language"], owner_email=run.owner_email,
                                 name=first["display_name"], reason=run.fired_reason, packages=urls,
                                 expires=iso(expires))
@@ -113,6 +114,7 @@ class PackageBuilder:
     settings: Settings
     signer: Ed25519Signer
     store: BlobStore
+    key: DeploymentKey
 
     @property
     def root(self) -> Path:
@@ -226,19 +228,19 @@ def _package_view(conn: Connection, package_id: int) -> dict[str, Any]:
 
 def show_download(builder: PackageBuilder, token: str, now: datetime) -> dict[str, Any]:
     with reading(builder.engine) as conn:
-        link = links.resolve(conn, token, Purpose.DOWNLOAD, now)
+        link = links.resolve(conn, builder.key, token, Purpose.DOWNLOAD, now)
         return _package_view(conn, int(str(link.who).removeprefix("package#")))
 
 
 def take_download(builder: PackageBuilder, token: str, now: datetime) -> tuple[Path, str]:
     """The package's zip and a file name; the link is spent and the download audited."""
     with reading(builder.engine) as conn:
-        link = links.resolve(conn, token, Purpose.DOWNLOAD, now)
+        link = links.resolve(conn, builder.key, token, Purpose.DOWNLOAD, now)
     package_id = int(str(link.who).removeprefix("package#"))
     archive = builder.build(package_id, now)  # built before the link is spent: a failure keeps the link
     with builder.engine.begin() as conn:
-        link = links.resolve(conn, token, Purpose.DOWNLOAD, now)
-        links.consume(conn, link, now)
+        link = links.resolve(conn, builder.key, token, Purpose.DOWNLOAD, now)
+        links.consume(conn, link, now, uses=builder.settings.download_uses)
         conn.execute(update(packages).where(packages.c.id == package_id).values(downloaded_at=now))
         view = _package_view(conn, package_id)
         auditlog.append(conn, builder.signer, link.owner_id, now, "vault.downloaded",

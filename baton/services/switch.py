@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -19,25 +19,26 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
-from baton.services import accounts, actions
+from baton.services import accounts, actions, changes
 from baton.services import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
 from baton.services import releases as _releases  # noqa: F401 - registers the "release" stage action
 from baton.services.recorder import Recorder
+from baton.services.switchview import SwitchView, timeline, view
 from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.engine import reading
+from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import Ed25519Signer
-from baton.store.tables import api_tokens, channels, owners, switches, transitions
-from baton.timeutil import Clock, local
+from baton.store.tables import api_tokens, channels, owners, switches
+from baton.timeutil import Clock
 from switch import (
-    Kind,
+    Event,
     Policy,
     PolicyError,
     Status,
     Step,
     SwitchState,
-    fire_moment,
     hash_token,
     iso,
     next_timer,
@@ -47,6 +48,7 @@ from switch import (
     state_to_dict,
 )
 from switch import machine as core
+from switch.hastening import hastens
 
 log = logging.getLogger("baton.service")
 RETRY_FAILED = timedelta(minutes=1)
@@ -54,36 +56,6 @@ DEFAULT_POLICY: dict[str, Any] = {
     "interval": "30d", "reminders": ["7d", "1d"], "grace": "7d", "grace_reminder_every": "1d",
     "stages": [{"name": "notify", "after": "0d", "audience": ["owner"], "action": "notify"}],
 }
-_REMINDING = (Kind.REMINDER, Kind.GRACE_REMINDER, Kind.DEADLINE)
-
-
-@dataclass(frozen=True)
-class SwitchView:
-    """What ``status`` shows: state, deadline, next reminder, in UTC and the owner's time zone."""
-
-    status: str
-    timezone: str
-    deadline: datetime
-    next_reminder: datetime | None
-    fires_at: datetime | None
-    paused_until: datetime | None
-    last_checkin: datetime
-    pending_stages: list[str]
-    release_request: dict[str, str] | None
-    next_due: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        tz = self.timezone
-
-        def both(name: str, moment: datetime | None) -> dict[str, Any]:
-            return {name: iso(moment) if moment else None, f"{name}_local": local(moment, tz)}
-
-        out: dict[str, Any] = {"status": self.status, "timezone": tz}
-        for name in ("deadline", "next_reminder", "fires_at", "paused_until", "last_checkin"):
-            out.update(both(name, getattr(self, name)))
-        out["pending_stages"] = self.pending_stages
-        out["release_request"] = self.release_request
-        return out
 
 
 @dataclass(frozen=True)
@@ -96,6 +68,7 @@ class LoadedSwitch:
     policy: Policy
     state: SwitchState
     audit_head: tuple[int, str | None]
+    change_due: datetime | None = None  # the earliest change waiting for its cooling-off
 
     @property
     def owner_id(self) -> int:
@@ -110,6 +83,7 @@ class SwitchService:
     settings: Settings
     clock: Clock
     signer: Ed25519Signer
+    key: DeploymentKey  # the key file's secret: link tokens and sealed secrets
     on_change: Callable[[datetime | None], None] = field(default=lambda due: None)
 
     # -- owners -----------------------------------------------------------------------------
@@ -120,7 +94,7 @@ class SwitchService:
         data = dict(policy or DEFAULT_POLICY)
         data.setdefault("timezone", timezone)
         with self.engine.begin() as conn:
-            made = accounts.create_owner(conn, email, password, timezone, now, totp=totp)
+            made = accounts.create_owner(conn, self.key, email, password, timezone, now, totp=totp)
             checked = self.check_policy(data)
             state = core.arm(checked, now)
             timer = next_timer(checked, state)
@@ -134,8 +108,16 @@ class SwitchService:
         return made
 
     def authenticate(self, token: str) -> int | None:
+        """The owner behind an API token (its last use noted now and then), or None."""
         with reading(self.engine) as conn:
-            return accounts.owner_for_token(conn, token)
+            row = accounts.token_row(conn, token)
+        if row is None:
+            return None
+        now = self.clock.now()
+        if row.last_used_at is None or now - row.last_used_at >= accounts.USE_GRANULARITY:
+            with self.engine.begin() as conn:
+                accounts.touch_token(conn, row.id, row.last_used_at, now)
+        return int(row.owner_id)
 
     # -- owner acts -------------------------------------------------------------------------
     def check_in(self, owner_id: int, via: str = "api") -> SwitchView:
@@ -148,6 +130,7 @@ class SwitchService:
             row = conn.execute(_SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
             if row is None:
                 return None
+            accounts.touch_token(conn, row.token_id, row.token_used_at, now)
             policy, state = self._apply(conn, _loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
         return self._changed(policy, state)
 
@@ -162,16 +145,87 @@ class SwitchService:
                              f"{until.isoformat()}") from None
         return self._act(owner_id, lambda p, s, now: core.pause(p, s, now, moment))
 
-    def set_policy(self, owner_id: int, data: Any) -> SwitchView:
+    def set_policy(self, owner_id: int, data: Any, via: str = "api") -> SwitchView:
         """Replace the policy (JSON as it arrived: the validator names what is wrong, a body that is not
-        an object included); an owner's change counts as a check-in and re-arms under it."""
+        an object included). An owner's change counts as a check-in. A change that only delays a release
+        re-arms the switch under the new policy at once; one that could hasten it (``switch.hastening``)
+        is held for the cooling-off and announced on every channel (``services.changes``), while the
+        switch re-arms under the policy it has. A newer policy replaces one still held."""
         with reading(self.engine) as conn:
             owner = accounts.get_owner(conn, owner_id)
         if isinstance(data, Mapping):
             data = {"timezone": owner.timezone, **data}
         policy = self.check_policy(data)
-        return self._act(owner_id, lambda p, s, now: core.check_in(p, s, now, via="policy change",
-                                                                   new_policy=policy), new_policy=policy)
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            loaded = self.load(conn, owner_id, lock=True)
+            audits: list[tuple[str, dict[str, Any]]] = []  # written after the step's own entries
+            for held in changes.pending(conn, owner_id):
+                if held.kind is changes.Kind.POLICY:
+                    changes.settle(conn, held, changes.Outcome.REPLACED, now)
+                    audits.append(("change.replaced", {"change": held.id}))
+            reasons = hastens(loaded.policy, policy) if self.settings.cooling_off_hours > 0 else ()
+            if not reasons:
+                step = core.check_in(loaded.policy, loaded.state, now, via="policy change", new_policy=policy)
+                shown = self._store_change(conn, loaded, policy, step, now)
+            else:
+                step = core.check_in(loaded.policy, loaded.state, now, via="policy change (the new policy waits)")
+                held = changes.hold(conn, self.settings, owner_id=owner_id, owner_email=loaded.owner.email,
+                                    timezone=loaded.policy.timezone, kind=changes.Kind.POLICY,
+                                    payload=policy_to_dict(policy), reasons=reasons, via=via, now=now,
+                                    effect=changes.takes_effect(self.settings, now, step.state.deadline))
+                audits.append(("change.held", {"change": held.id, "kind": "policy", "via": via,
+                                               "reasons": list(reasons), "takes_effect_at": iso(held.takes_effect_at)}))
+                shown = self._store_change(conn, loaded, loaded.policy, step, now)
+            for kind, data in audits:
+                self._audit(conn, owner_id, now, kind, data)
+            return shown
+
+    def hastening(self, owner_id: int, data: Any) -> tuple[str, ...]:
+        """Why replacing the policy with ``data`` would wait a cooling-off (empty: it would not)."""
+        with reading(self.engine) as conn:
+            loaded = self.load(conn, owner_id)
+        if isinstance(data, Mapping):
+            data = {"timezone": loaded.owner.timezone, **data}
+        return hastens(loaded.policy, self.check_policy(data))
+
+    def _store_change(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step,
+                      now: datetime) -> SwitchView:
+        """Store a step made beside changes held or settled in this transaction; the view after it."""
+        loaded = replace(loaded, change_due=changes.next_due(conn, loaded.owner_id))
+        if not self._store(conn, loaded, policy, step, now):
+            raise Conflict("the switch changed at the same moment; try again")
+        held = [c.to_dict(policy.timezone) for c in changes.pending(conn, loaded.owner_id)]
+        self.on_change(_next_due(policy, step.state, loaded.change_due))
+        return view(policy, step.state, held)
+
+    def _settle_changes(self, conn: Connection, loaded: LoadedSwitch, now: datetime) -> int:
+        """The held changes whose cooling-off has ended take effect, in order. A policy takes effect as the
+        owner's policy change (a check-in at its moment), provided the switch is still before its deadline
+        then; otherwise it is dropped and the owner told, since applying it would delay the release."""
+        policy, state = loaded.policy, loaded.state
+        events: list[Event] = []
+        settled: list[tuple[changes.Change, changes.Outcome]] = []
+        for change in changes.due(conn, loaded.owner_id, now):
+            at = change.takes_effect_at
+            outcome = changes.Outcome.APPLIED
+            if change.kind is changes.Kind.POLICY:
+                before = core.run_due(policy, state, at, strictly_before=True)
+                if before.state.status in (Status.ARMED, Status.PAUSED):
+                    new = self.check_policy(change.payload)
+                    step = core.check_in(policy, state, at, via="policy change (its cooling-off ended)",
+                                         new_policy=new)
+                    state, policy = step.state, new
+                    events.extend(step.events)
+                else:
+                    outcome = changes.Outcome.DROPPED
+            changes.settle(conn, change, outcome, now)
+            settled.append((change, outcome))
+        self._store_change(conn, loaded, policy if events else loaded.policy, Step(state, tuple(events)), now)
+        for change, outcome in settled:  # after the step's own audit entries, which follow the chain's head
+            self._audit(conn, loaded.owner_id, now, f"change.{outcome}", {"change": change.id,
+                                                                          "kind": str(change.kind)})
+        return len(events)
 
     def get_policy(self, owner_id: int) -> dict[str, Any]:
         with reading(self.engine) as conn:
@@ -182,19 +236,19 @@ class SwitchService:
 
     def status(self, owner_id: int) -> SwitchView:
         with reading(self.engine) as conn:
-            loaded = self._load_for_owner(conn, owner_id)
-        return _view(loaded.policy, loaded.state)
+            loaded = self.load(conn, owner_id)
+            return view(loaded.policy, loaded.state, self._held(conn, loaded))
 
     def timeline(self, owner_id: int, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` transitions, oldest first."""
         with reading(self.engine) as conn:
-            return _timeline(conn, owner_id, limit)
+            return timeline(conn, owner_id, limit)
 
     def overview(self, owner_id: int, recent: int = 5) -> tuple[SwitchView, list[dict[str, Any]]]:
         """The status and the newest transitions in one read (the dashboard's every load)."""
         with reading(self.engine) as conn:
-            loaded = self._load_for_owner(conn, owner_id)
-            return _view(loaded.policy, loaded.state), _timeline(conn, owner_id, recent)
+            loaded = self.load(conn, owner_id)
+            return view(loaded.policy, loaded.state, self._held(conn, loaded)), timeline(conn, owner_id, recent)
 
     def add_channel(self, owner_id: int, url: str, label: str = "") -> int:
         """Add an Apprise URL (chat, push, webhook) for the owner's alerts."""
@@ -212,31 +266,19 @@ class SwitchService:
             self._audit(conn, owner_id, now, "channel.added", {"channel": channel_id, "label": label})
         return int(channel_id)
 
-    def request_link(self, owner_id: int, who: str, email: str) -> str:
-        """A standing link with which ``who`` may ask for release (shown once)."""
-        email = accounts.check_email(email)
-        if not who.strip():
-            raise BadRequest("name: expected the requester's name, got ''")
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            token = links.create(conn, owner_id, Purpose.REQUEST, now, expires_at=None, who=who.strip(),
-                                 email=email)
-            self._audit(conn, owner_id, now, "requester.added", {"who": who.strip()})
-        return links.url(self.settings.base_url, Purpose.REQUEST, token)
-
     # -- link pages -------------------------------------------------------------------------
     def open_link(self, token: str, purpose: Purpose) -> tuple[links.Link, SwitchView, str]:
         """Look at a link without acting: the link, the switch, the owner's address."""
         now = self.clock.now()
         with reading(self.engine) as conn:
-            link = links.resolve(conn, token, purpose, now)
-            loaded = self._load_for_owner(conn, link.owner_id)
+            link = links.resolve(conn, self.key, token, purpose, now)
+            loaded = self.load(conn, link.owner_id)
             owner = accounts.get_owner(conn, link.owner_id)
         if purpose is Purpose.VERIFY and (loaded.state.status is not Status.CONFIRMING
                                           or loaded.state.cycle != link.cycle):
             raise LinkError("closed", "This question is closed: the owner checked in, or the switch "
                             "has already decided. Thank you.")
-        return link, _view(loaded.policy, loaded.state), owner.email
+        return link, view(loaded.policy, loaded.state), owner.email
 
     def check_in_by_link(self, token: str) -> SwitchView:
         return self._act_by_link(token, Purpose.CHECKIN,
@@ -310,6 +352,8 @@ class SwitchService:
         if row is None or row.next_due_at is None or row.next_due_at > now:
             return 0
         loaded = _loaded(row)
+        if loaded.change_due is not None and loaded.change_due <= now:
+            return self._settle_changes(conn, loaded, now)
         step = core.run_due(loaded.policy, loaded.state, now)
         if not self._store(conn, loaded, loaded.policy, step, now):
             return 0
@@ -330,7 +374,15 @@ class SwitchService:
                                       f"an e-mail address, got {member!r}")
         return policy
 
-    def _load_for_owner(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
+    @staticmethod
+    def _held(conn: Connection, loaded: LoadedSwitch) -> list[dict[str, Any]]:
+        """The changes waiting; no query unless the switch says one waits."""
+        if loaded.change_due is None:
+            return []
+        return [c.to_dict(loaded.policy.timezone) for c in changes.pending(conn, loaded.owner_id)]
+
+    def load(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
+        """The owner's switch as read in ``conn`` (locked with its owner's row when ``lock``)."""
         row = conn.execute(_SWITCH_LOCKED if lock else _SWITCH, {"owner_id": owner_id}).first()
         if row is None:
             raise NotFound(f"owner {owner_id} has no switch")
@@ -340,7 +392,7 @@ class SwitchService:
              new_policy: Policy | None = None) -> SwitchView:
         now = self.clock.now()
         with self.engine.begin() as conn:
-            loaded = self._load_for_owner(conn, owner_id, lock=True)
+            loaded = self.load(conn, owner_id, lock=True)
             policy, state = self._apply(conn, loaded, fn, now, new_policy)
         return self._changed(policy, state)
 
@@ -359,27 +411,26 @@ class SwitchService:
         """Use a one-time link and act on its owner's switch, in one transaction."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            link = links.resolve(conn, token, purpose, now)
+            link = links.resolve(conn, self.key, token, purpose, now)
             links.consume(conn, link, now)
-            loaded = self._load_for_owner(conn, link.owner_id, lock=True)
+            loaded = self.load(conn, link.owner_id, lock=True)
             requester = link if purpose is Purpose.REQUEST else None
             policy, state = self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now,
                                         requester=requester)
         return self._changed(policy, state)
 
-    def _changed(self, policy: Policy, state: SwitchState) -> SwitchView:
+    def _changed(self, policy: Policy, state: SwitchState, change_due: datetime | None = None,
+                 held: list[dict[str, Any]] | None = None) -> SwitchView:
         """After a committed change: wake the worker at the next due moment; the new view."""
-        timer = next_timer(policy, state)
-        self.on_change(timer.due if timer else None)
-        return _view(policy, state)
+        self.on_change(_next_due(policy, state, change_due))
+        return view(policy, state, held)
 
     def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
                requester: links.Link | None = None) -> bool:
         """Conditionally store the new state; then record its events in the same transaction."""
-        timer = next_timer(policy, step.state)
         values: dict[str, Any] = dict(state=state_to_dict(step.state), status=str(step.state.status),
-                                      next_due_at=timer.due if timer else None, version=loaded.version + 1,
-                                      updated_at=now)
+                                      next_due_at=_next_due(policy, step.state, loaded.change_due),
+                                      version=loaded.version + 1, updated_at=now)
         if policy is not loaded.policy:
             values["policy"] = policy_to_dict(policy)
         moved = conn.execute(_MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
@@ -408,7 +459,8 @@ _SWITCH = _JOINED.where(switches.c.owner_id == bindparam("owner_id"))
 # ignores it, its writers being serialised by BEGIN IMMEDIATE.
 _SWITCH_LOCKED = _SWITCH.with_for_update()
 # The token, its owner and the switch in one round trip; only the switch and owner rows are locked.
-_SWITCH_FOR_TOKEN = _JOINED.join(api_tokens, api_tokens.c.owner_id == switches.c.owner_id).where(
+_SWITCH_FOR_TOKEN = _JOINED.add_columns(api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at.label(
+    "token_used_at")).join(api_tokens, api_tokens.c.owner_id == switches.c.owner_id).where(
     api_tokens.c.token_hash == bindparam("digest")).with_for_update(of=[switches, owners])
 _SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
 _SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
@@ -418,17 +470,17 @@ _MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
                                       switches.c.version == bindparam("seen"))
 
 
-def _timeline(conn: Connection, owner_id: int, limit: int) -> list[dict[str, Any]]:
-    rows = conn.execute(select(transitions).where(transitions.c.owner_id == owner_id)
-                        .order_by(transitions.c.id.desc()).limit(limit)).all()
-    return [{"at": iso(r.due_at), "recorded_at": iso(r.recorded_at), "event": r.kind, "stage": r.stage,
-             "who": r.who, "reason": r.reason} for r in reversed(rows)]
+def _next_due(policy: Policy, state: SwitchState, change_due: datetime | None) -> datetime | None:
+    """When the worker must look at a switch: its next timer, or a held change's moment if sooner."""
+    timer = next_timer(policy, state)
+    found = [m for m in (timer.due if timer else None, change_due) if m is not None]
+    return min(found) if found else None
 
 
 def _loaded(row: Row[Any]) -> LoadedSwitch:
     owner = accounts.Owner(row.owner_id, row.email, row.timezone, row.language)
     return LoadedSwitch(row.id, owner, row.version, _policy(row.policy), state_from_dict(row.state),
-                        (row.audit_seq, row.audit_head))
+                        (row.audit_seq, row.audit_head), row.change_due_at)
 
 
 @lru_cache(maxsize=4096)
@@ -439,28 +491,3 @@ def _parsed_policy(canonical: str) -> Policy:
 def _policy(data: dict[str, Any]) -> Policy:
     """A stored policy, parsed once per distinct policy (policies are immutable values)."""
     return _parsed_policy(json.dumps(data, sort_keys=True))
-
-
-def _view(policy: Policy, state: SwitchState) -> SwitchView:
-    timer = next_timer(policy, state)
-    reminder = None
-    probe = state
-    # The next reminder is the first reminding timer ahead (the clock alone, no inputs).
-    for _ in range(len(policy.reminders) + 2):
-        t = next_timer(policy, probe)
-        if t is None or probe.status not in (Status.ARMED, Status.GRACE):
-            break
-        if t.kind in _REMINDING:
-            reminder = t.due
-            break
-        probe = core.run_due(policy, probe, t.due).state
-    fires = None if state.status in (Status.FIRED, Status.RELEASED) else fire_moment(policy, state)
-    if state.status is Status.PAUSED:
-        fires = None
-    pending = [s.name for s in policy.stages[state.stages_run:]] if state.status is Status.FIRED else []
-    request = None
-    if state.request_at is not None and state.request_by is not None:
-        request = {"by": state.request_by, "at": iso(state.request_at),
-                   "completes": iso(state.request_at + policy.request_wait)}
-    return SwitchView(str(state.status), policy.timezone, state.deadline, reminder, fires, state.paused_until,
-                      state.armed_at, pending, request, timer.due if timer else None)

@@ -22,6 +22,7 @@ from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.blobs import BlobStore
 from baton.store.engine import insert_id, reading
+from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import Ed25519Signer
 from baton.store.tables import compartments, key_checks, owners, packages, people, sealed_shares, splits, vault_keys
@@ -44,6 +45,7 @@ class VaultService:
     clock: Clock
     signer: Ed25519Signer
     store: BlobStore
+    key: DeploymentKey
 
     # -- helpers ------------------------------------------------------------------------------
     def _audit(self, conn: Connection, owner_id: int, now: datetime, kind: str, data: dict[str, Any]) -> None:
@@ -259,11 +261,12 @@ class VaultService:
             person = self._person(conn, owner_id, name)
             url = None
             if role != "verifier":
-                token = links.create(conn, owner_id, Purpose.ENROL, now, expires_at=now + self.enrol_ttl,
-                                     who=name, email=person.email)
-                url = links.url(self.settings.base_url, Purpose.ENROL, token)
+                link_id = links.create(conn, owner_id, Purpose.ENROL, now, expires_at=now + self.enrol_ttl,
+                                       who=name, email=person.email)
+                url = links.url(self.settings.base_url, Purpose.ENROL, links.token(self.key, link_id))
                 self.email_person(conn, owner_id, person, f"enrol/{person.id}/{iso(now)}", "enrol", "holder_enrol",
-                                  now, enrol_url=url, expires=iso(now + self.enrol_ttl))
+                                  now, enrol_url=links.placeholder(self.settings.base_url, Purpose.ENROL, link_id),
+                                  expires=iso(now + self.enrol_ttl))
             self._audit(conn, owner_id, now, "people.added", {"name": name, "role": role})
             return {**self._person_view(conn, person, now), "enrol_url": url}
 
@@ -327,7 +330,7 @@ class VaultService:
     def enrolment(self, token: str) -> dict[str, Any]:
         now = self.clock.now()
         with reading(self.engine) as conn:
-            link = links.resolve(conn, token, Purpose.ENROL, now)
+            link = links.resolve(conn, self.key, token, Purpose.ENROL, now)
             person = self._person(conn, link.owner_id, str(link.who))
             owner_email = conn.execute(select(owners.c.email).where(owners.c.id == link.owner_id)).scalar_one()
         return {"name": person.display_name, "language": person.language, "owner_email": owner_email,
@@ -337,19 +340,19 @@ class VaultService:
         now = self.clock.now()
         _recipient(recipient)  # a bad key is refused before the link is spent
         with self.engine.begin() as conn:
-            link = links.resolve(conn, token, Purpose.ENROL, now)
+            link = links.resolve(conn, self.key, token, Purpose.ENROL, now)
             person = self._person(conn, link.owner_id, str(link.who))
             links.consume(conn, link, now)
             view = self._store_key(conn, link.owner_id, person, recipient, "enrolled", now)
             check = conn.execute(select(key_checks.c.id).where(key_checks.c.person_id == person.id)
                                  .order_by(key_checks.c.id.desc()).limit(1)).scalar_one()
-            view["check_url"] = self._check_link(conn, link.owner_id, person, check, now)
+            link_id = self._check_link(conn, link.owner_id, person, check, now)
+            view["check_url"] = links.url(self.settings.base_url, Purpose.KEYCHECK, links.token(self.key, link_id))
             return view
 
-    def _check_link(self, conn: Connection, owner_id: int, person: Row[Any], check_id_: int, now: datetime) -> str:
-        token = links.create(conn, owner_id, Purpose.KEYCHECK, now, expires_at=now + self.enrol_ttl,
-                             who=f"{person.name}#{check_id_}", email=person.email)
-        return links.url(self.settings.base_url, Purpose.KEYCHECK, token)
+    def _check_link(self, conn: Connection, owner_id: int, person: Row[Any], check_id_: int, now: datetime) -> int:
+        return links.create(conn, owner_id, Purpose.KEYCHECK, now, expires_at=now + self.enrol_ttl,
+                            who=f"{person.name}#{check_id_}", email=person.email)
 
     def _new_check(self, conn: Connection, owner_id: int, person: Row[Any], reason: str, now: datetime,
                    notify: bool) -> int:
@@ -358,7 +361,8 @@ class VaultService:
             person_id=person.id, recipient=person.recipient, sealed=made.sealed, code_hash=made.code_hash,
             reason=reason, created_at=now, expires_at=now + self.enrol_ttl))
         if notify:
-            url = self._check_link(conn, owner_id, person, check, now)
+            url = links.placeholder(self.settings.base_url, Purpose.KEYCHECK,
+                                    self._check_link(conn, owner_id, person, check, now))
             self.email_person(conn, owner_id, person, f"keycheck/{check}", "keycheck", "holder_keycheck", now,
                               check_url=url, expires=iso(now + self.enrol_ttl))
         return int(check)
@@ -421,7 +425,7 @@ class VaultService:
     def check_by_link(self, token: str) -> tuple[dict[str, Any], bytes]:
         now = self.clock.now()
         with reading(self.engine) as conn:
-            link = links.resolve(conn, token, Purpose.KEYCHECK, now)
+            link = links.resolve(conn, self.key, token, Purpose.KEYCHECK, now)
             name, _, check = str(link.who).partition("#")
             person = self._person(conn, link.owner_id, name)
             row = self._open_check(conn, link.owner_id, person, int(check), now)
@@ -430,7 +434,7 @@ class VaultService:
     def prove_by_link(self, token: str, code: str) -> dict[str, Any]:
         now = self.clock.now()
         with self.engine.begin() as conn:
-            link = links.resolve(conn, token, Purpose.KEYCHECK, now)
+            link = links.resolve(conn, self.key, token, Purpose.KEYCHECK, now)
             name, _, check = str(link.who).partition("#")
             person = self._person(conn, link.owner_id, name)
             row = self._open_check(conn, link.owner_id, person, int(check), now)
@@ -445,7 +449,7 @@ class VaultService:
         """The language of the holder an enrolment, key-check or download link was made for, whatever
         the link's state, so that its refusal page speaks it; None for a token that is none of theirs."""
         with reading(self.engine) as conn:
-            made = links.made_for(conn, token, purpose)
+            made = links.made_for(conn, self.key, token, purpose)
             owner_id, who = made if made is not None else (None, None)
             if who is None:
                 return None

@@ -5,7 +5,10 @@ queue on a lock); PostgreSQL through psycopg 3, relying on conditional updates a
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -17,8 +20,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # hide_parameters: SQL logging (echo, or the sqlalchemy logger at INFO) must never show
         # a bound secret (the signing key, a TOTP secret, a sealed share).
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
@@ -32,6 +34,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            _private(parsed.database)
 
         # SQLite has one writer at a time. Writers of this process queue on a lock instead of
         # in SQLite's busy handler, which sleeps in steps of milliseconds; other processes
@@ -76,6 +79,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # connection lost to a server restart fails its one operation and is then replaced;
     # the worker retries, and the CLI reports the error.
     return create_engine(url, pool_recycle=1800, hide_parameters=True, **kwargs)
+
+
+def _private(database: str | None) -> None:
+    """The database file only the service's user may read (SQLite gives its WAL and shm the same mode)."""
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            os.chmod(path, 0o600)
 
 
 READ_ONLY = "baton_read_only"

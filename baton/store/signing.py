@@ -1,4 +1,5 @@
-"""The deployment's Ed25519 key (PyNaCl): made once, kept in the database, shared by workers."""
+"""The deployment's Ed25519 key (PyNaCl): made once, kept in the database sealed under the key file
+(``store.keyfile``), shared by workers. A key stored before migration 0006 in clear is sealed on start."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from dataclasses import dataclass
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from baton.store.engine import reading
+from baton.store.keyfile import DeploymentKey, is_sealed
 from baton.store.tables import deployment_keys
 from baton.timeutil import SystemClock
 
@@ -47,26 +49,32 @@ class Ed25519Check:
         return True
 
 
-def _load(conn: Connection) -> Ed25519Signer | None:
+def _load(conn: Connection, sealing: DeploymentKey) -> Ed25519Signer | None:
     row = conn.execute(select(deployment_keys.c.secret).where(deployment_keys.c.purpose == PURPOSE)).first()
-    return None if row is None else Ed25519Signer(SigningKey(bytes.fromhex(row.secret)))
+    if row is None:
+        return None
+    seed = sealing.open(row.secret) if is_sealed(row.secret) else bytes.fromhex(row.secret)
+    return Ed25519Signer(SigningKey(seed))
 
 
-def deployment_signer(engine: Engine) -> Ed25519Signer:
-    """The deployment key, created on first use (two processes racing agree on one)."""
+def deployment_signer(engine: Engine, sealing: DeploymentKey) -> Ed25519Signer:
+    """The deployment key, created on first use (two processes racing agree on one), sealed at rest."""
     with reading(engine) as conn:
-        found = _load(conn)
-    if found:
-        return found
-    key = SigningKey.generate()
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(deployment_keys).values(
-                purpose=PURPOSE, secret=bytes(key).hex(), public=bytes(key.verify_key).hex(),
-                created_at=SystemClock().now()))
-    except IntegrityError:
-        pass  # another process made it first; use theirs
-    with reading(engine) as conn:
-        made = _load(conn)
-    assert made is not None
-    return made
+        found = _load(conn, sealing)
+    if found is None:
+        key = SigningKey.generate()
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(deployment_keys).values(
+                    purpose=PURPOSE, secret=sealing.seal(bytes(key)), public=bytes(key.verify_key).hex(),
+                    created_at=SystemClock().now()))
+        except IntegrityError:
+            pass  # another process made it first; use theirs
+        with reading(engine) as conn:
+            found = _load(conn, sealing)
+        assert found is not None
+    with engine.begin() as conn:  # a key kept in clear before 0006 is sealed now (once)
+        conn.execute(update(deployment_keys).where(deployment_keys.c.purpose == PURPOSE,
+                                                   deployment_keys.c.secret.notlike("sealed:%"))
+                     .values(secret=sealing.seal(bytes(found.key))))
+    return found

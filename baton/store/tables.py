@@ -54,7 +54,8 @@ owners = Table(
     Column("password_hash", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("language", String(16), nullable=False, server_default="en"),
-    Column("totp_secret", String(64)),
+    Column("totp_secret", String(64)),  # before 0006 only: moved into totp_sealed at start-up
+    Column("totp_sealed", String(200)),  # the TOTP secret sealed under the deployment key file
     Column("totp_last_step", Integer),  # the last TOTP time step accepted: a code works once
     Column("created_at", UTCDateTime, nullable=False),
     Column("audit_seq", Integer, nullable=False, server_default="0"),
@@ -81,6 +82,7 @@ switches = Table(
     Column("next_due_at", UTCDateTime),
     Column("version", Integer, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("change_due_at", UTCDateTime),  # the earliest pending change's moment (migration 0006)
 )
 # The worker's due-query reads only this partial index, whatever the number of idle switches.
 Index("ix_switches_due", switches.c.next_due_at,
@@ -122,7 +124,7 @@ deployment_keys = Table(
     "deployment_keys", metadata,
     Column("id", Integer, primary_key=True),
     Column("purpose", String(32), nullable=False, unique=True),
-    Column("secret", String(128), nullable=False),
+    Column("secret", String(300), nullable=False),  # sealed under the deployment key file
     Column("public", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -154,9 +156,9 @@ Index("ix_outbox_pending", outbox.c.next_attempt_at,
 links = Table(
     "links", metadata,
     Column("id", Integer, primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_hash", String(64), unique=True),  # links made before 0006; newer tokens are derived
     Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
-    Column("purpose", String(16), nullable=False),  # checkin | verify | request
+    Column("purpose", String(16), nullable=False),  # store.links.Purpose
     Column("who", String(100)),
     Column("email", String(320)),
     Column("cycle", Integer),
@@ -164,6 +166,8 @@ links = Table(
     Column("expires_at", UTCDateTime),
     Column("used_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+    Column("not_before", UTCDateTime),  # a link held by a cooling-off works from then (0006)
+    Column("uses", Integer, nullable=False, server_default="0"),  # downloads count their uses (0006)
 )
 
 channels = Table(
@@ -401,4 +405,20 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),  # absolute end; idle end is seen_at + idle
     Column("address", String(64), nullable=False, server_default=""),
     Column("user_agent", String(200), nullable=False, server_default=""),
+)
+
+
+# Added by migration 0006: changes that would hasten a release, held for a cooling-off.
+pending_changes = Table(
+    "pending_changes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # policy | requester | channel
+    Column("payload", JSON, nullable=False),  # the new policy, or the link or channel it concerns
+    Column("reasons", JSON, nullable=False),  # why it could hasten a release, in plain words
+    Column("via", String(32), nullable=False),  # api | web
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("takes_effect_at", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime),
+    Column("outcome", String(16)),  # applied | cancelled | dropped
 )

@@ -70,6 +70,7 @@ def test_totp_enable_needs_the_password_and_a_code_from_the_app_and_signs_out_th
     import pyotp
 
     from baton.services import accounts
+    from baton.store import keyfile
 
     runner = CliRunner()
     _init(runner)
@@ -83,16 +84,18 @@ def test_totp_enable_needs_the_password_and_a_code_from_the_app_and_signs_out_th
     assert refused.exit_code == 2
     assert "code: expected the 6 digits your app shows now, got 'nonsense'; nothing was changed" in refused.output
     with engine.begin() as conn:
-        assert conn.execute(sa.text("SELECT totp_secret FROM owners")).scalar() is None
+        assert conn.execute(sa.text("SELECT totp_sealed FROM owners")).scalar() is None
         conn.execute(sa.text("INSERT INTO web_sessions (token_hash, owner_id, created_at, seen_at, expires_at) "
                              "VALUES ('x', 1, '2026-01-01', '2026-01-01', '2099-01-01')"))
     done = runner.invoke(app, [*args, "correct horse battery"], input=f"{pyotp.TOTP(secret).now()}\n")
     assert done.exit_code == 0, done.output
     assert f"otpauth://totp/Baton:owner%40example.org?secret={secret}" in done.output
     assert "Two-step sign-in is on for owner@example.org; 1 web session(s) signed out." in done.output
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT totp_secret FROM owners")).scalar() == secret
+    with engine.connect() as conn:  # kept sealed under the key file, never in clear
+        plain, sealed = conn.execute(sa.text("SELECT totp_secret, totp_sealed FROM owners")).one()
         assert conn.execute(sa.text("SELECT count(*) FROM web_sessions")).scalar() == 0
+    key = keyfile.DeploymentKey(bytes.fromhex((env / "deployment.key").read_text()))
+    assert plain is None and secret not in sealed and key.open(sealed).decode() == secret
     engine.dispose()
 
 

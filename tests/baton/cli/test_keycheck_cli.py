@@ -19,6 +19,7 @@ from baton.cli.app import app
 from baton.http.app import create_app
 from baton.runtime import Runtime, build
 from baton.services.releases import vault_parts
+from baton.store import links as stored_links
 from baton.store.tables import outbox
 from tests_support import needs_tools, settings_for
 
@@ -58,7 +59,7 @@ def _check_link(runtime: Runtime, owner: int, key: Path) -> str:
     vault.request_checks(owner, ["ana"], "owner", notify=True)
     with runtime.engine.connect() as conn:
         body = conn.execute(select(outbox.c.body_text).where(outbox.c.purpose == "keycheck")).scalar_one()
-    return re.findall(r"http://\S+/k/\S+", body)[0]
+    return re.findall(r"http://\S+/k/\S+", stored_links.expand(runtime.service.key, body))[0]
 
 
 def test_a_holder_proves_their_key_with_the_keycheck_command(served: tuple[Runtime, int], tmp_path: Path) -> None:

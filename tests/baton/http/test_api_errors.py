@@ -45,7 +45,8 @@ def test_the_lock_out_never_stops_a_check_in_link(api: tuple[Runtime, TestClient
     from baton.store.links import Purpose
 
     with runtime.engine.begin() as conn:
-        token = links.create(conn, 1, Purpose.CHECKIN, runtime.service.clock.now(), expires_at=None)
+        token = links.token(runtime.service.key, links.create(
+                conn, 1, Purpose.CHECKIN, runtime.service.clock.now(), expires_at=None))
     for _ in range(4):
         client.get("/api/status", headers={"Authorization": "Bearer bt_wrong"})
     assert client.post(f"/l/{token}").status_code == 200

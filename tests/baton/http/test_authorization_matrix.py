@@ -32,6 +32,7 @@ from baton.cli.ownervault import OwnerVault
 from baton.http.app import create_app
 from baton.jobs.outbox import Channel
 from baton.runtime import Runtime, build
+from baton.services.access import OwnerAccess
 from baton.store.tables import key_checks, links, metadata, notices, owners, packages, people, releases
 from baton.testing import FakeClock, RecordingSender
 from tests_support import scratch_database, settings_for
@@ -817,8 +818,8 @@ def switches(runtime: Runtime, clock: FakeClock) -> Iterator[Switches]:
                                                "verifiers": [{"name": "vera", "email": f"vera@{who}.example"}]}}
         owner = runtime.service.create_owner(f"owner@{who}.example", "correct horse battery", "UTC", policy=policy)
         made[who] = owner.owner.id
-        requests[who] = runtime.service.request_link(owner.owner.id, "Rita", f"rita@{who}.example") \
-            .removeprefix(runtime.settings.base_url)
+        requests[who] = OwnerAccess(runtime.service).add_requester(
+            owner.owner.id, "Rita", f"rita@{who}.example")["url"].removeprefix(runtime.settings.base_url)
     world = Switches(runtime, TestClient(create_app(runtime.service), base_url=runtime.settings.base_url), made,
                      RecordingSender(), requests)
     clock.advance(days=9, hours=1)

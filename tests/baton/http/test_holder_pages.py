@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from baton.cli.ownervault import OwnerVault
 from baton.http.app import create_app
 from baton.runtime import Runtime, build
+from baton.store import auditlog
+from baton.store import links as stored_links
 from baton.store.tables import audit_entries, key_checks, links, outbox, packages, people
 from baton.testing import FakeClock
 from tests_support import needs_tools, settings_for
@@ -259,7 +261,7 @@ def _released(pages: Pages, clock: FakeClock) -> str:
     pages.runtime.worker(senders={}).run_switches()
     with pages.runtime.engine.connect() as conn:
         [body] = [r.body_text for r in conn.execute(select(outbox.c.body_text).where(outbox.c.purpose == "release"))]
-    return pages.path(re.findall(r"http://\S+/d/\S+", body)[0])
+    return pages.path(re.findall(r"http://\S+/d/\S+", stored_links.expand(pages.runtime.service.key, body))[0])
 
 
 def _link_used(pages: Pages) -> list[bool]:
@@ -282,15 +284,22 @@ def test_the_download_page_shows_the_package_without_spending_the_link(pages: Pa
         assert [r.downloaded_at for r in conn.execute(select(packages.c.downloaded_at))] == [None]
 
 
-def test_the_download_button_returns_the_zip_once(pages: Pages, clock: FakeClock) -> None:
-    """The POST returns the package's zip and spends the link; a second POST is a 410 page."""
+def test_the_download_button_returns_the_zip_as_often_as_the_link_allows(pages: Pages, clock: FakeClock) -> None:
+    """The POST returns the package's zip; the link works ``download_uses`` times (a broken download can be
+    tried again), each download audited; one more POST is a 410 page."""
     download = _released(pages, clock)
     got = pages.client.post(download)
     assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
         names = {n.split("/", 1)[1] for n in archive.namelist()}
     assert {"manifest.json", "share-ana.age", "compartment-operations.age", "SHA256SUMS", "SHA256SUMS.sig"} <= names
+    assert _link_used(pages) == [False]
+    for _ in range(pages.runtime.settings.download_uses - 1):
+        assert pages.client.post(download).status_code == 200
     assert _link_used(pages) == [True]
+    with pages.runtime.engine.connect() as conn:
+        downloads = [e for e in auditlog.entries(conn, pages.owner_id) if e.kind == "vault.downloaded"]
+    assert len(downloads) == pages.runtime.settings.download_uses
     again = pages.client.post(download)
     assert again.status_code == 410 and "<h1>This link was already used</h1>" in again.text
 

@@ -19,6 +19,7 @@ from baton.cli.ownervault import OwnerVault
 from baton.http import pagelanguage
 from baton.http.app import create_app
 from baton.runtime import Runtime, build
+from baton.store import links as stored_links
 from baton.store.tables import outbox
 from baton.testing import FakeClock
 from handover import i18n
@@ -104,7 +105,7 @@ class Pages:
         with self.runtime.engine.connect() as conn:
             [body] = [r.body_text for r in conn.execute(select(outbox.c.body_text)
                                                         .where(outbox.c.purpose == "release"))]
-        return self.path(re.findall(r"http://\S+/d/\S+", body)[0])
+        return self.path(re.findall(r"http://\S+/d/\S+", stored_links.expand(self.runtime.service.key, body))[0])
 
 
 def _pages(url: str, clock: FakeClock, tmp: Path) -> Iterator[Pages]:

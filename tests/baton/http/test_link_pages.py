@@ -25,7 +25,8 @@ def setup(sqlite_url: str, clock: FakeClock) -> tuple[Runtime, TestClient, int]:
 def _link(runtime: Runtime, owner: int, days: int = 14) -> str:
     now = runtime.service.clock.now()
     with runtime.engine.begin() as conn:
-        return links.create(conn, owner, Purpose.CHECKIN, now, expires_at=now + timedelta(days=days))
+        return links.token(runtime.service.key, links.create(
+                conn, owner, Purpose.CHECKIN, now, expires_at=now + timedelta(days=days)))
 
 
 def test_opening_a_check_in_link_does_not_check_in(setup: tuple[Runtime, TestClient, int],

@@ -27,7 +27,8 @@ def setup(sqlite_url: str, clock: FakeClock) -> tuple[Runtime, NewOwner, object]
 def _link(runtime: Runtime, owner: int) -> str:
     now = runtime.service.clock.now()
     with runtime.engine.begin() as conn:
-        return links.create(conn, owner, Purpose.CHECKIN, now, expires_at=now + timedelta(days=14))
+        return links.token(runtime.service.key, links.create(
+                conn, owner, Purpose.CHECKIN, now, expires_at=now + timedelta(days=14)))
 
 
 def test_one_link_pressed_too_often_is_held_back_and_other_links_are_not(

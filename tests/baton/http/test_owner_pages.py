@@ -223,7 +223,8 @@ def test_failed_sign_ins_lock_the_account_but_never_the_owners_other_ways_to_che
     assert api.post("/api/checkin", headers={"Authorization": f"Bearer {site.owner.api_token}"}).status_code == 200
     now = site.clock.now()
     with site.runtime.engine.begin() as conn:
-        token = links.create(conn, site.owner.owner.id, Purpose.CHECKIN, now, expires_at=now + timedelta(days=1))
+        token = links.token(site.runtime.service.key, links.create(
+                conn, site.owner.owner.id, Purpose.CHECKIN, now, expires_at=now + timedelta(days=1)))
     assert site.client("198.51.100.1").post(f"/l/{token}").status_code == 200
     site.clock.advance(minutes=16)
     assert site.sign_in(site.client("203.0.113.50")).status_code == 303

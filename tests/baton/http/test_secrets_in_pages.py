@@ -43,13 +43,11 @@ from baton.http.app import create_app
 from baton.jobs.outbox import Channel
 from baton.runtime import Runtime, build
 from baton.services import accounts
-from baton.services import notices as notices_module
 from baton.settings import get_settings
 from baton.store import links
 from baton.store.tables import links as link_rows
 from baton.store.tables import notices, outbox, releases
 from baton.testing import FakeClock, RecordingSender
-from switch import hash_token
 from tests_support import free_port, live_server, run_cli, settings_for
 from vault import agecrypt, challenge, keys, release, shares
 from vault.entries import entry_from_dict
@@ -228,20 +226,15 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
 
 
 def _watch_secrets_being_made(patch: pytest.MonkeyPatch, minted: list[str], made: dict[str, Any]) -> None:
-    """Wrap the makers of link tokens, release keys, master secrets and share words to learn each one."""
-    real_create, real_new_token = links.create, notices_module.new_token
+    """Wrap the makers of link tokens, release keys, master secrets and share words to learn each one (a link's
+    token is derived from its id when it is shown or sent: every derivation is a token made)."""
+    real_token = links.token
 
-    def create(*args: Any, **kwargs: Any) -> str:
-        token = real_create(*args, **kwargs)
-        minted.append(token)
-        return token
-
-    def new_token(prefix: str = "") -> tuple[str, str]:
-        token = real_new_token(prefix)
-        minted.append(token[0])
-        return token
-    patch.setattr(links, "create", create)
-    patch.setattr(notices_module, "new_token", new_token)
+    def token(key: Any, link_id: int) -> str:
+        made_now = real_token(key, link_id)
+        minted.append(made_now)
+        return made_now
+    patch.setattr(links, "token", token)
     real_key, real_master, real_split = release.new_release_key, shares.new_master_secret, shares.split
     patch.setattr(release, "new_release_key", lambda: made["release keys"].append(real_key()) or
                   made["release keys"][-1])
@@ -548,7 +541,7 @@ def _secrets(runtime: Runtime, api_token: str, phone_token: str, totp_secret: st
 def _addressees(runtime: Runtime, token: str) -> tuple[str, set[str]]:
     """A link's purpose and who it is for (its e-mail's rightful recipients)."""
     with runtime.engine.connect() as conn:
-        row = conn.execute(select(link_rows).where(link_rows.c.token_hash == hash_token(token))).one()
+        row = conn.execute(select(link_rows).where(link_rows.c.id == links.link_id(runtime.service.key, token))).one()
         drill = False
         if row.purpose == "notice":
             notice = int(row.who.removeprefix("notice:"))

@@ -15,7 +15,8 @@ from baton.testing import FakeClock, RecordingSender
 
 
 def _deliverer(runtime: Runtime, name: str, sender: RecordingSender) -> Deliverer:
-    return Deliverer(runtime.engine, runtime.settings, runtime.service.clock, runtime.service.signer, name,
+    return Deliverer(runtime.engine, runtime.settings, runtime.service.clock, runtime.service.signer,
+                     runtime.service.key, name,
                      {Channel.EMAIL: sender, Channel.APPRISE: sender})
 
 

@@ -26,7 +26,7 @@ from baton.runtime import build
 from baton.store import auditlog
 from baton.store.tables import outbox, owners, switches, transitions
 from switch import arm, next_timer, policy_from_dict, policy_to_dict, state_to_dict
-from tests_support import settings_for
+from tests_support import key_file_for, settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -89,7 +89,8 @@ def _seed(engine: Engine, count: int, now: datetime) -> None:
 def _start_worker(pg_url: str, smtp_port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(BATON_DATABASE_URL=pg_url, BATON_SMTP_HOST="127.0.0.1", BATON_SMTP_PORT=str(smtp_port),
-               BATON_SWEEP_SECONDS="0.5", BATON_BASE_URL="http://baton.test", BATON_DATA_DIR=str(log.parent))
+               BATON_SWEEP_SECONDS="0.5", BATON_BASE_URL="http://baton.test", BATON_DATA_DIR=str(log.parent),
+               BATON_KEY_FILE=str(key_file_for(pg_url)))
     with log.open("wb") as out:  # the child keeps its own handle
         return subprocess.Popen([sys.executable, "-m", "baton.cli", "worker"], env=env, cwd=log.parent,
                                 stdout=out, stderr=subprocess.STDOUT)

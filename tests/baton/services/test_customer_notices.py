@@ -20,7 +20,9 @@ from baton.jobs.outbox import Channel
 from baton.jobs.worker import Worker
 from baton.runtime import Runtime, build
 from baton.services import notices
+from baton.services.access import OwnerAccess
 from baton.store import auditlog
+from baton.store import links as stored_links
 from baton.store.register import import_register
 from baton.store.tables import notices as notices_table
 from baton.store.tables import outbox, releases, switches
@@ -236,7 +238,8 @@ def test_a_check_in_before_the_deadline_sends_nothing(world: World) -> None:
     worker.run_once()
     assert world.notice_mails() == {} and world.notice_rows() == []
     assert notices.notice_status(world.engine, world.owner) == {"release": None, "notices": []}
-    assert notices.printable(world.engine, world.runtime.settings, world.owner, world.clock.now()) == []
+    assert notices.printable(world.engine, world.runtime.settings, world.runtime.service.key, world.owner,
+                             world.clock.now()) == []
     assert notices.handover_data(world.engine, world.owner)["answers"] == {}
 
 
@@ -348,7 +351,7 @@ def test_an_unknown_link_is_a_404_page(world: World, fired: dict[str, Any]) -> N
     for response in (world.client.get("/n/not-a-token"), world.client.post("/n/not-a-token", data={"read": "yes"})):
         assert response.status_code == 404
         assert "<h1>This link cannot be used</h1>" in response.text
-    url = world.runtime.service.request_link(world.owner, "Made", "made@example.org")
+    url = OwnerAccess(world.runtime.service).add_requester(world.owner, "Made", "made@example.org")["url"]
     assert world.client.get(f"/n/{url.rsplit('/', 1)[1]}").status_code == 404  # a link of another purpose
 
 
@@ -408,7 +411,8 @@ def test_the_notice_status_counts_who_was_told_read_and_answered(world: World, f
 
 def test_the_printable_notices_are_one_page_per_customer_in_their_language(world: World,
                                                                           fired: dict[str, Any]) -> None:
-    pages = dict(notices.printable(world.engine, world.runtime.settings, world.owner, world.clock.now()))
+    pages = dict(notices.printable(world.engine, world.runtime.settings, world.runtime.service.key, world.owner,
+                                   world.clock.now()))
     assert sorted(pages) == CONCERNED
     for customer, html in pages.items():
         language = LANGUAGE[customer]
@@ -447,5 +451,8 @@ def test_a_drill_mails_the_owner_one_sample_per_language_and_no_customer(world: 
     assert all(r.context["drill"] is True for r in world.notice_rows())
     status = notices.notice_status(world.engine, world.owner)
     assert status["release"]["drill"] is True
-    sample = world.client.get(path_of(next(iter(mails.values()))))  # the sample's link works, to try the page
+    stored = next(iter(mails.values()))  # the sample's link works (as it is sent), to try the page
+    (link,) = re.findall(r"http://baton\.test(/n/[A-Za-z0-9_\-]+)",
+                         stored_links.expand(world.runtime.service.key, stored.body_text))
+    sample = world.client.get(link)
     assert sample.status_code == 200

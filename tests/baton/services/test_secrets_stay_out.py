@@ -31,7 +31,8 @@ def test_link_tokens_never_reach_the_access_log(tmp_path: Path) -> None:
     runtime = build(settings_for(f"sqlite:///{tmp_path}/b.db"))
     made = runtime.service.create_owner("owner@example.org", "correct horse battery", "Europe/Rome")
     with runtime.engine.begin() as conn:
-        token = links.create(conn, made.owner.id, Purpose.CHECKIN, runtime.service.clock.now(), expires_at=None)
+        token = links.token(runtime.service.key, links.create(conn, made.owner.id, Purpose.CHECKIN,
+                                                              runtime.service.clock.now(), expires_at=None))
     collect = _Collect()
 
     def configured() -> None:

@@ -14,6 +14,7 @@ from baton.jobs.outbox import Channel
 from baton.jobs.worker import Worker
 from baton.runtime import Runtime
 from baton.services import actions
+from baton.services.access import OwnerAccess
 from baton.store import auditlog
 from baton.store.tables import audit_entries, outbox, switches, transitions
 from baton.testing import FakeClock, RecordingSender
@@ -146,7 +147,7 @@ def test_a_release_request_completes_after_its_wait_unless_refused(runtime: Runt
 
     owner = _owner(runtime)
     worker, sender = _worker(runtime)
-    url = runtime.service.request_link(owner, "Dewi", "dewi@example.org")
+    url = OwnerAccess(runtime.service).add_requester(owner, "Dewi", "dewi@example.org")["url"]
     path = url.removeprefix("http://baton.test")
     client = TestClient(create_app(runtime.service))
     assert "Ask for the release" in client.get(path).text
@@ -193,18 +194,18 @@ def test_a_stale_version_changes_nothing(runtime: Runtime, clock: FakeClock) -> 
     with runtime.engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(audit_entries)).scalar()
 
-    original = SwitchService._load_for_owner
+    original = SwitchService.load
 
     def stale(self: SwitchService, conn: Any, owner_id: int, lock: bool = False) -> Any:
         loaded = original(self, conn, owner_id, lock)
         return dataclasses.replace(loaded, version=loaded.version - 1)
 
-    pytest.MonkeyPatch().setattr(SwitchService, "_load_for_owner", stale)
+    pytest.MonkeyPatch().setattr(SwitchService, "load", stale)
     try:
         with pytest.raises(Conflict, match="the switch changed at the same moment; try again"):
             runtime.service.check_in(owner)
     finally:
-        pytest.MonkeyPatch().setattr(SwitchService, "_load_for_owner", original)
+        pytest.MonkeyPatch().setattr(SwitchService, "load", original)
     with runtime.engine.connect() as conn:
         after = conn.execute(select(func.count()).select_from(audit_entries)).scalar()
         version = conn.execute(select(switches.c.version)).scalar()
