@@ -183,6 +183,8 @@ class SwitchService:
 
     def hastening(self, owner_id: int, data: Any) -> tuple[str, ...]:
         """Why replacing the policy with ``data`` would wait a cooling-off (empty: it would not)."""
+        if self.settings.cooling_off_hours <= 0:
+            return ()
         with reading(self.engine) as conn:
             loaded = self.load(conn, owner_id)
         if isinstance(data, Mapping):

@@ -32,6 +32,7 @@ from baton.cli.ownervault import OwnerVault
 from baton.http.app import create_app
 from baton.jobs.outbox import Channel
 from baton.runtime import Runtime, build
+from baton.services import changes
 from baton.services.access import OwnerAccess
 from baton.store.tables import key_checks, links, metadata, notices, owners, packages, people, releases
 from baton.testing import FakeClock, RecordingSender
@@ -41,9 +42,9 @@ from vault.entries import entry_from_dict
 from vault.errors import WrongKey
 from vault.shares import policy_from_dict
 
-LINK = re.compile(r"http://baton\.test(/([lvqekdn])/[A-Za-z0-9_\-]{20,})")
+LINK = re.compile(r"http://baton\.test(/([lvqekdnx])/[A-Za-z0-9_\-]{20,})")
 LINK_PURPOSES = {"l": "checkin", "v": "verify", "q": "request", "e": "enrol", "k": "keycheck", "d": "download",
-                 "n": "notice"}
+                 "n": "notice", "x": "cancel"}
 
 
 # -- the two owners ----------------------------------------------------------------------------------
@@ -138,6 +139,9 @@ class Side:
     drill_packages: list[int] = field(default_factory=list)
     mail: list[tuple[str, str, str]] = field(default_factory=list)  # (recipient, link letter, path) as sent
     request_path: str = ""
+    request_id: int = 0
+    token_id: int = 0
+    change_id: int = 0  # a change held for a cooling-off that outlasts the test (its cancel link is mailed)
     enrol_paths: dict[str, str] = field(default_factory=dict)
     check_paths: dict[str, str] = field(default_factory=dict)
 
@@ -276,8 +280,15 @@ def _set_up(runtime: Runtime, app: Any, spec: Spec, folder: Path) -> Side:
     _ok(client.post("/api/register/import", files=files))
     _ok(client.put("/api/handover/profile", json=spec.profile))
     who, email = spec.requester
-    side.request_path = _ok(client.post("/api/requesters", json={"name": who, "email": email}), 201)["url"] \
-        .removeprefix(base)
+    requester = _ok(client.post("/api/requesters", json={"name": who, "email": email}), 201)
+    side.request_path, side.request_id = requester["url"].removeprefix(base), requester["id"]
+    side.token_id = _ok(client.get("/api/tokens"))[0]["id"]
+    with runtime.engine.begin() as conn:
+        now = runtime.service.clock.now()
+        side.change_id = changes.hold(conn, runtime.settings, owner_id=made.owner.id, owner_email=spec.email,
+                                      timezone="Europe/Rome", kind=changes.Kind.POLICY, payload=_policy(spec),
+                                      reasons=("held for the matrix",), via="api", now=now,
+                                      effect=now + timedelta(days=3650)).id
     drill = _ok(client.post("/api/drill", json={}))
     side.drill, side.drill_packages = drill["release"], [p["id"] for p in drill["packages"]]
     assert len(side.drill_packages) == 2
@@ -384,6 +395,14 @@ def _json_is(expected: Callable[[World], Any]) -> Callable[[World, httpx.Respons
     def check(world: World, response: httpx.Response) -> None:
         assert response.json() == expected(world)
     return check
+
+
+def _web_form(world: World, path: str) -> Call:
+    """A POST of A's web session with A's own CSRF token (read from A's dashboard)."""
+    assert world.web is not None
+    token = re.findall(r'name="csrf" value="([^"]+)"', world.web.get("/").text)[0]
+    return Call(path, content=f"csrf={token}".encode(),
+                headers={"content-type": "application/x-www-form-urlencoded"})
 
 
 def _names_are(expected: list[str]) -> Callable[[World, httpx.Response], None]:
@@ -529,6 +548,8 @@ CELLS = [
     # The owner's web pages, signed in as A.
     *[Cell("GET", path, f"A's {path} page", 200, lambda w, path=path: Call(path), web=True)  # type: ignore[misc]
       for path in ("/", "/timeline", "/policy", "/people", "/register", "/readiness", "/drill")],
+    Cell("POST", "/changes/{change_id}/cancel", "B's held change", 404,
+         lambda w: _web_form(w, f"/changes/{w.b.change_id}/cancel"), web=True),
     Cell("GET", "/drill/{release}/packages/{package}", "A's own drill package", 200,
          lambda w: Call(f"/drill/{w.a.drill}/packages/{w.a.drill_packages[0]}"), web=True),
     Cell("GET", "/drill/{release}/packages/{package}", "B's drill and B's package", 404,
@@ -541,6 +562,16 @@ CELLS = [
          lambda w: Call("/drill/{}/packages/{}".format(*_real_packages(w, w.b)[0])), web=True),
     # Last: after these, A's own data (its audit log) holds the names A typed, which are B's names;
     # every view of A's data above runs before them.
+    Cell("GET", "/api/tokens", "A's tokens", 200, lambda w: Call("/api/tokens"), _names_are(["init"])),
+    Cell("POST", "/api/tokens", "A adds a token", 201, lambda w: Call("/api/tokens", json={"name": "bravo's"})),
+    Cell("DELETE", "/api/tokens/{token_id}", "B's token", 404, lambda w: Call(f"/api/tokens/{w.b.token_id}")),
+    Cell("GET", "/api/requesters", "A's requesters", 200, lambda w: Call("/api/requesters"),
+         _names_are([ALPHA.requester[0]])),
+    Cell("DELETE", "/api/requesters/{link_id}", "B's requester", 404,
+         lambda w: Call(f"/api/requesters/{w.b.request_id}")),
+    Cell("GET", "/api/changes", "A's held changes", 200, lambda w: Call("/api/changes")),
+    Cell("DELETE", "/api/changes/{change_id}", "B's held change", 404,
+         lambda w: Call(f"/api/changes/{w.b.change_id}")),
     Cell("POST", "/api/requesters", "A adds B's requester by name and address", 201,
          lambda w: Call("/api/requesters", json={"name": BRAVO.requester[0], "email": BRAVO.requester[1]})),
     Cell("POST", "/api/people", "A adds its own wilma", 201,
@@ -639,7 +670,8 @@ def _token_of(world: World, kind: str) -> str:
             "enrol": lambda: b.enrol_paths["xavier"],  # never used: xavier's key was set by the owner
             "keycheck": lambda: b.check_paths["wilma"],
             "download": lambda: b.links("d", BRAVO.holders["xavier"][1])[0],
-            "notice": lambda: b.links("n", "wendy@bravo-customers.example")[0]}[kind]()
+            "notice": lambda: b.links("n", "wendy@bravo-customers.example")[0],
+            "cancel": lambda: b.links("x", BRAVO.email)[0]}[kind]()
     return path.rsplit("/", 1)[1]
 
 
@@ -697,6 +729,8 @@ def test_each_download_link_gives_its_own_holders_package_and_no_one_elses(world
         for other_side, other in others:
             with pytest.raises(WrongKey):
                 agecrypt.decrypt(share, [other_side.identities[other]], "share")
+        for _ in range(world.runtime.settings.download_uses - 1):  # a broken download may be tried again
+            assert world.client.post(path).status_code == 200
         again = world.client.post(path)
         assert again.status_code == 410 and "already used" in again.text
 

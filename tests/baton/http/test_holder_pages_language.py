@@ -251,7 +251,10 @@ def test_the_download_page_and_its_used_link_speak_the_holder_s_language(pages_o
     assert (f'<form method="post"><button type="submit">{translated(language, "Download the package (.zip)")}'
             "</button></form>") in page.text
 
-    taken = pages.clock.now()
+    for _ in range(pages.runtime.settings.download_uses - 1):  # a broken download may be tried again
+        assert pages.client.post(download).status_code == 200
+        pages.clock.advance(hours=1)
+    taken = pages.clock.now()  # the link's last use spends it
     got = pages.client.post(download)
     assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
     pages.clock.advance(days=1)
