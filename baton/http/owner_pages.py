@@ -47,6 +47,8 @@ from switch import PolicyError, SwitchError, new_token, policy_from_dict
 Page = Callable[..., HTMLResponse]
 AUDIT_SHOWN = 200
 HASH_WAIT = 10.0  # seconds a sign-in waits for a free password hasher before "busy"
+SIGNIN_REFUSED = ("The email, the password or the authenticator code is not right (a code works once): "
+                  "please type them again.")
 NAV = (("/", "Dashboard"), ("/timeline", "Timeline"), ("/policy", "Policy"), ("/people", "People"),
        ("/register", "Register"), ("/readiness", "Readiness"), ("/drill", "Drills"))
 
@@ -205,12 +207,11 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
             hashing.release()
         owner_id = found[0] if matched and found is not None else None
         with service.engine.begin() as conn:
-            if owner_id is None:
-                failed: dict[str, str] | None = {"password": "The email or the password is not right."}
-            elif accounts.has_totp(conn, owner_id) and not totp.strip():
-                failed = {"totp": "Enter the 6-digit code from your authenticator app."}
-            elif not accounts.verify_totp(conn, owner_id, totp, service.clock.now()):
-                failed = {"totp": "That code is not right, or was used already: enter the current one."}
+            # One answer for every failure: a wrong address, password or code, or a missing code, must
+            # not tell a guesser that the password was right (it would then only need the code).
+            if owner_id is None or (accounts.has_totp(conn, owner_id) and not totp.strip()) \
+                    or not accounts.verify_totp(conn, owner_id, totp, service.clock.now()):
+                failed: dict[str, str] | None = {"form": SIGNIN_REFUSED}
             else:
                 failed = None
                 accounts.rehash_if_needed(conn, owner_id, password)
