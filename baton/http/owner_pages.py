@@ -322,7 +322,7 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                     typed: dict[str, str] | None = None, notice: str = "") -> HTMLResponse:
         return view(who, "people", "/people", status_code, people=vault.list_people(who.owner.id),
                     errors=errors or {}, typed=typed or {"language": "en", "role": "heir"}, notice=notice,
-                    languages=LANGUAGES, roles=ROLES)
+                    languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint)
 
     @app.get("/people", response_class=HTMLResponse, include_in_schema=False)
     def people(who: Owner) -> HTMLResponse:

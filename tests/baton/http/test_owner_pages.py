@@ -5,6 +5,8 @@ Forms are posted the way a browser does: the CSRF token is read from the page th
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -414,6 +416,16 @@ def test_adding_a_person_validates_each_field_and_keeps_what_was_typed(site: Sit
                                                 "email": "ana@example.org", "language": "pt", "role": "heir"})
     assert added.status_code == 200 and "ana was added. An enrolment link is on its way" in added.text
     assert "Ana Souza" in added.text and "no key yet" in client.get("/people").text
+
+
+
+def test_the_people_page_shows_the_fingerprint_holders_check_packages_against(site: Site) -> None:
+    """The deployment key's fingerprint, as the holders' e-mails and key cards show it."""
+    from vault.signature import public_pem
+    expected = hashlib.sha256(base64.b64decode("".join(public_pem(
+        bytes.fromhex(site.runtime.service.signer.public_hex)).splitlines()[1:-1]))).hexdigest()
+    html = site.signed_in().get("/people").text
+    assert f'<code id="fingerprint">{expected}</code>' in html
 
 
 # -- register, readiness, drills --------------------------------------------------------------------
