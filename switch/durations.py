@@ -5,23 +5,43 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1),
-          "m": timedelta(minutes=1), "s": timedelta(seconds=1)}
+_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)([wdhms])")
 _WHOLE = re.compile(r"-?(?:\d+[wdhms])+")
+# The longest duration a ``timedelta`` holds; a field's own maximum is usually far shorter.
+LONGEST = timedelta(days=999_999_999)
+_DIGITS = len(str(int(LONGEST.total_seconds())))  # more digits than this is longer than LONGEST in any unit
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, maximum: timedelta = LONGEST, minimum: timedelta = -LONGEST) -> timedelta:
     """Parse ``30d``/``1w2d``/``12h``; a leading ``-`` gives a negative duration.
 
-    Raises ``ValueError`` whose message says what was expected and what arrived.
+    Raises ``ValueError`` whose message says what was expected and what arrived, also for a
+    duration outside ``minimum``..``maximum``: the sum is counted in whole seconds first, so no
+    spelling of a duration, however long, can overflow.
     """
     if not isinstance(text, str) or not _WHOLE.fullmatch(text.strip()):
-        raise ValueError(f"expected a duration like 30d, 12h, 1w2d or 90m, got {text!r}")
-    text = text.strip()
-    sign = -1 if text.startswith("-") else 1
-    total = sum((int(n) * _UNITS[u] for n, u in _PART.findall(text)), timedelta())
-    return sign * total
+        raise ValueError(f"expected a duration like 30d, 12h, 1w2d or 90m, got {shown(text)}")
+    stripped = text.strip()
+    sign = -1 if stripped.startswith("-") else 1
+    parts = _PART.findall(stripped)
+    # Numbers with more digits than the longest duration has seconds are out of range in any unit;
+    # they are refused before int(), which would spend time on thousands of digits.
+    huge = any(len(n.lstrip("0")) > _DIGITS for n, _ in parts)
+    seconds = sign * (0 if huge else sum(int(n) * _SECONDS[u] for n, u in parts))
+    if (huge and sign < 0) or seconds < minimum.total_seconds():
+        what = "a duration of zero or more" if minimum == timedelta() else f"at least {format_duration(minimum)}"
+        raise ValueError(f"expected {what}, got {shown(text)}")
+    if huge or seconds > maximum.total_seconds():
+        raise ValueError(f"expected at most {format_duration(maximum)}, got {shown(text)}")
+    return timedelta(seconds=seconds)
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """What arrived, for a message: its repr, cut after ``limit`` characters (a line stays a line)."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit] + "…")
+    return repr(value)
 
 
 def format_duration(delta: timedelta) -> str:

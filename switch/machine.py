@@ -18,7 +18,14 @@ from typing import Any
 
 from switch.durations import format_duration
 from switch.errors import InputError
-from switch.policy import Policy
+from switch.policy import LONGEST_CHAIN, Policy
+
+# The moments the machine takes as input (a check-in's ``now``, a scenario's start): with every
+# policy duration bounded (``switch.policy.MAX_DURATION``), nothing computed from a moment in
+# this range can pass the last day a ``datetime`` holds.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9900, 1, 1, tzinfo=UTC)
+assert (LATEST + LONGEST_CHAIN).year < datetime.max.year
 
 
 class Status(StrEnum):
@@ -124,6 +131,14 @@ def _utc(moment: datetime) -> datetime:
     return moment
 
 
+def _input_moment(moment: datetime) -> datetime:
+    """An input's moment: aware, UTC, and in the range the bounded policy keeps from overflowing."""
+    _utc(moment)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"expected a moment from {iso(EARLIEST)} to before {iso(LATEST)}, got {iso(moment)}")
+    return moment
+
+
 def deadline_after(policy: Policy, checkin: datetime) -> datetime:
     """The deadline a check-in at ``checkin`` sets.
 
@@ -140,7 +155,7 @@ def deadline_after(policy: Policy, checkin: datetime) -> datetime:
 
 def arm(policy: Policy, now: datetime, cycle: int = 0) -> SwitchState:
     """A switch armed at ``now`` as if the owner had just checked in."""
-    _utc(now)
+    _utc(now)  # an input's moment, or a pause's end at most ``max_pause`` after one
     return SwitchState(Status.ARMED, armed_at=now, deadline=deadline_after(policy, now), cycle=cycle)
 
 
@@ -189,7 +204,7 @@ _REQUESTABLE = (Status.ARMED, Status.GRACE, Status.CONFIRMING)
 
 def run_due(policy: Policy, state: SwitchState, now: datetime, *, strictly_before: bool = False) -> Step:
     """Run every timer due at or before ``now`` (strictly before, if asked), in order."""
-    _utc(now)
+    _utc(now)  # only compared here: the timers' moments come from the state
     events: list[Event] = []
     while (timer := next_timer(policy, state)) is not None and (
         timer.due < now or (timer.due == now and not strictly_before)
@@ -282,6 +297,7 @@ def check_in(policy: Policy, state: SwitchState, now: datetime, via: str = "api"
     With ``new_policy`` (the owner replaced the policy), everything up to the check-in runs
     under the policy the state was built with, and the switch re-arms under the new one.
     """
+    _input_moment(now)
     before = run_due(policy, state, now, strictly_before=True)
     state = before.state
     events = list(before.events)
@@ -296,6 +312,7 @@ def check_in(policy: Policy, state: SwitchState, now: datetime, via: str = "api"
 
 def vote(policy: Policy, state: SwitchState, now: datetime, who: str, answer: str) -> Step:
     """A verifier answers. A quorum of "unreachable" (and no "reachable") fires the switch."""
+    _input_moment(now)  # firing at ``now`` puts the stages after it
     if policy.confirm is None:
         raise InputError(f"the policy has no confirmation window, so there is nothing to answer (from {who!r})")
     if who not in {v.name for v in policy.confirm.verifiers}:
@@ -332,6 +349,7 @@ def vote(policy: Policy, state: SwitchState, now: datetime, who: str, answer: st
 
 def pause(policy: Policy, state: SwitchState, now: datetime, until: datetime) -> Step:
     """The owner pauses until ``until`` (at most ``max_pause`` away); it counts as a check-in."""
+    _input_moment(now)
     _utc(until)
     if until <= now:
         raise InputError(f"expected a pause end after {iso(now)}, got {iso(until)}")
@@ -350,6 +368,7 @@ def pause(policy: Policy, state: SwitchState, now: datetime, until: datetime) ->
 
 def request_release(policy: Policy, state: SwitchState, now: datetime, who: str) -> Step:
     """A holder asks for release; it completes after ``request_wait`` unless the owner checks in."""
+    _input_moment(now)
     before = run_due(policy, state, now, strictly_before=True)
     state = before.state
     if state.status is Status.PAUSED:

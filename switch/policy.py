@@ -19,6 +19,14 @@ from switch.schedule import WEEKDAYS, CalendarSchedule
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_MAX_PAUSE = timedelta(days=90)
 DEFAULT_REQUEST_WAIT = timedelta(days=7)
+# Every duration field is at most ten years. The longest chain of them a switch can follow —
+# a pause of max_pause, then the interval (or a schedule's month), grace, the confirmation
+# window and the last stage — is then about fifty years (``LONGEST_CHAIN``), so from any moment
+# the machine takes as input (before ``switch.machine.LATEST``) no moment it computes reaches
+# the year 9999, where ``datetime`` ends.
+MAX_DURATION = timedelta(days=3650)
+SCHEDULE_SPAN = timedelta(days=64)  # a schedule's next moment after a check-in: lead < gap <= a month, twice
+LONGEST_CHAIN = 5 * MAX_DURATION + SCHEDULE_SPAN
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +83,9 @@ _KEYS = {"interval", "schedule", "timezone", "reminders", "grace", "grace_remind
 
 def _duration(value: Any, name: str, *, allow_zero: bool = True) -> timedelta:
     try:
-        delta = parse_duration(value)
+        delta = parse_duration(value, maximum=MAX_DURATION, minimum=timedelta())
     except ValueError as exc:
         raise PolicyError(name, str(exc)) from None
-    if delta < timedelta():
-        raise PolicyError(name, f"expected a duration of zero or more, got {value!r}")
     if not allow_zero and delta == timedelta():
         raise PolicyError(name, f"expected a duration longer than zero, got {value!r}")
     return delta

@@ -54,7 +54,14 @@ def parse_moment(value: Any, where: str) -> datetime:
         raise ScenarioError(where, f"expected a moment like 2026-01-01T09:00:00Z, got {value!r}")
     if moment.tzinfo is None:
         raise ScenarioError(where, f"expected a moment with a time zone (Z or +01:00), got {value!r}")
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-14:00 is past the last moment a datetime holds in UTC
+        moment = machine.LATEST
+    if not machine.EARLIEST <= moment < machine.LATEST:
+        raise ScenarioError(where, f"expected a moment from {machine.iso(machine.EARLIEST)} to before "
+                            f"{machine.iso(machine.LATEST)}, got {value!r}")
+    return moment
 
 
 def _input(index: int, raw: Any) -> Input:

@@ -149,6 +149,7 @@ class Package:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.signing_key: bytes | None = None  # the key that verified the package, once ``verify`` has
         self._zip: zipfile.ZipFile | None = None
         self._prefix = ""
         if path.is_dir():
@@ -192,10 +193,22 @@ class Package:
             except zipfile.BadZipFile:
                 raise DamagedFile(f"{self.path}: {name} is damaged in the zip (its CRC does not match)") from None
 
-    def verify(self, trusted_key: bytes | None = None) -> bytes:
-        """Check the signature on SHA256SUMS and every file's checksum; returns the signing key."""
+    def verify(self, trusted_key: bytes | None = None, fingerprint: str | None = None) -> bytes:
+        """Check the signature on SHA256SUMS and every file's checksum; returns the key that verified them.
+
+        That key is the one the package carries (``signing-key.pem``), so on its own this proves only
+        that the package is whole and was signed by the key inside it: an altered package re-signed
+        with another key, carrying that key, verifies too. Who made it is proved by the key's
+        ``fingerprint`` as known from outside the package (the holders' e-mails), or by
+        ``trusted_key``; both are checked before anything else is read.
+        """
         pem = self.read(KEY).decode("ascii", errors="replace")
         public = signature.public_from_pem(pem, f"{self.path}: {KEY}")
+        expected = None if fingerprint is None else signature.parse_fingerprint(fingerprint, "the fingerprint given")
+        if expected is not None and signature.fingerprint(public) != expected:
+            raise BadSignature(f"{self.path}: signed by the key with fingerprint {signature.fingerprint(public)}, "
+                               f"not the one expected ({expected}, from Baton's e-mails): the package was not made "
+                               "by your Baton service")
         if trusted_key is not None and public != trusted_key:
             raise BadSignature(f"{self.path}: signed by another key (fingerprint {signature.fingerprint(public)}) "
                                f"than the one expected ({signature.fingerprint(trusted_key)})")
@@ -217,6 +230,11 @@ class Package:
             if hasher.hexdigest() != digest:
                 raise DamagedFile(f"{self.path}: {name}: checksum does not match {SUMS} (the file is truncated "
                                   "or altered)")
+        named = (self.manifest.get("signing_key") or {}).get("ed25519")
+        if named != public.hex():
+            raise BadSignature(f"{self.path}: {MANIFEST} names another signing key than {KEY} (the package was "
+                               "altered)")
+        self.signing_key = public
         return public
 
     def file_with_role(self, role: str) -> str:

@@ -38,23 +38,27 @@ class Recovered:
 class Report:
     opened: list[Recovered] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    signing_key: bytes | None = None  # the key that verified every package
 
 
 def recover(packages: Sequence[Package], identities: Sequence[Identity],
-            trusted_key: bytes | None = None) -> Report:
+            trusted_key: bytes | None = None, fingerprint: str | None = None) -> Report:
     """Open every compartment for which the packages and identities make a quorum.
 
     A package that fails its signature or checksums stops everything (``BadSignature`` /
-    ``DamagedFile``): nothing from an altered package is used. Compartments short of a
-    quorum are reported in ``problems``; if none opens, the first problem is raised.
+    ``DamagedFile``): nothing from an altered package is used. Every package must be signed by
+    one key: with ``fingerprint`` (known from outside the packages: the holders' e-mails) or
+    ``trusted_key``, that key; without either, the key the first package carries, which proves
+    nothing about who made them. Compartments short of a quorum are reported in ``problems``;
+    if none opens, the first problem is raised.
     """
     key = trusted_key
     for package in packages:
-        key = package.verify(key)
+        key = package.verify(key, fingerprint)
     by_compartment: dict[str, list[Package]] = defaultdict(list)
     for package in packages:
         by_compartment[str(package.manifest["compartment"])].append(package)
-    report = Report()
+    report = Report(signing_key=key)
     errors: list[VaultError] = []
     for name, group in sorted(by_compartment.items()):
         try:

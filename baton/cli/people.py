@@ -58,8 +58,8 @@ def people_keycard(name: Annotated[str, typer.Argument()],
                    ) -> None:
     """Make a key card for a holder without a key: printed on this machine; only the public key is sent."""
     from baton.cli.ownervault import make_keycard
-    owner_email = call("GET", "/api/vault/key")["owner_email"]
-    public, html, pdf = make_keycard(name, owner_email)
+    vault_key = call("GET", "/api/vault/key")
+    public, html, pdf = make_keycard(name, vault_key["owner_email"], vault_key["fingerprint"])
     for path, data in ((out, html.encode()), (out.with_suffix(".pdf"), pdf)):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

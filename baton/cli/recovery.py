@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,23 +14,34 @@ from typing import Annotated, Any
 import typer
 
 from baton.cli.common import fail, guard, identities, owner_vault
-from vault import VaultError, recovery
+from vault import VaultError, recovery, signature
 from vault.package import Package
 
+NO_FINGERPRINT = ("expected --fingerprint with the signing key's fingerprint from Baton's e-mails to you: without it "
+                  "nothing proves that your Baton service made these packages (or --trust-package-key, to trust "
+                  "the key inside them)")
+WHERE_FINGERPRINTS_ARE = (f"every e-mail Baton sent you as a holder, and your key card, show it (64 hex digits); "
+                          f"`{signature.FINGERPRINT_COMMAND}` in a package's folder prints the package's own, "
+                          "to compare")
 
-def recover_into(paths: list[Path], ids: list[Any], out: Path, fingerprint: str | None) -> list[str]:
-    """Verify the packages, open what the identities open into ``out``; the lines to print."""
-    trusted = None
-    if fingerprint:
-        trusted_fp = "".join(fingerprint.split()).upper()
+
+def recover_into(paths: list[Path], ids: list[Any], out: Path, fingerprint: str | None,
+                 trust_package_key: bool = False, warn: Callable[[str], None] | None = None) -> list[str]:
+    """Verify the packages, open what the identities open into ``out``; the lines to print.
+
+    The packages must be signed by the key with ``fingerprint`` — known from outside them, from
+    the holders' e-mails — checked against the key that verifies ``SHA256SUMS``. Without it the
+    packages are refused, unless ``trust_package_key`` accepts the key they carry (``warn`` is
+    then told which, to compare by hand).
+    """
+    if fingerprint is None and not trust_package_key:
+        raise VaultError(NO_FINGERPRINT)
     packages = [Package(p) for p in paths]
-    report = recovery.recover(packages, ids, trusted)
-    if fingerprint:
-        from vault.signature import fingerprint as fp
-        for package in packages:
-            key = bytes.fromhex(package.manifest["signing_key"]["ed25519"])
-            if "".join(fp(key).split()) != trusted_fp:
-                raise VaultError(f"{package.path}: signed by the key {fp(key)}, not the expected {fingerprint}")
+    report = recovery.recover(packages, ids, fingerprint=fingerprint)
+    if fingerprint is None and warn is not None and report.signing_key is not None:
+        warn(f"warning: --trust-package-key: the packages were checked only against the key they carry, "
+             f"fingerprint {signature.fingerprint(report.signing_key)}; nothing proves Baton made them unless "
+             "that is the fingerprint in Baton's e-mails to you")
     lines = [audit_summary(p) for p in {str(p.manifest["compartment"]): p for p in packages}.values()]
     out.mkdir(parents=True, exist_ok=True)
     for opened in report.opened:
@@ -52,7 +64,8 @@ def audit_summary(package: Package) -> str:
                               e["hash"], e["signature"]) for e in excerpt["entries"]]
     except (ValueError, KeyError, TypeError):
         raise VaultError(f"{package.path}: audit.json is not a readable audit excerpt") from None
-    key = Ed25519Check(VerifyKey(bytes.fromhex(package.manifest["signing_key"]["ed25519"])))
+    assert package.signing_key is not None, "audit_summary reads a verified package"
+    key = Ed25519Check(VerifyKey(package.signing_key))  # the key that verified SHA256SUMS, not the manifest's copy
     problem = verify_excerpt(entries, key)
     if problem is not None:
         raise VaultError(f"{package.path}: audit.json: {problem}")
@@ -67,11 +80,17 @@ def recover_command(packages: Annotated[list[Path], typer.Argument(help="Package
                     identity: Annotated[list[Path], typer.Option("--identity", "-i",
                                                                  help="A holder's key file (or key card text).")],
                     out: Annotated[Path, typer.Option(help="Where to write the opened compartments.")],
-                    fingerprint: Annotated[str | None, typer.Option(help="Expected signing-key fingerprint.")]
-                    = None) -> None:
-    """Open the vault from release packages and enough holders' keys; checks signatures and checksums first."""
+                    fingerprint: Annotated[str | None, typer.Option(
+                        help="The signing key's fingerprint from Baton's e-mails to you (64 hex digits).")] = None,
+                    trust_package_key: Annotated[bool, typer.Option(
+                        help="Without --fingerprint: trust the key inside the packages (a warning says which).")]
+                    = False) -> None:
+    """Open the vault from release packages and enough holders' keys; checks who signed them, then checksums."""
+    if fingerprint is None and not trust_package_key:
+        fail(NO_FINGERPRINT, hint=WHERE_FINGERPRINTS_ARE, code=2)
     try:
-        for line in recover_into(packages, identities(identity), out, fingerprint):
+        for line in recover_into(packages, identities(identity), out, fingerprint, trust_package_key,
+                                 warn=lambda text: typer.echo(text, err=True)):
             typer.echo(line)
     except VaultError as exc:
         fail(str(exc), code=2)
@@ -115,7 +134,7 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
                                                             json={"code": challenge.code_from(o)}))
                 typer.echo(f"key of {check['name']}: works (key check passed)")
             try:
-                for line in recover_into(paths, ids, out / "opened", None):
+                for line in recover_into(paths, ids, out / "opened", report["fingerprint"]):
                     typer.echo(line)
             except (VaultError, FileExistsError) as exc:
                 problems.append({"what": f"recovery from the drill packages failed: {exc}",

@@ -48,6 +48,8 @@ from switch import PolicyError, SwitchError, new_token, policy_from_dict
 Page = Callable[..., HTMLResponse]
 AUDIT_SHOWN = 200
 HASH_WAIT = 10.0  # seconds a sign-in waits for a free password hasher before "busy"
+SIGNIN_REFUSED = ("The email, the password or the authenticator code is not right (a code works once): "
+                  "please type them again.")
 NAV = (("/", "Dashboard"), ("/timeline", "Timeline"), ("/policy", "Policy"), ("/people", "People"),
        ("/register", "Register"), ("/readiness", "Readiness"), ("/drill", "Drills"))
 
@@ -207,12 +209,11 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
             hashing.release()
         owner_id = found[0] if matched and found is not None else None
         with service.engine.begin() as conn:
-            if owner_id is None:
-                failed: dict[str, str] | None = {"password": "The email or the password is not right."}
-            elif accounts.has_totp(conn, owner_id) and not totp.strip():
-                failed = {"totp": "Enter the 6-digit code from your authenticator app."}
-            elif not accounts.verify_totp(conn, service.key, owner_id, totp, service.clock.now()):
-                failed = {"totp": "That code is not right, or was used already: enter the current one."}
+            # One answer for every failure: a wrong address, password or code, or a missing code, must
+            # not tell a guesser that the password was right (it would then only need the code).
+            if owner_id is None or (accounts.has_totp(conn, owner_id) and not totp.strip()) \
+                    or not accounts.verify_totp(conn, service.key, owner_id, totp, service.clock.now()):
+                failed: dict[str, str] | None = {"form": SIGNIN_REFUSED}
             else:
                 failed = None
                 accounts.rehash_if_needed(conn, owner_id, password)
@@ -343,7 +344,7 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                     typed: dict[str, str] | None = None, notice: str = "") -> HTMLResponse:
         return view(who, "people", "/people", status_code, people=vault.list_people(who.owner.id),
                     errors=errors or {}, typed=typed or {"language": "en", "role": "heir"}, notice=notice,
-                    languages=LANGUAGES, roles=ROLES)
+                    languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint)
 
     @app.get("/people", response_class=HTMLResponse, include_in_schema=False)
     def people(who: Owner) -> HTMLResponse:

@@ -119,7 +119,8 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     async def get_owner_key(who: Who) -> JSONResponse:
         """The owner's age public key."""
         return await as_owner(who, lambda owner: {"recipient": vault.owner_key(owner),
-                                                  "owner_email": vault.owner_email(owner)}, 200)
+                                                  "owner_email": vault.owner_email(owner),
+                                                  "fingerprint": vault.fingerprint}, 200)
 
     @app.put("/api/vault/key", tags=["vault"], response_model=OwnerKey, responses=problems(409, 422))
     async def put_owner_key(who: Who, body: OwnerKey) -> JSONResponse:

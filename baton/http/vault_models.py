@@ -13,6 +13,8 @@ from baton.http.models import Language
 class OwnerKeyView(BaseModel):
     recipient: str = Field(description="The owner's age public key (age1…).")
     owner_email: str
+    fingerprint: str = Field(description="The fingerprint of the deployment key that signs release packages "
+                                         "(64 hex digits), as holders' e-mails and key cards show it.")
 
 
 class ShareGroup(BaseModel):
@@ -105,6 +107,7 @@ class NoticeRun(BaseModel):
 class DrillReport(BaseModel):
     release: int
     at: str
+    fingerprint: str = Field(description="The fingerprint of the key that signed the drill's packages.")
     packages: list[DrillPackage]
     checks: list[KeyCheck]
     holders_asked: bool

@@ -113,7 +113,7 @@ def start_drill(vault: VaultService, builder: PackageBuilder, owner_id: int, ask
             raise result
     checks = vault.request_checks(owner_id, None, "drill", notify=ask_holders)
     findings = readiness(vault, owner_id)
-    report = {"release": release_id, "at": iso(now),
+    report = {"release": release_id, "at": iso(now), "fingerprint": vault.fingerprint,
               "packages": [{"id": m["package"], "holder": m["holder"], "compartment": m["compartment"]}
                            for m in made],
               "checks": checks, "holders_asked": ask_holders, "findings": findings,

@@ -97,7 +97,7 @@ def release_stage(run: actions.StageRun) -> None:
                          "url": links.placeholder(settings.base_url, Purpose.DOWNLOAD, link_id)})
         rendered = render_email("holder_release", language=first["language"], owner_email=run.owner_email,
                                 name=first["display_name"], reason=run.fired_reason, packages=urls,
-                                expires=iso(expires))
+                                expires=iso(expires), fingerprint=signature.signer_fingerprint(run.notifier.signer))
         enqueue(conn, owner_id=run.owner_id, key=f"c{run.cycle}/release/{release_id}/{holder}", channel=Channel.EMAIL,
                 recipient=first["email"], purpose="release", subject=rendered.subject, body_text=rendered.text,
                 body_html=rendered.html, now=run.now)
@@ -168,7 +168,8 @@ class PackageBuilder:
         context = {"owner_email": owner_email, "holder": person.display_name, "holder_id": person.name,
                    "compartment": comp.name, "policy": policy.describe(), "drill": row.drill,
                    "reason": row.reason, "released_at": iso(row.released_at), "files": names,
-                   "fingerprint": signature.fingerprint(public), "group_threshold": policy.group_threshold,
+                   "fingerprint": signature.fingerprint(public), "fingerprint_command": signature.FINGERPRINT_COMMAND,
+                   "group_threshold": policy.group_threshold,
                    "groups": [{"name": g.name, "threshold": g.threshold, "holders": list(g.holders)}
                               for g in policy.groups]}
         files = [

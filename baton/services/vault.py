@@ -28,7 +28,7 @@ from baton.store.signing import Ed25519Signer
 from baton.store.tables import compartments, key_checks, owners, packages, people, sealed_shares, splits, vault_keys
 from baton.timeutil import Clock
 from switch import iso
-from vault import challenge
+from vault import challenge, signature
 from vault.entries import check_id
 from vault.errors import EntryError, RecipientError
 from vault.keys import parse_recipient
@@ -48,6 +48,11 @@ class VaultService:
     key: DeploymentKey
 
     # -- helpers ------------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        """The deployment key's fingerprint: every holder e-mail, key card and package instruction shows it."""
+        return signature.signer_fingerprint(self.signer)
+
     def _audit(self, conn: Connection, owner_id: int, now: datetime, kind: str, data: dict[str, Any]) -> None:
         auditlog.append(conn, self.signer, owner_id, now, kind, data)
 
@@ -73,7 +78,7 @@ class VaultService:
             return
         owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
         rendered = render_email(template, language=person.language, owner_email=owner_email,
-                                name=person.display_name, **context)
+                                name=person.display_name, fingerprint=self.fingerprint, **context)
         enqueue(conn, owner_id=owner_id, key=f"v{owner_id}/{key}", channel=Channel.EMAIL, recipient=person.email,
                 purpose=purpose, subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
                 now=now)

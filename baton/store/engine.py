@@ -1,6 +1,6 @@
-"""The engine: SQLite with WAL, a busy timeout and immediate transactions (writers of one process
-queue on a lock); PostgreSQL through psycopg 3, relying on conditional updates and
-``FOR UPDATE SKIP LOCKED`` claims. Reading connections, and the id of an inserted row.
+"""The engine: SQLite with WAL, ``synchronous=FULL``, a busy timeout and immediate transactions
+(writers of one process queue on a lock); PostgreSQL through psycopg 3, relying on conditional
+updates and ``FOR UPDATE SKIP LOCKED`` claims. Reading connections, and the id of an inserted row.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate transactions."""
+    """An engine for ``url``; SQLite gets WAL, full syncs, a busy timeout and immediate transactions."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -30,7 +30,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk before it is acknowledged. NORMAL in WAL mode may lose the
+            # last commits on power loss, and an acknowledged check-in must never be lost.
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -31,8 +31,8 @@ def test_the_owner_signs_in_with_totp_checks_in_and_sees_the_countdown_move(owne
     page.get_by_label("Password").fill(site.password)
     page.get_by_label("Code from your authenticator app").fill("000000" if site.totp_code() != "000000" else "111111")
     page.get_by_role("button", name="Sign in").click()
-    assert page.locator("#totp-error").inner_text() == \
-        "That code is not right, or was used already: enter the current one."
+    assert page.locator("#form-error").inner_text() == ("The email, the password or the authenticator code is "
+                                                        "not right (a code works once): please type them again.")
     assert page.get_by_label("Email").input_value() == site.owner_email  # kept; the password is not
     assert page.get_by_label("Password").input_value() == ""
     visit.shot("sign-in-wrong-code")

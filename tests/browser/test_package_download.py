@@ -86,7 +86,8 @@ def test_after_a_drill_and_a_release_the_holder_downloads_the_real_package(serve
             "RECOVER.md", "RECOVER.html"} <= names
     package = Package(saved)
     assert package.manifest["drill"] is False
-    report = recover([package], keys.parse_identities(key_file.read_bytes()))
+    [fingerprint] = re.findall(r"^    ([0-9a-f]{64})$", release_mail.body_text, flags=re.M)  # from the e-mail
+    report = recover([package], keys.parse_identities(key_file.read_bytes()), fingerprint=fingerprint)
     assert [(r.compartment, r.holders) for r in report.opened] == [("operations", ["ana"])]
     opened = write_opened(report.opened[0], tmp_path / "opened")
     assert RUNBOOK in (opened / "README.md").read_text()

@@ -31,7 +31,7 @@ from vault.package import Package, PackageFile, build
 from vault.recovery import Recovered, recover, write_opened
 from vault.release import SealedSplit, read_share_file, seal
 from vault.shares import SharePolicy, combine, policy_from_dict
-from vault.signature import fingerprint
+from vault.signature import FINGERPRINT_COMMAND, fingerprint, parse_fingerprint, public_pem
 
 HOLDERS = ("ana", "budi", "carla")
 NAME = "operations"
@@ -396,3 +396,69 @@ def test_the_zip_holds_the_folder(made: Release) -> None:
         inside = {name: archive.read(name) for name in archive.namelist()}
     assert inside == {f"{folder.name}/{p.name}": p.read_bytes() for p in folder.iterdir()}
     assert json.loads(inside[f"{folder.name}/manifest.json"])["holder"] == {"name": "ana", "language": "en"}
+
+
+# The signing key's fingerprint: one definition, what the instructions' command prints, checked first
+
+
+def test_the_fingerprint_is_what_openssl_and_sha256sum_print_for_the_package_key(made: Release) -> None:
+    """Debian's openssl and coreutils, run as the instructions say, print exactly ``fingerprint``."""
+    tool("openssl"), tool("sha256sum")
+    printed = subprocess.run(["bash", "-c", FINGERPRINT_COMMAND], cwd=made.folders["ana"], capture_output=True,
+                             text=True, timeout=30)
+    assert printed.returncode == 0 and printed.stderr == ""
+    assert printed.stdout == f"{fingerprint(made.signer.public)}  -\n"
+    assert Package(made.folders["ana"]).manifest["signing_key"]["fingerprint"] == fingerprint(made.signer.public)
+
+
+@pytest.mark.parametrize("how", ["as printed", "sha256sum's line", "upper case", "grouped", "colons"])
+def test_a_fingerprint_is_read_as_people_paste_it(made: Release, how: str) -> None:
+    real = fingerprint(made.signer.public)
+    typed = {"as printed": real, "sha256sum's line": f"{real}  -\n", "upper case": f"  {real.upper()} ",
+             "grouped": " ".join(real[i:i + 4] for i in range(0, 64, 4)),
+             "colons": ":".join(real[i:i + 2] for i in range(0, 64, 2))}[how]
+    assert parse_fingerprint(typed) == real
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "0" * 63, "g" * 64, "0" * 65, "DEAD BEEF " * 7, "-"])
+def test_anything_else_given_as_a_fingerprint_is_refused_in_one_line(typed: str) -> None:
+    with pytest.raises(BadSignature) as raised:
+        parse_fingerprint(typed, "--fingerprint")
+    assert str(raised.value) == ("--fingerprint: expected the signing key's fingerprint, 64 hex digits (as in "
+                                 f"Baton's e-mails), got {typed!r}")
+
+
+def test_packages_open_when_signed_by_the_key_with_the_fingerprint_given(made: Release) -> None:
+    report = recover(_packages(made, "ana", "budi"), _ids(made, "ana", "budi"),
+                     fingerprint=fingerprint(made.signer.public).upper())
+    assert [r.compartment for r in report.opened] == [NAME] and report.signing_key == made.signer.public
+
+
+def test_a_package_signed_by_another_key_is_refused_by_the_fingerprint_before_anything_else(
+        made: Release, tmp_path: Path) -> None:
+    """A package made whole by another key (it verifies against the key it carries) is refused by the
+    fingerprint known from outside, naming both; nothing of it is read further."""
+    stranger = Signer()
+    folder = _build(tmp_path, "ana", made.split, stranger, made.ciphertext)
+    assert Package(folder).verify() == stranger.public  # on its own, it proves only its own key
+    with pytest.raises(BadSignature) as raised:
+        recover([Package(folder), Package(made.folders["budi"])], _ids(made, "ana", "budi"),
+                fingerprint=fingerprint(made.signer.public))
+    assert str(raised.value) == (f"{folder}: signed by the key with fingerprint {fingerprint(stranger.public)}, not "
+                                 f"the one expected ({fingerprint(made.signer.public)}, from Baton's e-mails): the "
+                                 "package was not made by your Baton service")
+
+
+def test_a_manifest_naming_another_key_than_the_one_that_signed_is_refused(made: Release, tmp_path: Path) -> None:
+    """signing-key.pem swapped for another key that re-signed SHA256SUMS, manifest.json still naming the real key."""
+    stranger = Signer()
+    folder = _copy(made.folders["ana"], tmp_path)
+    (folder / "signing-key.pem").write_text(public_pem(stranger.public))
+    sums = "".join(f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n" for name in
+                   [line.split("  ", 1)[1] for line in (folder / "SHA256SUMS").read_text().splitlines()]).encode()
+    (folder / "SHA256SUMS").write_bytes(sums)
+    (folder / "SHA256SUMS.sig").write_bytes(stranger.sign(sums))
+    with pytest.raises(BadSignature) as raised:
+        recover([Package(folder)], _ids(made, "ana", "budi"))
+    assert str(raised.value) == f"{folder}: manifest.json names another signing key than signing-key.pem (the " \
+                                "package was altered)"

@@ -170,6 +170,7 @@ class Drilled:
     result: Result
     out: Path
     keys: dict[str, Path]
+    fingerprint: str  # the deployment key's, as ana's key card shows it
 
     @property
     def packages(self) -> list[Path]:
@@ -189,12 +190,13 @@ def drilled(served: Served) -> Drilled:
         ok(baton("people", "keycard", "ana", "--out", card))
         keys = {"ana": owner.home / "ana.key"}
         keys["ana"].write_text(re.findall(r"AGE-SECRET-KEY-1[0-9A-Z]+", card.read_text())[0] + "\n")
+        [fingerprint] = re.findall(r"<p class='fp' id='fingerprint'>([0-9a-f]{64})</p>", card.read_text())
         keys["bruno"] = _holder_with_key(served, owner, "bruno")
         keys["carla"] = _holder_with_key(served, owner, "carla")
         ok(baton("vault", "split", "operations", "--threshold", "2", "--holders", "ana,bruno,carla"))
         out = owner.home / "drill"
         result = baton("drill", "--out", out, "-i", keys["ana"], "-i", keys["bruno"])
-    return Drilled(owner, result, out, keys)
+    return Drilled(owner, result, out, keys, fingerprint)
 
 
 # -- vault init -------------------------------------------------------------------------------------
@@ -515,6 +517,11 @@ def _rewrite(source: Path, target: Path, name: str, change: Callable[[bytes], by
     return target
 
 
+def _recover(drilled: Drilled, *args: str | Path) -> Result:
+    """``baton recover`` with the fingerprint from the holder's key card."""
+    return baton("recover", *args, "--fingerprint", drilled.fingerprint)
+
+
 def _flip(data: bytes) -> bytes:
     middle = len(data) // 2
     return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1:]
@@ -523,7 +530,7 @@ def _flip(data: bytes) -> bytes:
 def test_recover_opens_the_vault_with_two_keys(drilled: Drilled, tmp_path: Path) -> None:
     """The packages and two holders' keys open operations; the audit excerpt is checked and summed up."""
     out = tmp_path / "opened"
-    result = ok(baton("recover", *drilled.packages, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
+    result = ok(_recover(drilled, *drilled.packages, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
                       "--out", out))
     first, second = result.stdout.splitlines()
     assert re.fullmatch(r"operations: released because fire drill started by the owner; audit entries \d+–\d+ "
@@ -536,7 +543,7 @@ def test_recover_opens_the_vault_with_two_keys(drilled: Drilled, tmp_path: Path)
 def test_recover_with_one_key_says_how_many_shares_are_needed(drilled: Drilled, tmp_path: Path) -> None:
     """One holder's key for a 2-of-3 split: exit code 2 and the count, nothing written."""
     out = tmp_path / "opened"
-    result = baton("recover", *drilled.packages, "-i", drilled.keys["bruno"], "--out", out)
+    result = _recover(drilled, *drilled.packages, "-i", drilled.keys["bruno"], "--out", out)
     assert result.exit_code == 2
     assert result.stderr == "error: 2 of 3 shares needed, 1 given\n"
     assert not out.exists()
@@ -546,7 +553,7 @@ def test_recover_with_a_key_that_opens_nothing_names_the_holders(drilled: Drille
     """A key no share was sealed to: exit code 2, and whose shares these are."""
     stranger = tmp_path / "stranger.key"
     _age_key(stranger)
-    result = baton("recover", *drilled.packages, "-i", stranger, "--out", tmp_path / "opened")
+    result = _recover(drilled, *drilled.packages, "-i", stranger, "--out", tmp_path / "opened")
     assert result.exit_code == 2
     assert result.stderr == ("error: compartment operations: none of the identities given opens any share in these "
                              "packages (the shares belong to ana, bruno, carla)\n")
@@ -556,7 +563,7 @@ def test_recover_refuses_a_package_whose_compartment_file_was_altered(drilled: D
     """One byte flipped in compartment-operations.age: exit code 2, the file and its checksum named."""
     ana, bruno, carla = drilled.packages
     altered = _rewrite(bruno, tmp_path / bruno.name, "compartment-operations.age", _flip)
-    result = baton("recover", ana, altered, carla, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
+    result = _recover(drilled, ana, altered, carla, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
                    "--out", tmp_path / "opened")
     assert result.exit_code == 2
     assert result.stderr == (f"error: {altered}: compartment-operations.age: checksum does not match SHA256SUMS "
@@ -567,7 +574,7 @@ def test_recover_refuses_a_package_whose_checksums_were_altered(drilled: Drilled
     """A digest changed in SHA256SUMS: exit code 2, the signature does not verify."""
     ana, bruno, carla = drilled.packages
     altered = _rewrite(ana, tmp_path / ana.name, "SHA256SUMS", lambda d: (b"1" if d[:1] == b"0" else b"0") + d[1:])
-    result = baton("recover", altered, bruno, carla, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
+    result = _recover(drilled, altered, bruno, carla, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
                    "--out", tmp_path / "opened")
     assert result.exit_code == 2
     assert result.stderr == (f"error: {altered}: SHA256SUMS: the signature does not verify (the package was altered, "
@@ -580,7 +587,7 @@ def refused_recovery(drilled: Drilled, tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("occupied")
     (out / "operations").mkdir()
     (out / "operations" / "mine.txt").write_text("the owner's own file\n")
-    return baton("recover", *drilled.packages, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
+    return _recover(drilled, *drilled.packages, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
                  "--out", out), out
 
 

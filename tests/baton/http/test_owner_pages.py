@@ -5,6 +5,8 @@ Forms are posted the way a browser does: the CSRF token is read from the page th
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -123,32 +125,65 @@ def test_on_an_https_deployment_the_session_cookie_is_secure_and_host_only(db_ur
     runtime.engine.dispose()
 
 
-def test_a_wrong_password_is_shown_next_to_the_field_and_keeps_the_email(site: Site) -> None:
+REFUSED = ("The email, the password or the authenticator code is not right (a code works once): "
+           "please type them again.")
+
+
+def test_a_wrong_password_is_refused_keeping_the_email_and_never_the_password(site: Site) -> None:
     client = site.client()
     answer = site.sign_in(client, password="wrong horse battery")
     assert answer.status_code == 401
-    assert error_of(answer.text, "password") == "The email or the password is not right."
+    assert error_of_form(answer.text) == REFUSED
     assert 'value="owner@example.org"' in answer.text and "wrong horse battery" not in answer.text
     assert "baton_session" not in answer.headers.get("set-cookie", "")
 
 
-def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(site: Site) -> None:
-    answer = site.sign_in(site.client(), email="nobody@example.org")
-    assert answer.status_code == 401
-    assert error_of(answer.text, "password") == "The email or the password is not right."
-
-
-def test_the_totp_code_is_required_checked_and_works_once(site: Site) -> None:
+def test_every_failed_sign_in_gets_one_answer_byte_for_byte(site: Site) -> None:
+    """A wrong password with the right code, the right password with a wrong or a missing code, and an
+    unknown address: the same status and the same page (the typed address aside), so nothing tells a
+    guesser that the password was right."""
     client = site.client()
-    missing = site.sign_in(client, totp="")
-    assert missing.status_code == 401
-    assert error_of(missing.text, "totp") == "Enter the 6-digit code from your authenticator app."
-    wrong = site.sign_in(client, totp="000000" if site.code() != "000000" else "111111")
-    assert error_of(wrong.text, "totp") == "That code is not right, or was used already: enter the current one."
+    csrf = csrf_of(client.get("/signin").text)  # one form, one nonce: the pages may differ only in what failed
+
+    def attempt(email: str, password: str, code: str) -> Response:
+        site.clock.advance(seconds=30)
+        return client.post("/signin", data={"email": email, "password": password, "totp": code, "csrf": csrf},
+                           follow_redirects=False)
+
+    def wrong_code() -> str:
+        return "000000" if site.code() != "000000" else "111111"
+
+    email = site.owner.owner.email
+    answers = {
+        "wrong password, right code": attempt(email, "wrong horse battery", site.code()),
+        "right password, wrong code": attempt(email, PASSWORD, wrong_code()),
+        "right password, no code": attempt(email, PASSWORD, ""),
+        "unknown e-mail": attempt("nobody@example.org", PASSWORD, site.code()),
+    }
+    bodies = {what: a.content.replace(b"nobody@example.org", email.encode()) for what, a in answers.items()}
+    assert {a.status_code for a in answers.values()} == {401}
+    assert len(set(bodies.values())) == 1, "the failed sign-ins are told apart by their pages"
+    for what, answer in answers.items():
+        assert error_of_form(answer.text) == REFUSED, what
+        assert '<p class="error"' not in answer.text, what  # no field singled out
+    assert site.sign_in(client).status_code == 303  # and the right three still sign in
+
+
+def test_the_totp_code_is_checked_and_works_once(site: Site) -> None:
+    client = site.client()
     code = site.code()
     assert site.sign_in(client, totp=code).status_code == 303
     replayed = site.sign_in(site.client("198.51.100.9"), totp=code)
-    assert replayed.status_code == 401 and "used already" in error_of(replayed.text, "totp")
+    assert replayed.status_code == 401 and error_of_form(replayed.text) == REFUSED
+
+
+def test_an_owner_without_an_authenticator_signs_in_with_the_password_and_is_told_to_add_one(site: Site) -> None:
+    plain = site.runtime.service.create_owner("plain@example.org", PASSWORD, "Europe/Rome")
+    client = site.client()
+    answer = client.post("/signin", data={"email": "plain@example.org", "password": PASSWORD,
+                                          "csrf": csrf_of(client.get("/signin").text)}, follow_redirects=False)
+    assert answer.status_code == 303 and plain.totp_secret is None
+    assert "Two-step sign-in is off for plain@example.org" in client.get("/").text
 
 
 def test_empty_fields_are_named(site: Site) -> None:
@@ -382,6 +417,16 @@ def test_adding_a_person_validates_each_field_and_keeps_what_was_typed(site: Sit
                                                 "email": "ana@example.org", "language": "pt", "role": "heir"})
     assert added.status_code == 200 and "ana was added. An enrolment link is on its way" in added.text
     assert "Ana Souza" in added.text and "no key yet" in client.get("/people").text
+
+
+
+def test_the_people_page_shows_the_fingerprint_holders_check_packages_against(site: Site) -> None:
+    """The deployment key's fingerprint, as the holders' e-mails and key cards show it."""
+    from vault.signature import public_pem
+    expected = hashlib.sha256(base64.b64decode("".join(public_pem(
+        bytes.fromhex(site.runtime.service.signer.public_hex)).splitlines()[1:-1]))).hexdigest()
+    html = site.signed_in().get("/people").text
+    assert f'<code id="fingerprint">{expected}</code>' in html
 
 
 # -- register, readiness, drills --------------------------------------------------------------------

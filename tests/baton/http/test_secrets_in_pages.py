@@ -343,7 +343,8 @@ def _live(tmp: Path, keep: _Keep, attach: Callable[[], None], patch: pytest.Monk
         people = _ok(web.get("/people"))
         _ok(web.post("/people", data={"name": "carla", "display_name": "Carla", "email": HOLDERS["carla"][0],
                                       "language": "pt", "role": "heir", "csrf": _csrf(people)}))
-        carla_public, card, _pdf = make_keycard("carla", OWNER)  # on the owner's machine
+        deployment = _ok(api.get("/api/vault/key")).json()["fingerprint"]
+        carla_public, card, _pdf = make_keycard("carla", OWNER, deployment)  # on the owner's machine
         seen.append(Seen("file", "carla's key card (made on the owner's machine)", card.encode()))
         identities["carla"] = keys.parse_identities(AGE_SECRET_KEY.findall(card.encode())[0])[0]
         _ok(api.put("/api/people/carla/key", json={"recipient": carla_public, "source": "keycard"}))

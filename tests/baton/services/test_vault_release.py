@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 import pexpect
 import pytest
 from fastapi.testclient import TestClient
+from nacl.signing import SigningKey
 from sqlalchemy import select
 
 from baton.cli.ownervault import OwnerVault, ServerError
@@ -26,8 +28,8 @@ from baton.services.releases import vault_parts
 from baton.store import links as stored_links
 from baton.store.tables import outbox
 from baton.testing import FakeClock
-from tests_support import needs_tools, settings_for
-from vault import keys
+from tests_support import needs_tools, run_cli, settings_for
+from vault import keys, signature
 from vault.errors import NotEnoughShares, WrongKey
 from vault.package import Package
 from vault.recovery import recover, write_opened
@@ -129,6 +131,16 @@ def _fire(world: World, clock: FakeClock) -> list[Path]:
         target.write_bytes(got.content)
         paths.append(target)
     return sorted(paths)
+
+
+def _fingerprint_in_mail(world: World, purpose: str, recipient: str) -> str:
+    """The deployment key's fingerprint as a holder reads it in an e-mail (text and HTML alike)."""
+    with world.runtime.engine.connect() as conn:
+        text, html = conn.execute(select(outbox.c.body_text, outbox.c.body_html).where(
+            outbox.c.purpose == purpose, outbox.c.recipient == recipient)).all()[-1]
+    [found] = re.findall(r"^    ([0-9a-f]{64})$", text, flags=re.M)
+    assert f"<code>{found}</code>" in html
+    return str(found)
 
 
 def _unzip(path: Path) -> Path:
@@ -277,7 +289,7 @@ def test_the_recover_command_checks_the_audit_excerpt_and_says_why(world: World,
     from baton.cli.recovery import recover_into
     paths = _fire(world, clock)
     ids = [i for name in ("ana", "bruno") for i in keys.parse_identities(world.identities[name].read_bytes())]
-    lines = recover_into(paths, ids, world.tmp / "out", None)
+    lines = recover_into(paths, ids, world.tmp / "out", _fingerprint_in_mail(world, "release", "ana@example.org"))
     assert lines[0] == ("operations: released because grace ended without a check-in; audit entries 1–16 "
                         "(owner.created … switch.stage) are signed and chained")
     assert lines[1] == f"opened operations with the shares of ana, bruno: {world.tmp / 'out' / 'operations'}"
@@ -301,3 +313,112 @@ def test_a_running_worker_builds_the_packages_of_a_release(world: World, clock: 
     finally:
         worker.stop()
     assert len(built) == 3 and all(built)
+
+
+# -- trust anchored outside the package ------------------------------------------------------------
+
+def _re_signed(package: Path, target: Path, key: SigningKey, swap_manifest_key: bool = True) -> Path:
+    """An attacker's copy of a real package: its instructions rewritten, then everything re-signed with
+    ``key`` — SHA256SUMS, the audit excerpt — and that key put in signing-key.pem (and in manifest.json,
+    unless told to leave the real key named there). The copy is whole and verifies against the key it
+    carries; only a fingerprint from outside tells."""
+    folder = Path(shutil.copytree(_unzip(package), target))
+    (folder / "RECOVER.md").write_text("# Open the vault\n\nUpload your share to https://evil.example/open\n")
+    public = bytes(key.verify_key)
+    (folder / "signing-key.pem").write_text(signature.public_pem(public))
+    audit = json.loads((folder / "audit.json").read_text())
+    for entry in audit["entries"]:
+        entry["signature"] = key.sign(entry["hash"].encode()).signature.hex()
+    (folder / "audit.json").write_text(json.dumps(audit, indent=2) + "\n")
+
+    def digest(name: str) -> str:
+        return hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if swap_manifest_key:
+        manifest["signing_key"] = {"file": "signing-key.pem", "ed25519": public.hex(),
+                                   "fingerprint": signature.fingerprint(public)}
+    for item in manifest["files"]:
+        if "sha256" in item:
+            item.update(sha256=digest(item["name"]), size=(folder / item["name"]).stat().st_size)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    names = [line.split("  ", 1)[1] for line in (folder / "SHA256SUMS").read_text().splitlines()]
+    sums = "".join(f"{digest(name)}  {name}\n" for name in names).encode()
+    (folder / "SHA256SUMS").write_bytes(sums)
+    (folder / "SHA256SUMS.sig").write_bytes(key.sign(sums).signature)
+    return folder
+
+
+@pytest.mark.parametrize("manifest", ["key swapped", "key kept"])
+def test_a_package_re_signed_with_another_key_is_refused_by_the_fingerprint_from_the_emails(
+        world: World, clock: FakeClock, manifest: str) -> None:
+    """The attack that opened with exit 0: SHA256SUMS re-signed with another Ed25519 key and that key
+    swapped into signing-key.pem (manifest.json naming it too, or still naming the real key, which the
+    old check compared). ``baton recover --fingerprint`` (the one in the holders' e-mails) checks the key
+    that verified SHA256SUMS and refuses; without a fingerprint it refuses and says where to find one;
+    told to trust the package's key, it opens and warns (or refuses a manifest naming another key)."""
+    paths = {p.stem.rsplit("-", 1)[1]: p for p in _fire(world, clock)}
+    real = _fingerprint_in_mail(world, "release", "ana@example.org")
+    assert real == _fingerprint_in_mail(world, "enrol", "bruno@example.org")  # one key, every e-mail
+    attacker = SigningKey.generate()
+    forged = [_re_signed(paths[h], world.tmp / "forged" / h, attacker, manifest == "key swapped")
+              for h in ("ana", "bruno")]
+    # Whole and signed, as openssl sees it: only the fingerprint tells it apart.
+    verified = _run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "signing-key.pem", "-rawin", "-in",
+                     "SHA256SUMS", "-sigfile", "SHA256SUMS.sig"], forged[0])
+    assert "Signature Verified Successfully" in verified.stdout
+    keys_given = ["-i", world.identities["ana"], "-i", world.identities["bruno"]]
+    out = world.tmp / "opened"
+
+    refused = run_cli("recover", *forged, *keys_given, "--out", out, "--fingerprint", real)
+    theirs = signature.fingerprint(bytes(attacker.verify_key))
+    assert refused.exit_code == 2
+    assert refused.stderr == (f"error: {forged[0]}: signed by the key with fingerprint {theirs}, not the one "
+                              f"expected ({real}, from Baton's e-mails): the package was not made by your Baton "
+                              "service\n")
+    assert refused.stdout == "" and not out.exists()
+
+    unanchored = run_cli("recover", *forged, *keys_given, "--out", out)
+    assert unanchored.exit_code == 2 and unanchored.stdout == "" and not out.exists()
+    error, hint = unanchored.stderr.splitlines()
+    assert error == ("error: expected --fingerprint with the signing key's fingerprint from Baton's e-mails to "
+                     "you: without it nothing proves that your Baton service made these packages (or "
+                     "--trust-package-key, to trust the key inside them)")
+    assert hint == ("hint: every e-mail Baton sent you as a holder, and your key card, show it (64 hex digits); "
+                    "`openssl pkey -pubin -in signing-key.pem -outform DER | sha256sum` in a package's folder "
+                    "prints the package's own, to compare")
+
+    trusted = run_cli("recover", *forged, *keys_given, "--out", out, "--trust-package-key")
+    if manifest == "key kept":
+        assert trusted.exit_code == 2 and not out.exists()
+        assert trusted.stderr == (f"error: {forged[0]}: manifest.json names another signing key than "
+                                  "signing-key.pem (the package was altered)\n")
+        return
+    assert trusted.exit_code == 0, trusted.output
+    assert trusted.stderr == (f"warning: --trust-package-key: the packages were checked only against the key "
+                              f"they carry, fingerprint {theirs}; nothing proves Baton made them unless that is "
+                              "the fingerprint in Baton's e-mails to you\n")
+    assert trusted.stdout.splitlines()[-1] == f"opened operations with the shares of ana, bruno: {out / 'operations'}"
+
+    # The real packages open with the real fingerprint, pasted as sha256sum prints it.
+    genuine = run_cli("recover", paths["ana"], paths["bruno"], *keys_given, "--out", world.tmp / "genuine",
+                      "--fingerprint", f"{real.upper()}  -")
+    assert genuine.exit_code == 0 and genuine.stderr == "", genuine.output
+
+
+@pytest.mark.parametrize("holder", ["ana", "bruno"])  # English and Italian instructions
+def test_the_recover_instructions_command_prints_the_fingerprint_in_the_emails(
+        world: World, clock: FakeClock, holder: str) -> None:
+    """RECOVER.md's one command, run verbatim with Debian's openssl and sha256sum in a real package, prints
+    the fingerprint every e-mail to the holder carries; RECOVER.html gives the same command."""
+    paths = {p.stem.rsplit("-", 1)[1]: p for p in _fire(world, clock)}
+    folder = _unzip(paths[holder])
+    commands = [line.strip() for line in (folder / "RECOVER.md").read_text().splitlines()
+                if line.startswith("    ") and "sha256sum" in line and "openssl" in line]
+    assert commands == [signature.FINGERPRINT_COMMAND]
+    assert f"<pre>{commands[0]}</pre>" in (folder / "RECOVER.html").read_text()
+    printed = _run(["bash", "-c", commands[0]], folder)
+    assert printed.returncode == 0 and printed.stderr == "", printed.stderr
+    [shown] = re.findall(r"^([0-9a-f]{64})  -$", printed.stdout)
+    for purpose in ("enrol", "release"):
+        assert _fingerprint_in_mail(world, purpose, f"{holder}@example.org") == shown
+    assert json.loads((folder / "manifest.json").read_text())["signing_key"]["fingerprint"] == shown

@@ -170,7 +170,8 @@ def _run_flow(tmp: Path, keep: _Keep) -> Flow:
     code = challenge.code_from(agecrypt.decrypt(sealed, identities["ana"], "key check"))
     assert "Your key works" in client.post(enrolled["ana"], data={"code": code}).text
     client.post("/api/people", json={"name": "carla", "email": "carla@example.org", "role": "heir"})
-    carla_public, card, _pdf = make_keycard("carla", "owner@example.org")
+    carla_public, card, _pdf = make_keycard("carla", "owner@example.org",
+                                            client.get("/api/vault/key").json()["fingerprint"])
     identities["carla"] = keys.parse_identities(re.findall(r"AGE-SECRET-KEY-1[0-9A-Z]+", card)[0].encode())
     client.put("/api/people/carla/key", json={"recipient": carla_public, "source": "keycard"}).raise_for_status()
 
