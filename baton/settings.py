@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 120  # a web session ends after this long without a click
     session_hours: int = 12  # and after this long in any case
     max_compartment_bytes: int = 2 * 1024**3
+    # Request bodies and blobs
+    max_body_bytes: int = 1024**2  # a form or JSON body (the vault upload and register imports have their own)
+    max_import_bytes: int = 64 * 1024**2  # a register import (CSV files, a WHMCS export, RDAP observations)
+    blob_retention_days: float = 7.0  # a compartment file no row refers to is deleted once this old
     key_stale_days: int = 365  # a key proven longer ago than this shows as stale
     package_link_days: int = 60  # how long a holder's download link works
     notice_link_days: int = 180  # how long a customer's notice page works

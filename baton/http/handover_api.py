@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, SkipValidation
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
 from baton.http.handover_models import (
@@ -29,6 +30,7 @@ from baton.http.handover_models import (
     RegisterSummary,
     Updated,
 )
+from baton.http.link_pages import OnLinkForm
 from baton.http.models import MAX_ID, Problem, RejectedImport, binary, problems
 from baton.services import notices
 from baton.services.handover import HandoverService
@@ -66,7 +68,7 @@ async def store_uploads(files: list[UploadFile], folder: Path) -> None:
 
 def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller: Any,
             owner_id_of: Callable[[Any], Awaitable[int]],
-            on_link: Callable[[Request, Callable[[], HTMLResponse]], HTMLResponse]) -> None:
+            on_link: Callable[[Request, Callable[[], HTMLResponse]], HTMLResponse], on_link_form: OnLinkForm) -> None:
     Who = Annotated[Any, Depends(caller)]
     engine, signer, clock = handover.engine, handover.service.signer, handover.service.clock
 
@@ -183,20 +185,18 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
 
     @app.post("/n/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def answer_notice(request: Request, token: str) -> HTMLResponse:
-        form = await request.form()
-        fields: dict[str, list[str]] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                fields.setdefault(key, []).append(value)
-
-        def act() -> HTMLResponse:
+        def act(form: FormData) -> HTMLResponse:
+            fields: dict[str, list[str]] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    fields.setdefault(key, []).append(value)
             page, typed, problems = notices.answer_notice(engine, signer, token, fields, clock.now())
             if problems:
                 return notice_page("notice", page.language, status_code=422,
                                    **notices.page_context(page, typed, problems))
             return notice_page("notice_done", page.language, business=page.context["business"],
                                answer=_shown_answer(page))
-        return await run_in_threadpool(on_link, request, act)
+        return await on_link_form(request, lambda: notices.show_notice(engine, token, clock.now()), act)
 
 
 def _shown_answer(page: "notices.NoticePage") -> dict[str, Any]:
