@@ -34,6 +34,7 @@ from baton.http.pagelanguage import (
 log = logging.getLogger("baton.http")
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 RETRY_AFTER = "120"  # seconds; "a few minutes" in the messages
+API_NOT_READ = "the database cannot be reached right now, so nothing could be read; try again in a few minutes"
 CHECKINS = frozenset({"/api/checkin", "/checkin"})  # and every check-in link (/l/…)
 
 _COMMITTING = "baton_committing"  # on a connection's info: its COMMIT was sent
@@ -70,9 +71,9 @@ def _on_error(context: ExceptionContext) -> None:
 
 def message(request: Request, exc: Exception) -> str:
     """What the person is told: whether what they did was recorded (a check-in by name)."""
-    if request.method in ("GET", "HEAD"):
-        return NOT_SHOWN
     path = request.url.path
+    if request.method in ("GET", "HEAD"):
+        return API_NOT_READ if path.startswith("/api/") else NOT_SHOWN
     checkin = request.method == "POST" and (path in CHECKINS or path.startswith("/l/"))
     if getattr(exc, _UNKNOWN, False):
         return CHECKIN_MAYBE_RECORDED if checkin else MAYBE_RECORDED
