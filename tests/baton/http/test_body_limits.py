@@ -66,9 +66,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     runtime.engine.dispose()
 
 
-def _multipart(size: int) -> Iterator[bytes]:
+def _multipart(size: int, field: str = "recipient") -> Iterator[bytes]:
     """A form with one file part, ``size`` bytes in all, made as it is sent (1 MiB at a time)."""
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"recipient\"; filename=\"big.bin\"\r\n"
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"big.csv\"\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
     yield head
@@ -130,6 +130,17 @@ def test_a_big_chunked_body_to_a_valid_link_is_cut_off_at_the_limit(served: Serv
         assert conn.execute(select(people.c.recipient).where(people.c.name == "ana")).scalar_one() is None
         assert conn.execute(select(func.count()).select_from(link_rows).where(
             link_rows.c.purpose == "enrol", link_rows.c.used_at.is_not(None))).scalar_one() == 0
+
+
+def test_a_register_import_checks_the_token_before_its_files_are_read(served: Served) -> None:
+    """32 MiB of files (within the import limit) with a wrong token: 401, and not a byte spooled."""
+    written = bytes_written(served.pid)
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        response = client.post("/api/register/import", content=_multipart(32 * MiB, "files"),
+                                headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                                         "Content-Length": str(32 * MiB), "Authorization": "Bearer wrong"})
+    assert response.status_code == 401 and response.json() == {"detail": "the token is not valid"}
+    assert sorted(os.listdir(served.tmp)) == [] and bytes_written(served.pid) - written < MiB
 
 
 def test_forms_just_within_the_limit_still_work(served: Served) -> None:
