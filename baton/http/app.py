@@ -85,7 +85,9 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
             return None  # the refusal is said in the browser's language, and the outage shows on the next page
 
     async def too_large(request: Request, exc: BodyTooLarge) -> Response:
-        language = await run_in_threadpool(holder_language, request.url.path)
+        address = request.client.host if request.client else "?"
+        language = None if link_failures.blocked(address) else await run_in_threadpool(holder_language,
+                                                                                         request.url.path)
         return answer(request, 413, exc.detail, pagelanguage.TOO_LARGE % {"limit": size_text(exc.limit)}, language)
 
     # Innermost first: the security headers go on the size limit's refusals too.
