@@ -5,7 +5,8 @@
     ├── Unauthorized    no or wrong credentials                               401 / 3
     ├── NotFound        nothing of that name for this owner                   404 / 4
     ├── LinkError       a one-time link that is unknown, used or expired      410 / 5
-    └── Conflict        the thing changed under us, or cannot change now      409 / 6
+    ├── Conflict        the thing changed under us, or cannot change now      409 / 6
+    └── TooLarge        a body or file over its size limit (nothing kept)     413 / 2
 
 The switch core's ``PolicyError`` and ``InputError`` map to 422 and 409.
 """
@@ -49,6 +50,11 @@ class LinkError(BatonError):
 class Conflict(BatonError):
     status = 409
     exit_code = 6
+
+
+class TooLarge(BatonError):
+    status = 413
+    exit_code = 2
 
 
 def http_status(exc: Exception) -> int:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # A change that could hasten a release waits this long (never past the switch's deadline).
     cooling_off_hours: float = 72.0
     max_compartment_bytes: int = 2 * 1024**3
+    # Request bodies and blobs
+    max_body_bytes: int = 1024**2  # a form or JSON body (the vault upload and register imports have their own)
+    max_import_bytes: int = 64 * 1024**2  # a register import (CSV files, a WHMCS export, RDAP observations)
+    blob_retention_days: float = 7.0  # a compartment file no row refers to is deleted once this old
     key_stale_days: int = 365  # a key proven longer ago than this shows as stale
     package_link_days: int = 60  # how long a holder's download link works
     download_uses: int = 3  # how many times it works within that time (a broken download can be tried again)

@@ -48,6 +48,7 @@ from typing import Any
 import _common
 from sqlalchemy import select
 
+from baton.services import uploads
 from baton.services.drills import start_drill
 from baton.services.releases import PackageBuilder, vault_parts
 from baton.store.tables import packages
@@ -112,7 +113,7 @@ def set_up(runtime: Any, args: Any, folder: Path) -> tuple[int, str, Path, int]:
                             attachment)
             sealed = agecrypt.encrypt(document.pack(compartment), [owner, keys.public_of(release_key)])
             del compartment, attachment
-            vault.upload(owner_id, name, 0, io.BytesIO(sealed))
+            uploads.upload(vault, owner_id, name, 0, [sealed])
             del sealed
             split = release.seal(release_key, name, policy, holder_keys)
             vault.set_split(owner_id, name, {

@@ -6,6 +6,7 @@ import gc
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -134,6 +135,57 @@ def live_server(app: Any, port: int | None = None, log_level: str = "warning",
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def baton_serve(folder: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real ``baton serve`` in a child process, on a free loopback port, its settings from ``env``
+    (``BATON_DATABASE_URL``, ``TMPDIR``…) and run from ``folder`` (its output in ``folder/serve.log``);
+    yields its URL and the process, once it answers."""
+    import httpx
+    port = free_port()
+    environment = {**os.environ, "BATON_HOST": "127.0.0.1", "BATON_PORT": str(port),
+                   "BATON_DATA_DIR": str(folder / "data"), **env}
+    log = folder / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "baton.cli", "serve"], env=environment, cwd=folder,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, f"baton serve exited ({proc.returncode}): {log.read_text()[-2000:]}"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"baton serve did not answer within 30 s: {log.read_text()[-2000:]}"
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A size from ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def bytes_written(pid: int) -> int:
+    """What the process has passed to write(2) and its kin so far (``wchar`` of ``/proc/<pid>/io``)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise KeyError("wchar")
 
 
 def run_cli(*args: str | Path, input: str | None = None) -> Any:

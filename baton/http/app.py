@@ -12,12 +12,24 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton import __version__
 from baton.errors import BatonError, Unauthorized, http_status
-from baton.http import access_api, handover_api, link_pages, owner_pages, switch_api, vault_api
+from baton.http import (
+    access_api,
+    bodylimit,
+    handover_api,
+    link_pages,
+    outage,
+    owner_pages,
+    pagelanguage,
+    switch_api,
+    vault_api,
+)
 from baton.http.auth import owner_auth
+from baton.http.bodylimit import BodyLimit, BodyTooLarge, size_text
 from baton.http.csrf import CsrfTokens
 from baton.http.headers import SecurityHeaders
 from baton.http.ratelimit import RateLimiter
@@ -27,7 +39,11 @@ from baton.services.handover import HandoverService
 from baton.services.releases import PackageBuilder, vault_parts
 from baton.services.switch import SwitchService
 from baton.services.vault import VaultService
+from baton.store.links import PATHS, Purpose
 from switch import SwitchError
+
+LINK_KINDS = frozenset(PATHS.values())  # /l/…, /v/…, /e/…: a link's page
+HOLDER_LINKS = {PATHS[p]: p for p in (Purpose.ENROL, Purpose.KEYCHECK, Purpose.DOWNLOAD)}
 
 
 def create_app(service: SwitchService, worker: Worker | None = None, vault: VaultService | None = None,
@@ -48,12 +64,49 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
 
     app = FastAPI(title="Baton", version=__version__, lifespan=lifespan,
                   description="The owner's API of Baton's dead-man's switch, and its link pages.")
-    app.add_middleware(SecurityHeaders, https=service.settings.base_url.startswith("https://"))
     failures = RateLimiter(service.settings.token_failures_per_minute)
     link_failures = RateLimiter(service.settings.token_failures_per_minute * 3)
     link_posts = RateLimiter(service.settings.link_posts_per_minute)
     auth = owner_auth(service, failures)
     links = link_pages.link_pages(service, link_failures, link_posts)
+
+    def answer(request: Request, status: int, message: str, page_message: str | None = None,
+               language: str | None = None, headers: dict[str, str] | None = None) -> Response:
+        """A refusal as the request's face speaks: problem JSON on the API; elsewhere a page, on a link's page in
+        its person's language (else the browser's), on the owner's pages in English as they are."""
+        path = request.url.path
+        if path.startswith("/api/"):
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        kind = path.split("/")[1]
+        spoken = "en"
+        if kind in LINK_KINDS:
+            spoken = language or pagelanguage.negotiate(request.headers.get("accept-language"))
+        response = links.page("link_invalid", status_code=status, why="refused", language=spoken, kind=kind,
+                              message=pagelanguage.translate(page_message or message, spoken))
+        response.headers.update(headers or {})
+        return response
+
+    def holder_language(path: str) -> str | None:
+        """The language of the holder whose link ``path`` is (enrolment, key check, download), if any."""
+        kind, _, rest = path.strip("/").partition("/")
+        purpose = HOLDER_LINKS.get(kind)
+        try:
+            return vault.holder_language(rest.split("/")[0], purpose) if purpose is not None and rest else None
+        except outage.DATABASE_DOWN:
+            return None  # the refusal is said in the browser's language, and the outage shows on the next page
+
+    async def too_large(request: Request, exc: BodyTooLarge) -> Response:
+        address = request.client.host if request.client else "?"
+        language = None if link_failures.blocked(address) else await run_in_threadpool(holder_language,
+                                                                                         request.url.path)
+        return answer(request, 413, exc.detail, pagelanguage.TOO_LARGE % {"limit": size_text(exc.limit)}, language)
+
+    # Innermost first: the security headers go on the size limit's refusals too.
+    app.add_middleware(BodyLimit, limit=bodylimit.limits(service.settings),
+                       refuse=lambda scope, exc: too_large(Request(scope), exc))
+    app.add_middleware(SecurityHeaders, https=service.settings.base_url.startswith("https://"))
+    app.add_exception_handler(BodyTooLarge, too_large)  # type: ignore[arg-type]
+    outage.install(app, service.engine, answer)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -108,8 +161,9 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     access = OwnerAccess(service)
     access_api.install(app, access, auth)
     link_pages.install(app, service, access, links)
-    vault_api.install(app, vault, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link)
+    vault_api.install(app, vault, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link,
+                      links.on_link_form)
     handover = HandoverService(service, vault)
-    handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link)
+    handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link, links.on_link_form)
     owner_pages.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)
     return app

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, SkipValidation
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
 from baton.http.handover_models import (
@@ -29,6 +30,7 @@ from baton.http.handover_models import (
     RegisterSummary,
     Updated,
 )
+from baton.http.link_pages import OnLinkForm
 from baton.http.models import MAX_ID, Problem, RejectedImport, binary, problems
 from baton.services import notices
 from baton.services.handover import HandoverService
@@ -38,6 +40,10 @@ from handover.requests import slug
 
 OwnerWork = Callable[[Any, Callable[[int], Any], int], Awaitable[JSONResponse]]
 UPLOAD_SUFFIXES = (".csv", ".json")
+IMPORT_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"], "title": "RegisterFiles", "properties": {"files": {
+        "type": "array", "title": "Files", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+        "description": "customers.csv, domains.csv, hosting.csv, registrars.csv, and/or WHMCS JSON"}}}}}}
 Release = Annotated[int | None, Query(ge=1, le=MAX_ID, description="A release's number; the latest when absent.")]
 
 
@@ -66,7 +72,7 @@ async def store_uploads(files: list[UploadFile], folder: Path) -> None:
 
 def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller: Any,
             owner_id_of: Callable[[Any], Awaitable[int]],
-            on_link: Callable[[Request, Callable[[], HTMLResponse]], HTMLResponse]) -> None:
+            on_link: Callable[[Request, Callable[[], HTMLResponse]], HTMLResponse], on_link_form: OnLinkForm) -> None:
     Who = Annotated[Any, Depends(caller)]
     engine, signer, clock = handover.engine, handover.service.signer, handover.service.clock
 
@@ -80,15 +86,22 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.post("/api/register/import", tags=["register"], response_model=ImportReport,
-              responses=problems(422, s422=RejectedImport | Problem))
-    async def import_register(who: Who, files: Annotated[list[UploadFile], File(
-            description="customers.csv, domains.csv, hosting.csv, registrars.csv, and/or WHMCS JSON")]
-            ) -> JSONResponse:
+              responses=problems(422, s422=RejectedImport | Problem), openapi_extra={"requestBody": IMPORT_BODY})
+    async def import_register(who: Who, request: Request) -> JSONResponse:
         """Import the register, all or nothing; a rejected import lists every bad row (file, row, column)."""
+        # The form is read here, not by FastAPI, so that the token is checked before its files are spooled.
         owner = await owner_id_of(who)
-        with tempfile.TemporaryDirectory(prefix="baton-import-") as folder:
-            await store_uploads(files, Path(folder))
-            report = await run_in_threadpool(handover.import_files, owner, [Path(folder)])
+        async with request.form() as form:
+            files = form.getlist("files")
+            if not files:
+                raise BadRequest("files: expected a value, got none")
+            for number, upload in enumerate(files):
+                if isinstance(upload, str):
+                    raise BadRequest(f"files.{number}: expected a file (a part with a file name), got a plain form "
+                                     "field")
+            with tempfile.TemporaryDirectory(prefix="baton-import-") as folder:
+                await store_uploads(files, Path(folder))  # type: ignore[arg-type]
+                report = await run_in_threadpool(handover.import_files, owner, [Path(folder)])
         return JSONResponse(report.to_dict())
 
     @app.get("/api/register", tags=["register"], response_model=RegisterSummary, responses=problems())
@@ -184,13 +197,11 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
 
     @app.post("/n/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def answer_notice(request: Request, token: str) -> HTMLResponse:
-        form = await request.form()
-        fields: dict[str, list[str]] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                fields.setdefault(key, []).append(value)
-
-        def act() -> HTMLResponse:
+        def act(form: FormData) -> HTMLResponse:
+            fields: dict[str, list[str]] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    fields.setdefault(key, []).append(value)
             page, typed, problems = notices.answer_notice(engine, signer, handover.service.key, token, fields,
                                                           clock.now())
             if problems:
@@ -198,7 +209,8 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
                                    **notices.page_context(page, typed, problems))
             return notice_page("notice_done", page.language, business=page.context["business"],
                                answer=_shown_answer(page))
-        return await run_in_threadpool(on_link, request, act)
+        return await on_link_form(request, lambda: notices.show_notice(engine, handover.service.key, token,
+                                                                       clock.now()), act)
 
 
 def _shown_answer(page: "notices.NoticePage") -> dict[str, Any]:

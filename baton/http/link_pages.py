@@ -1,14 +1,18 @@
 """The one-time link pages: a GET only shows, a POST acts (mail scanners and chat previews open
 links). Every refusal is a page that explains itself, in the language of the link's person.
-This module holds the shared mechanics and the switch's own links: check-in (``/l``), verifier
-(``/v``) and release request (``/q``)."""
+A form's link is looked at before its body is read: an unknown, used or expired link is refused
+without reading (or spooling) a byte of what was posted to it. This module holds the shared
+mechanics and the switch's own links: check-in (``/l``), verifier (``/v``) and release request
+(``/q``)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from baton.errors import BatonError, LinkError, http_status
 from baton.http import pagelanguage
@@ -22,6 +26,7 @@ from baton.timeutil import local
 from switch import SwitchError
 
 _Page = TypeVar("_Page", bound=Response)  # a link's page, or a file it gives (a key check's challenge)
+_Done = TypeVar("_Done")
 
 
 class OnLink(Protocol):
@@ -31,11 +36,19 @@ class OnLink(Protocol):
                  language: Callable[[], str | None] = ...) -> _Page | HTMLResponse: ...
 
 
+class OnLinkForm(Protocol):
+    """Check a link, then read its page's form and act on it, refusals made pages (see ``link_pages``)."""
+
+    async def __call__(self, request: Request, check: Callable[[], object], act: Callable[[FormData], HTMLResponse],
+                       language: Callable[[], str | None] = ...) -> HTMLResponse: ...
+
+
 @dataclass(frozen=True)
 class LinkPages:
     page: Callable[..., HTMLResponse]
     too_many: Callable[..., HTMLResponse]
     on_link: OnLink
+    on_link_form: OnLinkForm
 
 
 def link_pages(service: SwitchService, link_failures: RateLimiter, link_posts: RateLimiter) -> LinkPages:
@@ -48,37 +61,59 @@ def link_pages(service: SwitchService, link_failures: RateLimiter, link_posts: R
         return page("link_invalid", status_code=429, why="refused", language=language, message=pagelanguage.translate(
             "Too many attempts in a short time. Wait a minute, then open the link again.", language))
 
-    def on_link(request: Request, act: Callable[[], _Page],
-                language: Callable[[], str | None] = lambda: None) -> _Page | HTMLResponse:
-        """Run a link page's work; every refusal is a page that explains itself, never JSON, in the language
-        of the link's person when ``language`` finds one, else in the browser's (``Accept-Language``)."""
-        browser = pagelanguage.negotiate(request.headers.get("accept-language"))
+    def refusal(request: Request, language: Callable[[], str | None], status_code: int, why: str,
+                message: str) -> HTMLResponse:
+        spoken = language() or pagelanguage.negotiate(request.headers.get("accept-language"))
+        return page("link_invalid", status_code=status_code, why=why, language=spoken,
+                    message=pagelanguage.translate(message, spoken),
+                    kind=request.url.path.split("/")[1])  # whose link: l (owner), e/k/d (holder)…
 
-        def refused(status_code: int, why: str, message: str) -> HTMLResponse:
-            spoken = language() or browser
-            return page("link_invalid", status_code=status_code, why=why, language=spoken,
-                        message=pagelanguage.translate(message, spoken),
-                        kind=request.url.path.split("/")[1])  # whose link: l (owner), e/k/d (holder)…
-
+    def guard(request: Request, language: Callable[[], str | None]) -> HTMLResponse | None:
+        """The refusals that need no look-up of the link: lock-out, another site's form, a link pressed too often."""
         address = request.client.host if request.client else "?"
-        if link_failures.blocked(address):
-            return too_many(browser)  # no look-up for an address that keeps trying unknown links
+        if link_failures.blocked(address):  # no look-up for an address that keeps trying unknown links
+            return too_many(pagelanguage.negotiate(request.headers.get("accept-language")))
         if request.method == "POST":
             if cross_site(request, service.settings.base_url):
-                return refused(403, "refused", "This form did not come from Baton's own page: open the link "
-                                               "again and press the button there.")
+                return refusal(request, language, 403, "refused", "This form did not come from Baton's own page: "
+                                                                  "open the link again and press the button there.")
             if link_posts.blocked(request.url.path):  # per link: a key-check code cannot be guessed fast
-                return too_many(language() or browser)
+                return too_many(language() or pagelanguage.negotiate(request.headers.get("accept-language")))
             link_posts.hit(request.url.path)
+        return None
+
+    def attempt(request: Request, act: Callable[[], _Done], language: Callable[[], str | None]) -> _Done | HTMLResponse:
         try:
             return act()
         except LinkError as exc:
             if exc.why == "unknown":
-                link_failures.hit(address)
-            return refused(404 if exc.why == "unknown" else 410, exc.why, str(exc))
+                link_failures.hit(request.client.host if request.client else "?")
+            return refusal(request, language, 404 if exc.why == "unknown" else 410, exc.why, str(exc))
         except (BatonError, SwitchError) as exc:
-            return refused(http_status(exc), "refused", str(exc))
-    return LinkPages(page, too_many, on_link)
+            return refusal(request, language, http_status(exc), "refused", str(exc))
+
+    def on_link(request: Request, act: Callable[[], _Page],
+                language: Callable[[], str | None] = lambda: None) -> _Page | HTMLResponse:
+        """Run a link page's work; every refusal is a page that explains itself, never JSON, in the language
+        of the link's person when ``language`` finds one, else in the browser's (``Accept-Language``)."""
+        refused = guard(request, language)
+        return refused if refused is not None else attempt(request, act, language)
+
+    async def on_link_form(request: Request, check: Callable[[], object], act: Callable[[FormData], HTMLResponse],
+                           language: Callable[[], str | None] = lambda: None) -> HTMLResponse:
+        """A link page's form: ``check`` looks at the link (unknown, used or expired: refused) before a byte of
+        the body is read; then the form is read, within the size limit, and ``act`` runs with it."""
+        def looked() -> None:
+            check()
+
+        refused = await run_in_threadpool(guard, request, language)
+        if refused is None:
+            refused = await run_in_threadpool(attempt, request, looked, language)
+        if refused is not None:
+            return refused
+        async with request.form() as form:
+            return await run_in_threadpool(attempt, request, lambda: act(form), language)
+    return LinkPages(page, too_many, on_link, on_link_form)
 
 
 def install(app: FastAPI, service: SwitchService, access: OwnerAccess, pages: LinkPages) -> None:
@@ -111,15 +146,15 @@ def install(app: FastAPI, service: SwitchService, access: OwnerAccess, pages: Li
         return on_link(request, show)
 
     @app.post("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def verify_answer(request: Request, token: str, answer: Annotated[str, Form()] = "") -> HTMLResponse:
-        if answer not in ("reachable", "unreachable"):
-            return page("link_invalid", status_code=422, why="answer",
-                        message="Please press one of the two buttons: reachable or unreachable.")
-
-        def act() -> HTMLResponse:
+    async def verify_answer(request: Request, token: str) -> HTMLResponse:
+        def act(form: FormData) -> HTMLResponse:
+            answer = form.get("answer")
+            if not isinstance(answer, str) or answer not in ("reachable", "unreachable"):
+                return page("link_invalid", status_code=422, why="answer",
+                            message="Please press one of the two buttons: reachable or unreachable.")
             service.vote_by_link(token, answer)
             return page("verify_done", answer=answer)
-        return on_link(request, act)
+        return await pages.on_link_form(request, lambda: service.open_link(token, Purpose.VERIFY), act)
 
     @app.get("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
     def request_page(request: Request, token: str) -> HTMLResponse:

@@ -46,7 +46,10 @@ _WHY = {
     404: "Nothing of that name (or number) for this owner.",
     409: "The thing changed meanwhile, or cannot change now; the detail says which.",
     422: "Bad input: the detail names the field, what was expected and what arrived.",
+    413: "The body is larger than this route accepts (the detail says how large it may be); it was not read.",
     429: "Too many failed tokens from this address; wait a minute.",
+    503: "The database cannot be reached: the detail says that nothing was recorded (or, when it went away while "
+         "saving, that it may not have been); try again in a few minutes.",
 }
 
 
@@ -60,10 +63,11 @@ def _no_default(schema: dict[str, Any]) -> None:
 
 
 def problems(*codes: int, **models: Any) -> dict[int | str, dict[str, Any]]:
-    """A route's error responses: 401 and 429 (every route takes a token) and ``codes``, each a
-    ``Problem`` unless ``models`` gives another (``problems(422, s422=RejectedImport | Problem)``)."""
+    """A route's error responses: 401 and 429 (every route takes a token), 413 and 503 (every request has a
+    size limit and needs the database) and ``codes``, each a ``Problem`` unless ``models`` gives another
+    (``problems(422, s422=RejectedImport | Problem)``)."""
     return {code: {"model": models.get(f"s{code}", Problem), "description": _WHY[code]}
-            for code in sorted({401, 429, *codes})}
+            for code in sorted({401, 413, 429, 503, *codes})}
 
 
 def binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:

@@ -21,7 +21,22 @@ def N_(message: str) -> str:
     return message
 
 
+# baton.http.outage: the database out of reach (503), said so that the person knows what became of their act
+NOT_RECORDED = N_("Baton's database cannot be reached right now: nothing was recorded. Try again in a few minutes.")
+CHECKIN_NOT_RECORDED = N_("Baton's database cannot be reached right now: your check-in was NOT recorded. Try again "
+                          "in a few minutes.")
+NOT_SHOWN = N_("Baton's database cannot be reached right now, so this page cannot be shown. Try again in a few "
+               "minutes.")
+MAYBE_RECORDED = N_("Baton's database stopped answering while this was being saved: it may or may not have been "
+                    "recorded. Look again in a few minutes before you repeat it.")
+CHECKIN_MAYBE_RECORDED = N_("Baton's database stopped answering while your check-in was being saved: it may not "
+                            "have been recorded. Check in again in a few minutes; a second check-in does no harm.")
+# baton.http.bodylimit: a body over its limit (413)
+TOO_LARGE = N_("What was sent is larger than the %(limit)s this page accepts, so it was not read and nothing was "
+               "saved.")
+
 REFUSALS = (
+    NOT_RECORDED, CHECKIN_NOT_RECORDED, NOT_SHOWN, MAYBE_RECORDED, CHECKIN_MAYBE_RECORDED, TOO_LARGE,
     # baton.store.links: a link that cannot be used
     N_("This link is not known. Check that it was copied whole."),
     N_("This link was withdrawn by the owner."),

@@ -5,18 +5,19 @@ key, a key-check code, or give a package. A GET only shows; a POST acts.
 """
 
 import base64
-import io
 import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Form, Header, Path, Request
+from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
 from baton.http import pagelanguage
+from baton.http.link_pages import OnLinkForm
 from baton.http.models import MAX_ID, Language, binary, problems
 from baton.http.vault_models import (
     CompartmentView,
@@ -29,7 +30,7 @@ from baton.http.vault_models import (
     Uploaded,
     VaultFinding,
 )
-from baton.services import drills, releases
+from baton.services import drills, releases, uploads
 from baton.services.releases import PackageBuilder
 from baton.services.vault import VaultService
 from baton.store.links import Purpose
@@ -38,6 +39,7 @@ OwnerWork = Callable[[Any, Callable[[int], Any], int], Awaitable[JSONResponse]]
 CompartmentName = Annotated[str, Path(description="The compartment's name.", examples=["operations"])]
 PersonName = Annotated[str, Path(description="The person's short id.", examples=["ana"])]
 NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,62}$"  # documented only: the service checks it, in its own words
+UPLOAD_CHUNK = 1 << 20  # bytes of an upload gathered before they are written out
 _VERSION = re.compile(r'"?([0-9]{1,10})"?')  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 # Public keys made for the document's examples.
 AGE_KEY = "age1fshylh4x5vjsq0nvhx4zz5s902eap7pp9d5ss8rsr3hl968sjevq2q5w6s"
@@ -112,7 +114,7 @@ class DrillRequest(BaseModel):
 
 def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner: OwnerWork, caller: Any,
             owner_id_of: Callable[[Any], Awaitable[int]], page: Callable[..., HTMLResponse],
-            on_link: Callable[..., HTMLResponse]) -> None:
+            on_link: Callable[..., HTMLResponse], on_link_form: OnLinkForm) -> None:
     Who = Annotated[Any, Depends(caller)]
 
     @app.get("/api/vault/key", tags=["vault"], response_model=OwnerKeyView, responses=problems(404))
@@ -178,8 +180,20 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
             raise BadRequest(f"If-Match: expected the version you read, like \"3\", got {if_match[:40]!r}")
         expected = int(version[1])
         owner = await owner_id_of(who)
-        body = await request.body()
-        return JSONResponse(await run_in_threadpool(vault.upload, owner, name, expected, io.BytesIO(body)))
+        # Checked against If-Match before a byte is stored, streamed to the blob store in chunks (memory stays
+        # bounded), checked again when recorded; a refused upload leaves no file behind.
+        incoming = await run_in_threadpool(uploads.start, vault, owner, name, expected)
+        try:
+            pending = bytearray()
+            async for chunk in request.stream():
+                pending += chunk
+                if len(pending) >= UPLOAD_CHUNK:
+                    await run_in_threadpool(uploads.write, name, incoming, pending)
+                    pending.clear()
+            await run_in_threadpool(uploads.write, name, incoming, pending)
+            return JSONResponse(await run_in_threadpool(uploads.finish, vault, owner, name, expected, incoming))
+        finally:
+            incoming.discard()
 
     @app.put("/api/vault/compartments/{name}/split", tags=["vault"], response_model=CompartmentView,
              responses=problems(404, 409, 422))
@@ -258,8 +272,9 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
                            lambda: page("enrol", **vault.enrolment(token), typed="", error=None))
 
     @app.post("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def enrol(request: Request, token: str, recipient: Annotated[str, Form()] = "") -> HTMLResponse:
-        def act() -> HTMLResponse:
+    async def enrol(request: Request, token: str) -> HTMLResponse:
+        def act(form: FormData) -> HTMLResponse:
+            recipient = _text(form.get("recipient"))
             try:
                 view = vault.enrol_by_link(token, recipient)
             except BadRequest as exc:
@@ -269,7 +284,8 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
                             error=pagelanguage.translate(str(exc), shown["language"]))
             return page("enrol_done", language=view["language"], name=view["display_name"],
                         check_url=view["check_url"])
-        return holder_link(request, token, Purpose.ENROL, act)
+        return await on_link_form(request, lambda: vault.enrolment(token), act,
+                                  lambda: vault.holder_language(token, Purpose.ENROL))
 
     @app.get("/k/{token}", response_class=HTMLResponse, include_in_schema=False)
     def keycheck_page(request: Request, token: str) -> HTMLResponse:
@@ -289,8 +305,9 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
         return on_link(request, sealed, lambda: vault.holder_language(token, Purpose.KEYCHECK))
 
     @app.post("/k/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def keycheck(request: Request, token: str, code: Annotated[str, Form()] = "") -> HTMLResponse:
-        def act() -> HTMLResponse:
+    async def keycheck(request: Request, token: str) -> HTMLResponse:
+        def act(form: FormData) -> HTMLResponse:
+            code = _text(form.get("code"))
             view, _sealed = vault.check_by_link(token)
             try:
                 done = vault.prove_by_link(token, code)
@@ -298,7 +315,8 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
                 return page("keycheck", status_code=422, **view, challenge_url=f"/k/{token}/challenge.age",
                             typed=code, error=pagelanguage.translate(str(exc), view["language"]))
             return page("keycheck_done", language=done["language"], name=done["display_name"])
-        return holder_link(request, token, Purpose.KEYCHECK, act)
+        return await on_link_form(request, lambda: vault.check_by_link(token), act,
+                                  lambda: vault.holder_language(token, Purpose.KEYCHECK))
 
     @app.get("/d/{token}", response_class=HTMLResponse, include_in_schema=False)
     def download_page(request: Request, token: str) -> HTMLResponse:
@@ -317,6 +335,10 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
         shown = holder_link(request, token, Purpose.DOWNLOAD, act)
         file: Response = holder.get("file", shown)
         return file
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
 
 def _b64(value: str, field: str) -> bytes:
     try:

@@ -2,7 +2,8 @@
 
 All state is in the database. Two wakes, each a date job moved after every run: one at
 the next due switch (and after every change made in this process), one at the next
-message due for delivery; and a safety sweep for changes made by other processes.
+message due for delivery; and a safety sweep for changes made by other processes, which also
+deletes the blobs (compartment files) that nothing refers to any more.
 Switches and delivery run in separate jobs, so a slow mail server never delays firing.
 """
 
@@ -12,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +29,7 @@ from baton.jobs.outbox import Channel
 from baton.jobs.wake import Wake, after_run
 from baton.services.switch import SwitchService
 from baton.settings import Settings
+from baton.store import blobs
 from baton.store.engine import reading
 from baton.timeutil import Clock
 
@@ -100,6 +103,22 @@ class Worker:
                           type(result).__name__, exc_info=result)
         return sum(not isinstance(r, Exception) for r in results)
 
+    def collect_blobs(self) -> list[str]:
+        """Delete the compartment files no row refers to any more (an old version, an upload whose row never
+        committed) once older than ``blob_retention_days``, and temporary files left as long; the names removed.
+        Safe beside uploads in progress and other workers (``BlobStore.sweep``)."""
+        from baton.services.releases import vault_parts
+        vault, _builder = vault_parts(self.service)
+
+        def referenced() -> set[str]:
+            with reading(self.engine) as conn:
+                return blobs.referenced(conn)
+        cutoff = time.time() - self.settings.blob_retention_days * 86400  # file ages are the file system's time
+        removed = vault.store.sweep(referenced, cutoff)
+        if removed:
+            log.info("deleted %d file(s) from the blob store that nothing refers to", len(removed))
+        return removed
+
     def next_delivery(self) -> datetime | None:
         with reading(self.engine) as conn:
             return outbox.next_attempt(conn)
@@ -140,6 +159,8 @@ class Worker:
         self._switch_wake.at(self.clock.now())
         self._delivery_wake.at(self.clock.now())
         self._packages_soon()
+        if self._scheduler is not None and not self._stopping.is_set():
+            self._scheduler.add_job(self._blob_tick, id="blobs", replace_existing=True)
 
     def _packages_soon(self) -> None:
         """Build released packages in a job of their own: copying large files must not delay a deadline."""
@@ -151,6 +172,12 @@ class Worker:
             self.build_packages()
         except Exception:  # noqa: BLE001 - never let the scheduler die; the sweep tries again
             log.exception("building packages failed; the sweep retries")
+
+    def _blob_tick(self) -> None:
+        try:
+            self.collect_blobs()
+        except Exception:  # noqa: BLE001 - never let the scheduler die; the next sweep tries again
+            log.exception("sweeping the blob store failed; the next sweep tries again")
 
     def _switch_tick(self) -> None:
         if self._switch_lock.locked():

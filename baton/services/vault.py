@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
@@ -173,30 +173,6 @@ class VaultService:
         with reading(self.engine) as conn:
             row = self._compartment(conn, owner_id, name)
         return row.version, row.blob_sha256
-
-    def upload(self, owner_id: int, name: str, expected_version: int, source: IO[bytes]) -> dict[str, Any]:
-        """Store a new compartment file, only if nobody changed the compartment since ``expected_version``."""
-        with reading(self.engine) as conn:
-            self._compartment(conn, owner_id, name)
-        try:
-            digest, size = self.store.put(source, self.settings.max_compartment_bytes)
-        except ValueError as exc:
-            raise BadRequest(f"compartment {name!r}: {exc}") from None
-        if not self.store.starts_like_age(digest):
-            raise BadRequest(f"compartment {name!r}: expected an age file (age-encryption.org/v1), got something "
-                             "else; the vault only stores ciphertext")
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            row = self._compartment(conn, owner_id, name, lock=True)
-            done = conn.execute(update(compartments).where(
-                compartments.c.id == row.id, compartments.c.version == expected_version).values(
-                version=expected_version + 1, blob_sha256=digest, blob_size=size, updated_at=now))
-            if done.rowcount != 1:
-                raise Conflict(f"compartment {name!r} changed since you read it (it is at version {row.version}, "
-                               f"you had {expected_version}); nothing was saved: run the command again")
-            self._audit(conn, owner_id, now, "vault.updated", {"name": name, "version": expected_version + 1,
-                                                               "size": size, "sha256": digest})
-        return {"name": name, "version": expected_version + 1, "size": size, "sha256": digest}
 
     def set_split(self, owner_id: int, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Store a split made on the owner's machine: policy, protected release key, sealed shares."""

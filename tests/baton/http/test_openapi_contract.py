@@ -161,7 +161,7 @@ def test_the_document_covers_the_owner_api() -> None:
 @pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
 def test_each_operation_documents_its_success_and_its_refusals(method: str, path: str,
                                                                operation: dict[str, Any]) -> None:
-    """A summary, a description, a 2xx answer with a real schema, and 401/429 as a Problem."""
+    """A summary, a description, a 2xx answer with a real schema, and 401/413/429/503 as a Problem."""
     assert operation.get("summary") and operation.get("description"), (method, path)
     success = [r for code, r in operation["responses"].items() if code.startswith("2")]
     assert len(success) == 1, (method, path)
@@ -169,7 +169,7 @@ def test_each_operation_documents_its_success_and_its_refusals(method: str, path
     assert contents, (method, path)
     for media, content in contents.items():
         assert content.get("schema") not in (None, {}), (method, path, media)
-    for code in ("401", "429"):
+    for code in ("401", "413", "429", "503"):
         assert operation["responses"][code]["content"]["application/json"]["schema"] == \
             {"$ref": "#/components/schemas/Problem"}, (method, path, code)
     assert "HTTPValidationError" not in str(operation), (method, path)
