@@ -63,7 +63,8 @@ def deployment(pg_url: str, clock: FakeClock) -> Iterator[Deployment]:
     assert made.owner.id == 1
     now = clock.now()
     with runtime.engine.begin() as conn:
-        link = links.create(conn, 1, Purpose.CHECKIN, now, expires_at=now + timedelta(days=14))
+        link = links.token(runtime.service.key, links.create(conn, 1, Purpose.CHECKIN, now,
+                                                             expires_at=now + timedelta(days=14)))
     clock.advance(days=1)
     dsn = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     yield Deployment(runtime, made.api_token, link, dsn)
@@ -73,7 +74,8 @@ def deployment(pg_url: str, clock: FakeClock) -> Iterator[Deployment]:
 def _unreachable(runtime: Runtime) -> SwitchService:
     """The same service, its engine pointed at a port where no database listens."""
     engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/baton")
-    return SwitchService(engine, runtime.settings, runtime.service.clock, runtime.service.signer)
+    return SwitchService(engine, runtime.settings, runtime.service.clock, runtime.service.signer,
+                         runtime.service.key)
 
 
 def test_a_database_out_of_reach_is_503_saying_nothing_was_recorded(
