@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -197,7 +198,7 @@ compartments = Table(
     Column("release_recipient", Text, nullable=False),
     Column("release_key_owner", LargeBinary, nullable=False),  # the release key, age-encrypted to the owner
     Column("blob_sha256", String(64)),  # the compartment file in the blob store
-    Column("blob_size", Integer),
+    Column("blob_size", BigInteger().with_variant(Integer, "sqlite")),  # up to 2 GiB and more (0006)
     Column("split_id", Integer),  # the current split (splits.id)
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -44,9 +44,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("totp_sealed", sa.String(200)))
     with op.batch_alter_table("deployment_keys") as batch:
         batch.alter_column("secret", existing_type=sa.String(128), type_=sa.String(300))
+    if op.get_bind().dialect.name != "sqlite":  # a 2 GiB compartment (the upload limit) passes 32 bits;
+        # SQLite's INTEGER has 64 already, and rebuilding compartments there would cascade to its shares
+        op.alter_column("compartments", "blob_size", existing_type=sa.Integer, type_=sa.BigInteger)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("compartments", "blob_size", existing_type=sa.BigInteger, type_=sa.Integer)
     with op.batch_alter_table("deployment_keys") as batch:
         batch.alter_column("secret", existing_type=sa.String(300), type_=sa.String(128))
     with op.batch_alter_table("owners") as batch:
