@@ -41,6 +41,7 @@ from vault import agecrypt, keys
 from vault.entries import entry_from_dict
 from vault.errors import WrongKey
 from vault.shares import policy_from_dict
+from vault.signature import signer_fingerprint
 
 LINK = re.compile(r"http://baton\.test(/([lvqekdnx])/[A-Za-z0-9_\-]{20,})")
 LINK_PURPOSES = {"l": "checkin", "v": "verify", "q": "request", "e": "enrol", "k": "keycheck", "d": "download",
@@ -462,7 +463,8 @@ CELLS = [
          lambda w: Call("/api/channels", json={"url": "json://hooks.alpha-hosting.example/alerts"})),
     # The vault.
     Cell("GET", "/api/vault/key", "A's key", 200, lambda w: Call("/api/vault/key"),
-         _json_is(lambda w: {"recipient": w.a.recipients[0], "owner_email": ALPHA.email})),
+         _json_is(lambda w: {"recipient": w.a.recipients[0], "owner_email": ALPHA.email,  # and the deployment's
+                             "fingerprint": signer_fingerprint(w.runtime.service.signer)})),  # key: no owner's
     Cell("PUT", "/api/vault/key", "B's owner key", 409, lambda w: Call("/api/vault/key",
                                                                         json={"recipient": w.b.recipients[0]})),
     Cell("GET", "/api/vault/compartments", "A's compartments", 200, lambda w: Call("/api/vault/compartments"),
