@@ -21,6 +21,7 @@ def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     """An owner with a chain of six entries in a SQLite file the CLI also opens."""
     url = f"sqlite:///{tmp_path}/baton.db"
     monkeypatch.setenv("BATON_DATABASE_URL", url)
+    monkeypatch.setenv("BATON_DATA_DIR", str(tmp_path))  # where the runtime below keeps its key file
     get_settings.cache_clear()
     clock = FakeClock()
     runtime = build(settings_for(url), clock=clock)
