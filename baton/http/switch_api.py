@@ -4,17 +4,19 @@ channels and release requesters."""
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SkipValidation
 from starlette.concurrency import run_in_threadpool
 
 from baton.errors import BadRequest
 from baton.http.auth import Caller, OwnerAuth
-from baton.http.models import problems
+from baton.http.models import MAX_ID, problems
 from baton.http.switch_models import (
     AuditResult,
     ChannelAdded,
+    ChannelRemoved,
+    ChannelView,
     Policy,
     PolicyInput,
     RequesterAdded,
@@ -34,7 +36,7 @@ class PauseRequest(BaseModel):
 class ChannelRequest(BaseModel):
     url: str = Field(description="An Apprise URL, e.g. ntfy://topic or json://host/path.",
                      examples=["ntfy://baton-alerts"])
-    label: str = Field("", examples=["phone"])
+    label: str = Field("", max_length=100, examples=["phone"])
 
 
 class RequesterRequest(BaseModel):
@@ -98,9 +100,25 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
     @app.post("/api/channels", status_code=201, response_model=ChannelAdded, responses=problems(422),
               tags=["alerts"])
     async def add_channel(who: Owner, body: ChannelRequest) -> JSONResponse:
-        """Add an Apprise URL for the owner's alerts."""
+        """Add an Apprise URL for the owner's alerts. Refused (422, naming the rule) when its scheme is not
+        one the operator allows, when a parameter sets the method, headers, payload or timeouts, or when
+        its host resolves to a loopback, private or otherwise non-public address."""
         return await as_owner(who, lambda owner_id: {"id": service.add_channel(owner_id, body.url, body.label)},
                               status_code=201)
+
+    @app.get("/api/channels", response_model=list[ChannelView], responses=problems(), tags=["alerts"])
+    async def list_channels(who: Owner) -> JSONResponse:
+        """The owner's channels: id, label, scheme and host — never the URL, which may hold a secret."""
+        return await as_owner(who, service.list_channels)
+
+    @app.delete("/api/channels/{channel}", response_model=ChannelRemoved, responses=problems(404, 422),
+                tags=["alerts"])
+    async def remove_channel(who: Owner, channel: Annotated[int, Path(ge=1, le=MAX_ID)]) -> JSONResponse:
+        """Remove one of the owner's channels; alerts stop going to it at once."""
+        def remove(owner_id: int) -> dict[str, int]:
+            service.remove_channel(owner_id, channel)
+            return {"removed": channel}
+        return await as_owner(who, remove)
 
     @app.post("/api/requesters", status_code=201, response_model=RequesterAdded, responses=problems(422),
               tags=["switch"])
