@@ -62,17 +62,20 @@ def _instance(url: str) -> Any:
     return made
 
 
-def _server(instance: Any) -> str | None:
-    """The host a service connects to, when its URL names one (``json://host/…``), else None."""
+def _host(instance: Any) -> tuple[str, bool]:
+    """What stands in the URL's host place, and whether the service takes it as the server to reach
+    (``json://host/…``) rather than as a token or a topic (``tgram://bot-token/…``, ``ntfy://topic``)."""
     host = str(getattr(instance, "host", None) or "").strip()
-    if "host" not in (getattr(instance, "template_tokens", None) or {}) or not host:
-        return None
+    return host, "host" in (getattr(instance, "template_tokens", None) or {})
+
+
+def _looks_like_a_server(host: str) -> bool:
+    """An IP address, a name with a dot, or localhost: what no token or topic looks like."""
     try:
         ipaddress.ip_address(host.strip("[]"))
-        return host
+        return True
     except ValueError:
-        # A name with a dot, or localhost; a bare word in the host's place is a token or a topic.
-        return host if "." in host or host.lower() == "localhost" else None
+        return "." in host or host.lower() == "localhost"
 
 
 def _parameters(url: str) -> None:
@@ -99,18 +102,21 @@ def check(url: str, schemes: tuple[str, ...], guard: Guard | None) -> Described:
         raise ChannelRefused("scheme", f"expected a scheme the operator allows ({', '.join(sorted(schemes))}), "
                                        f"got {scheme!r}")
     _parameters(url)
-    server = _server(instance)
-    if guard is not None and server is not None:
+    host, is_server = _host(instance)
+    # A service that takes the host as its server is checked whatever the host looks like (2130706433 is
+    # 127.0.0.1 too); for the others, whatever looks like a server (a Zulip organisation's own host).
+    if guard is not None and host and (is_server or _looks_like_a_server(host)):
         try:
-            guard.check_host(server)
+            guard.check_host(host)
         except Refused as exc:
             raise ChannelRefused("address", str(exc)) from None
-    return Described(scheme, server)
+    return Described(scheme, host if is_server and _looks_like_a_server(host) else None)
 
 
 def describe(url: str) -> Described:
     """Scheme and server for a listing; never raises (a URL Apprise no longer reads shows its scheme)."""
     try:
-        return Described(scheme_of(url), _server(_instance(url)))
+        host, is_server = _host(_instance(url))
+        return Described(scheme_of(url), host if is_server and _looks_like_a_server(host) else None)
     except Exception:  # noqa: BLE001 - a listing must show every channel, readable or not
         return Described(scheme_of(url), None)

@@ -109,11 +109,15 @@ class Guard:
             found = getaddrinfo(host, port)
         except UnicodeError:
             raise socket.gaierror(f"cannot resolve a name with an empty or too long label: {host!r}") from None
+        try:
+            literal: Address | None = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
         for info in found:
             address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
             problem = self.problem(address)
             if problem is not None:
-                said = f"{address} is" if host == str(address) else f"{host} resolves to {address}, which is"
+                said = f"{host} is" if literal == address else f"{host} resolves to {address}, which is"
                 raise Refused(f"{said} {problem} (outbound connections reach public addresses only)")
         if not found:
             raise socket.gaierror(f"{host} resolves to no address")

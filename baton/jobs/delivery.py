@@ -143,12 +143,12 @@ class Deliverer:
                 now = self.clock.now()
                 batch = outbox.claim(self.engine, self.worker, now, self.lease, free, channel=lane.channel,
                                      per_owner=lane.per_owner, in_hand=lane.owners())
+                if not batch:
+                    break
                 for message in batch:
                     if not self._resting(message, now):
                         lane.hand(message, self._send)
                         handed += 1
-                if len(batch) < free:
-                    break  # nothing more is due (or only owners' at their share): a freed sender looks again
         return handed
 
     def in_hand(self) -> int:
