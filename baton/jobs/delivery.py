@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -89,9 +90,12 @@ class Deliverer:
         if not self._open:
             return
         self._open = False
-        wait = max(self.settings.smtp_timeout,
-                   self.settings.outbound_connect_timeout + self.settings.outbound_read_timeout)
-        unstarted = [message.id for lane in self.lanes.values() for message in lane.close(wait)]
+        # A send under way ends within its timeouts; one that does not (an answer dribbled in) is left
+        # to its lease, like a crash's.
+        until = time.monotonic() + max(self.settings.smtp_timeout,
+                                       self.settings.outbound_connect_timeout + self.settings.outbound_read_timeout)
+        unstarted = [message.id for lane in self.lanes.values()
+                     for message in lane.close(until - time.monotonic())]
         if unstarted:  # taken back before a thread started on them: other workers may have them at once
             with self.engine.begin() as conn:
                 outbox.release(conn, unstarted, self.worker)

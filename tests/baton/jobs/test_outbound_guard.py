@@ -296,3 +296,19 @@ def test_a_parameter_that_shapes_the_request_is_refused_by_name(db_url: str, clo
             assert hook.received() == []
         finally:
             rt.engine.dispose()
+
+
+def test_the_guards_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Comma-separated lists; a range that is not one is refused by name when the settings load."""
+    from pydantic import ValidationError
+
+    from baton.settings import Settings
+
+    monkeypatch.setenv("BATON_OUTBOUND_ALLOW", "10.8.0.0/16, fd00::/8,192.168.1.7")
+    monkeypatch.setenv("BATON_APPRISE_SCHEMES", "ntfys,JSONS")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.outbound_allow == ("10.8.0.0/16", "fd00::/8", "192.168.1.7/32")
+    assert settings.apprise_schemes == ("ntfys", "jsons")
+    monkeypatch.setenv("BATON_OUTBOUND_ALLOW", "10.8.0.0/16,intranet")
+    with pytest.raises(ValidationError, match="expected address ranges like 10.0.0.0/8 or fd00::/8, got 'intranet'"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
