@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from handover.rules import TransferRules
 
@@ -76,6 +76,39 @@ class Settings(BaseSettings):
     rdap_bootstrap_url: str = "https://data.iana.org/rdap/dns.json"
     rdap_url: str = ""  # a single RDAP server for every query (private or test servers)
     rdap_timeout: float = 10.0
+
+    # Outbound: delivery pools, timeouts and the guard
+    email_senders: Annotated[int, Field(ge=1)] = 2  # e-mails in flight at once, per worker
+    apprise_senders: Annotated[int, Field(ge=1)] = 4  # Apprise alerts in flight at once, per worker
+    sends_per_owner: Annotated[int, Field(ge=1)] = 1  # of each pool, how many one owner's messages may hold at once
+    outbound_connect_timeout: Annotated[float, Field(gt=0)] = 5.0  # seconds, every connection made for an owner
+    outbound_read_timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds without an answer; no URL can raise either
+    channel_backoff_base_seconds: float = 30.0  # an Apprise URL that fails waits this, doubling per failure,
+    channel_backoff_max_seconds: float = 3600.0  # up to this (in the worker's memory, per URL)
+    # Apprise services an owner may add (HTTP(S) push, chat and webhooks; comma-separated in the environment).
+    apprise_schemes: Annotated[tuple[str, ...], NoDecode] = (
+        "apprise", "apprises", "discord", "form", "forms", "gchat", "gotify", "gotifys", "hassio", "hassios",
+        "json", "jsons", "matrix", "matrixs", "mmost", "mmosts", "ncloud", "nclouds", "nctalk", "nctalks",
+        "ntfy", "ntfys", "opsgenie", "pagerduty", "pbul", "pover", "rocket", "rockets", "signal", "signals",
+        "slack", "tgram", "webex", "workflow", "workflows", "wxteams", "xml", "xmls", "zulip")
+    outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()  # CIDRs the guard lets through, e.g. 10.8.0.0/16
+
+    @field_validator("apprise_schemes", "outbound_allow", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        """A comma- or space-separated list, as an environment variable gives it."""
+        return tuple(value.replace(",", " ").split()) if isinstance(value, str) else value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from baton.netguard import parse_networks
+        return tuple(str(net) for net in parse_networks(value))
+
+    @field_validator("apprise_schemes")
+    @classmethod
+    def _schemes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(scheme.lower().removesuffix("://") for scheme in value)
 
     @model_validator(mode="after")
     def _public_url(self) -> Settings:

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("baton", "switch", "vault", "handover", "templates")
 MAX_LINES = 500
 
-BASE = {"baton", "baton.settings", "baton.errors", "baton.timeutil", "baton.logging_setup"}
+BASE = {"baton", "baton.settings", "baton.errors", "baton.timeutil", "baton.logging_setup", "baton.netguard",
+        "baton.channelrules"}
 RANKS = [  # (prefix, rank); the longest matching prefix wins
     ("baton.store", 1),
     ("baton.jobs.outbox", 2),

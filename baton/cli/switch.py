@@ -88,3 +88,27 @@ def channel_add(url: Annotated[str, typer.Argument(help="Apprise URL, e.g. ntfy:
     made = call("POST", "/api/channels", json={"url": url, "label": label})
     typer.echo(f"channel {made['id']} added")
 
+
+@channel_app.command("list")
+def channel_list(as_json: JsonFlag = False) -> None:
+    """The channels: id, label, scheme and host (never the URL, which may hold a secret)."""
+    found = call("GET", "/api/channels")
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        typer.echo("no channels: alerts go by e-mail only")
+    for channel in found:
+        typer.echo(f"{channel['id']:>4}  {channel['label']:<20} {channel['scheme']:<10} {channel['host'] or '—'}")
+
+
+@channel_app.command("remove")
+def channel_remove(channel_id: Annotated[int, typer.Argument(metavar="ID", help="The id `baton channel list` shows.")]
+                   ) -> None:
+    """Remove a channel: no alert goes to it any more."""
+    done = call("DELETE", f"/api/channels/{channel_id}")
+    if done.get("takes_effect_at"):
+        typer.echo(f"channel {channel_id} will be removed at {done['takes_effect_at']} (fewer channels could let a "
+                   f"release come unnoticed, so it waits; `baton changes` shows and cancels it)")
+    else:
+        typer.echo(f"channel {channel_id} removed")

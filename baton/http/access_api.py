@@ -9,7 +9,16 @@ from pydantic import BaseModel, Field
 
 from baton.http.auth import Caller, OwnerAuth
 from baton.http.models import MAX_ID, problems
-from baton.http.switch_models import Done, HeldChange, Requester, RequesterAdded, TokenAdded, TokenRequest, TokenView
+from baton.http.switch_models import (
+    ChannelRemoved,
+    Done,
+    HeldChange,
+    Requester,
+    RequesterAdded,
+    TokenAdded,
+    TokenRequest,
+    TokenView,
+)
 from baton.services.access import OwnerAccess
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -73,3 +82,10 @@ def install(app: FastAPI, access: OwnerAccess, auth: OwnerAuth) -> None:
     async def cancel_change(who: Owner, change_id: Id) -> JSONResponse:
         """Cancel a change still waiting: it never takes effect."""
         return await as_owner(who, lambda owner_id: access.cancel_change(owner_id, change_id))
+
+    @app.delete("/api/channels/{channel}", response_model=ChannelRemoved, responses=problems(404, 422),
+                tags=["alerts"])
+    async def remove_channel(who: Owner, channel: Id) -> JSONResponse:
+        """Remove one of the owner's channels; alerts stop going to it at once, or, with a cooling-off, when
+        the held removal takes effect (see ``pending_changes``)."""
+        return await as_owner(who, lambda owner_id: access.remove_channel(owner_id, channel))

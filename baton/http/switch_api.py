@@ -15,6 +15,7 @@ from baton.http.models import problems
 from baton.http.switch_models import (
     AuditResult,
     ChannelAdded,
+    ChannelView,
     Policy,
     PolicyInput,
     SwitchStatus,
@@ -33,7 +34,7 @@ class PauseRequest(BaseModel):
 class ChannelRequest(BaseModel):
     url: str = Field(description="An Apprise URL, e.g. ntfy://topic or json://host/path.",
                      examples=["ntfy://baton-alerts"])
-    label: str = Field("", examples=["phone"])
+    label: str = Field("", max_length=100, examples=["phone"])
 
 
 
@@ -94,6 +95,13 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
     @app.post("/api/channels", status_code=201, response_model=ChannelAdded, responses=problems(422),
               tags=["alerts"])
     async def add_channel(who: Owner, body: ChannelRequest) -> JSONResponse:
-        """Add an Apprise URL for the owner's alerts."""
+        """Add an Apprise URL for the owner's alerts. Refused (422, naming the rule) when its scheme is not
+        one the operator allows, when a parameter sets the method, headers, payload or timeouts, or when
+        its host resolves to a loopback, private or otherwise non-public address."""
         return await as_owner(who, lambda owner_id: {"id": service.add_channel(owner_id, body.url, body.label)},
                               status_code=201)
+
+    @app.get("/api/channels", response_model=list[ChannelView], responses=problems(), tags=["alerts"])
+    async def list_channels(who: Owner) -> JSONResponse:
+        """The owner's channels: id, label, scheme and host — never the URL, which may hold a secret."""
+        return await as_owner(who, service.list_channels)

@@ -159,6 +159,24 @@ class ChannelAdded(BaseModel):
     id: int
 
 
+class ChannelView(BaseModel):
+    """A channel as the owner's listing shows it: never its URL, which may hold a secret."""
+
+    id: int
+    label: str
+    scheme: str = Field(description="The Apprise scheme, e.g. ntfys or json.", examples=["ntfys"])
+    host: str | None = Field(description="The server the URL names, for the services that take one "
+                                         "(json://host/…); null when what stands there is a token or a topic.",
+                             examples=["ntfy.example.org"])
+
+
+class ChannelRemoved(BaseModel):
+    removed: int = Field(description="The id of the channel removed; no alert goes to it any more.")
+    takes_effect_at: str | None = Field(description="With a cooling-off: when the removal takes effect (it could "
+                                                    "let a release come unnoticed, so it waits and can be "
+                                                    "cancelled); null when done at once.")
+
+
 class RequesterAdded(BaseModel):
     url: str = Field(description="The standing link with which the holder may ask for release (shown once).")
     id: int

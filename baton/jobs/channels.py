@@ -1,6 +1,8 @@
 """The channels a message leaves by: e-mail over SMTP and Apprise (chat, push, webhooks).
 
 Every e-mail carries a Message-ID derived from its outbox key, so a repeat is recognisable.
+Apprise messages go to addresses owners chose, so they leave under the outbound guard
+(``baton.netguard``) and the channel rules (``baton.channelrules``).
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ import contextlib
 import hashlib
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
 
+from baton import channelrules
 from baton.jobs.outbox import Channel, Message
+from baton.netguard import Refused, guarded
+from baton.services.channels import guard_of
 from baton.settings import Settings
 
 
@@ -76,20 +82,49 @@ class SmtpSender:
 
 
 class AppriseSender:
-    """Any Apprise URL: chat, push, webhooks."""
+    """Apprise URLs (chat, push, webhooks), each checked against the rules and sent under the guard.
+
+    A URL that breaks a rule now (stored before the rule, or written around the API) raises
+    ``Refused`` and is not sent; so does a connection the guard refuses (a name that resolves to a
+    private address now). Every request waits no longer than the settings' timeouts, whatever the
+    URL or the service's plugin asks, and runs in the calling thread (no Apprise pool of its own,
+    where a hanging service would hold a thread the delivery cannot see).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.schemes = settings.apprise_schemes
+        self.guard = guard_of(settings)
 
     def send(self, message: Message) -> None:
         import apprise
 
-        app = apprise.Apprise()
+        try:
+            channelrules.check(message.recipient, self.schemes, None)
+        except channelrules.ChannelRefused as exc:
+            raise Refused(f"the channel breaks the rule on its {exc.rule}: {exc}") from None
+        app = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, service_timeout=0))
         if not app.add(message.recipient):
             raise ValueError("the Apprise URL was not accepted")
-        if not app.notify(title=message.subject, body=message.body_text):
+        for service in app:
+            service.socket_connect_timeout = self.guard.connect_timeout
+            service.socket_read_timeout = self.guard.read_timeout
+        with guarded(self.guard) as session:
+            done = app.notify(title=message.subject, body=message.body_text)
+        if session.refused:
+            raise Refused(session.refused[0])
+        if not done:
             raise ConnectionError("the Apprise service did not accept the notification")
 
     def close(self) -> None:
         pass
 
 
-def default_senders(settings: Settings) -> dict[Channel, Sender]:
-    return {Channel.EMAIL: SmtpSender(settings), Channel.APPRISE: AppriseSender()}
+class PerThread:
+    """A sender made afresh for each sending thread (an SMTP connection belongs to one thread)."""
+
+    def __init__(self, make: Callable[[], Sender]) -> None:
+        self.make = make
+
+
+def default_senders(settings: Settings) -> dict[Channel, Sender | PerThread]:
+    return {Channel.EMAIL: PerThread(lambda: SmtpSender(settings)), Channel.APPRISE: AppriseSender(settings)}

@@ -1,23 +1,35 @@
-"""Delivery: the loop that drains the outbox through the channels.
+"""Delivery: the outbox drained through the channels, each channel by its own bounded pool of senders.
 
-A message is claimed, sent, then marked sent — in that order — so a crash between send
-and mark repeats that one message (at least once) and never loses it.
+A message is claimed, sent, then marked sent — in that order — so a crash between send and mark
+repeats that one message (at least once) and never loses it. Claims are made only for free
+senders, most overdue first, per channel (``lanes``): e-mail and Apprise never wait for each
+other, and one owner's messages hold at most ``sends_per_owner`` senders of a channel, so an
+owner whose channels hang delays nobody else. While a message is in hand its lease is renewed,
+so no other worker takes it over mid-send. An Apprise destination that keeps failing rests
+alone (``destinations``); one that breaks the outbound rules is refused, never sent.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from baton.jobs import outbox
-from baton.jobs.channels import Sender, message_id
+from baton.jobs.channels import PerThread, Sender, message_id
+from baton.jobs.destinations import Destinations
+from baton.jobs.lanes import Lane
 from baton.jobs.outbox import Channel, Message
+from baton.netguard import Refused
+from baton.services.channels import still_listed
 from baton.settings import Settings
 from baton.store import auditlog, links
+from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.signing import Ed25519Signer
 from baton.timeutil import Clock
@@ -27,7 +39,13 @@ log = logging.getLogger("baton.delivery")
 
 @dataclass
 class Deliverer:
-    """Drains the outbox for one worker identity."""
+    """Drains the outbox for one worker identity.
+
+    ``run_once`` sends everything due and returns when it is done (tests, ``baton worker --once``
+    style runs); a started worker calls ``open``, then ``dispatch`` on every wake (it hands due
+    messages to free senders and returns at once; ``on_done`` is told when a sender frees up),
+    and ``close`` on stop.
+    """
 
     engine: Engine
     settings: Settings
@@ -35,25 +53,136 @@ class Deliverer:
     signer: Ed25519Signer
     key: DeploymentKey  # link tokens are put into a message only as it is sent
     worker: str
-    senders: dict[Channel, Sender]
+    senders: Mapping[Channel, Sender | PerThread]
     stopping: threading.Event = field(default_factory=threading.Event)
+    on_done: Callable[[], None] = field(default=lambda: None)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        sizes = {Channel.EMAIL: s.email_senders, Channel.APPRISE: s.apprise_senders}
+        self.lanes = {channel: Lane(channel, source, sizes[channel], s.sends_per_owner, self._freed,
+                                       self._settled)
+                      for channel, source in self.senders.items()}
+        self.destinations = Destinations(s.channel_backoff_base_seconds, s.channel_backoff_max_seconds)
+        self._progress = threading.Condition()
+        self._finished_count = 0
+        self._sent_count = 0
+        self._open = False
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.claim_seconds)
+
+    # -- running ----------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Start the senders and the lease keeper."""
+        if self._open:
+            return
+        self._open = True
+        for lane in self.lanes.values():
+            lane.open()
+        self._keeper_stop.clear()
+        self._keeper = threading.Thread(target=self._keep_leases, name="baton-leases", daemon=True)
+        self._keeper.start()
+
+    def close(self) -> None:
+        """Stop: no new claims; the sends in hand end (or are left to their lease after a bounded wait)."""
+        if not self._open:
+            return
+        self._open = False
+        # A send under way ends within its timeouts; one that does not (an answer dribbled in) is left
+        # to its lease, like a crash's.
+        until = time.monotonic() + max(self.settings.smtp_timeout,
+                                       self.settings.outbound_connect_timeout + self.settings.outbound_read_timeout)
+        unstarted = [message.id for lane in self.lanes.values()
+                     for message in lane.close(until - time.monotonic())]
+        if unstarted:  # taken back before a thread started on them: other workers may have them at once
+            with self.engine.begin() as conn:
+                outbox.release(conn, unstarted, self.worker)
+        self._keeper_stop.set()
+        if self._keeper is not None:
+            self._keeper.join(10)
+            self._keeper = None
 
     def run_once(self) -> int:
         """Deliver every message due now, or until ``stopping`` is set; the number sent."""
-        sent = 0
-        lease = timedelta(seconds=self.settings.claim_seconds)
+        opened_here = not self._open
+        self.open()
+        sent_before = self._sent_count
         try:
-            while not self.stopping.is_set() and (batch := outbox.claim(
-                    self.engine, self.worker, self.clock.now(), lease, self.settings.batch_size)):
-                for message in batch:
-                    if self.stopping.is_set():
-                        break  # the rest of the batch stays claimed; others take it when the lease ends
-                    sent += self._deliver(message)
-                if len(batch) < self.settings.batch_size:
+            while not self.stopping.is_set():
+                with self._progress:
+                    seen = self._finished_count
+                handed = self.dispatch()
+                if not handed and not self.in_hand():
                     break
+                with self._progress:  # a sender is free again (or the stop came)
+                    if self._finished_count == seen:
+                        self._progress.wait(0.5)
+            with self._progress:  # the sends in hand end; a stop leaves the rest to ``close``
+                while self.in_hand() and not self.stopping.is_set():
+                    self._progress.wait(0.5)
         finally:
-            for sender in self.senders.values():
-                sender.close()
+            if opened_here:
+                self.close()
+            else:
+                for lane in self.lanes.values():
+                    lane.rest()
+        return self._sent_count - sent_before
+
+    def dispatch(self) -> int:
+        """Claim due messages for the free senders, most overdue first, and hand them over; how many.
+        Returns at once: the senders work in their own threads."""
+        handed = sum(self._fill(lane) for lane in self.lanes.values())
+        if not self.in_hand():
+            for lane in self.lanes.values():
+                lane.rest()
+        return handed
+
+    def _fill(self, lane: Lane) -> int:
+        """Claim for ``lane``'s free senders and hand the messages over; how many were handed."""
+        handed = 0
+        with lane.claiming:
+            while not self.stopping.is_set() and (free := lane.free()) > 0:
+                now = self.clock.now()
+                batch = outbox.claim(self.engine, self.worker, now, self.lease, free, channel=lane.channel,
+                                     per_owner=lane.per_owner, in_hand=lane.owners())
+                if not batch:
+                    break
+                for message in batch:
+                    if not self._resting(message, now):
+                        lane.hand(message, self._send)
+                        handed += 1
+        return handed
+
+    def in_hand(self) -> int:
+        """Messages handed to senders and not yet done with (the claim that follows each included)."""
+        return sum(lane.busy() for lane in self.lanes.values())
+
+    def next_due(self, after: datetime | None = None) -> datetime | None:
+        """When a message is next due, later than ``after`` (what is due already waits for a sender,
+        which says so when it frees up)."""
+        with reading(self.engine) as conn:
+            return outbox.next_attempt(conn, after)
+
+    # -- one message ------------------------------------------------------------------------------
+    def _deliver(self, message: Message) -> int:
+        """Send one message claimed earlier, in the calling thread: renew the claim first (a claim
+        that ran out may have been taken over and sent by another worker)."""
+        with self.engine.begin() as conn:
+            if not outbox.renew(conn, message, self.worker, self.clock.now(), self.lease):
+                return 0
+        return self._send_counted(message, self.lanes[message.channel].sender_here())
+
+    def _send(self, message: Message, sender: Sender) -> None:
+        self._send_counted(message, sender)
+
+    def _send_counted(self, message: Message, sender: Sender) -> int:
+        sent = self._send_one(message, sender)
+        with self._progress:
+            self._sent_count += sent
         return sent
 
     def _with_links(self, message: Message) -> Message:
@@ -63,30 +192,29 @@ class Deliverer:
                            body_html=links.expand(self.key, message.body_html) if message.body_html else None)
         return replace(message, body_text=links.without_links(message.body_text, "[the link is in your e-mail]"))
 
-    def _deliver(self, message: Message) -> int:
-        # Renew the claim just before sending: a batch sent slowly must not outlive its lease
-        # and be sent again by another worker that took it over.
-        lease = timedelta(seconds=self.settings.claim_seconds)
-        with self.engine.begin() as conn:
-            if not outbox.renew(conn, message, self.worker, self.clock.now(), lease):
+    def _send_one(self, message: Message, sender: Sender) -> int:
+        destination = outbox.recipient_tag(message.recipient)
+        if message.channel is Channel.APPRISE:
+            with reading(self.engine) as conn:
+                listed = still_listed(conn, message.owner_id, message.recipient)
+            if not listed:
+                self._failed(message, "the channel was removed", give_up=True, reason="channel removed")
                 return 0
         try:
-            self.senders[message.channel].send(self._with_links(message))
+            sender.send(self._with_links(message))
+        except Refused as exc:  # a rule, not an outage: trying again would be refused again
+            self._failed(message, f"Refused: {exc}", give_up=True, reason=str(exc))
+            self._rest(message, destination)
+            return 0
         except Exception as exc:  # noqa: BLE001 - any failure is retried later
-            now = self.clock.now()
             error = f"{type(exc).__name__}: {exc}"
             if message.channel is Channel.APPRISE:
                 error = type(exc).__name__  # an Apprise error may quote the URL and its secret
-            give_up = message.attempts + 1 >= self.settings.max_attempts
-            retry = now + outbox.backoff(message.attempts, self.settings.retry_base_seconds,
-                                         self.settings.retry_max_seconds)
-            with self.engine.begin() as conn:
-                if outbox.mark_failed(conn, message, self.worker, now, error, retry, give_up) and give_up:
-                    auditlog.append(conn, self.signer, message.owner_id, now, "delivery.failed",
-                                    {"message": message.id, "purpose": message.purpose,
-                                     "channel": str(message.channel), "attempts": message.attempts + 1})
-            log.warning("delivery of message %s (%s) failed: %s", message.id, message.purpose, error)
+            self._failed(message, error, give_up=message.attempts + 1 >= self.settings.max_attempts)
+            self._rest(message, destination)
             return 0
+        if message.channel is Channel.APPRISE:
+            self.destinations.succeeded(destination)
         now = self.clock.now()
         with self.engine.begin() as conn:
             if not outbox.mark_sent(conn, message, self.worker, now):
@@ -96,3 +224,67 @@ class Deliverer:
                              "recipient": outbox.recipient_tag(message.recipient),
                              "message_id": message_id(message)})
         return 1
+
+    def _failed(self, message: Message, error: str, give_up: bool, reason: str | None = None) -> None:
+        now = self.clock.now()
+        retry = now + outbox.backoff(message.attempts, self.settings.retry_base_seconds,
+                                     self.settings.retry_max_seconds)
+        with self.engine.begin() as conn:
+            if outbox.mark_failed(conn, message, self.worker, now, error, retry, give_up) and give_up:
+                data = {"message": message.id, "purpose": message.purpose, "channel": str(message.channel),
+                        "attempts": message.attempts + 1}
+                auditlog.append(conn, self.signer, message.owner_id, now, "delivery.failed",
+                                data if reason is None else {**data, "reason": reason})
+        log.warning("delivery of message %s (%s) failed: %s", message.id, message.purpose, error)
+        self.on_done()  # its retry is a new due moment for the worker's wake
+
+    # -- destinations and leases ------------------------------------------------------------------
+    def _rest(self, message: Message, destination: str) -> None:
+        if message.channel is Channel.APPRISE:
+            until = self.destinations.failed(destination, self.clock.now())
+            log.info("Apprise destination %s rests until %s", destination, until.isoformat())
+
+    def _resting(self, message: Message, now: datetime) -> bool:
+        """A claimed message to a resting destination is put back, untried, until the rest ends."""
+        if message.channel is not Channel.APPRISE:
+            return False
+        until = self.destinations.resting_until(outbox.recipient_tag(message.recipient), now)
+        if until is None:
+            return False
+        with self.engine.begin() as conn:
+            outbox.put_back(conn, message, self.worker, until)
+        return True
+
+    def _freed(self, lane: Lane) -> None:
+        """A sender of ``lane`` is free: it claims the lane's next due message itself. When there is
+        none and it was the lane's last busy sender, the worker is told (to wake at the next due
+        moment); while others are busy, the last of them tells it."""
+        handed = 0
+        try:
+            if self._open:
+                handed = self._fill(lane)
+        finally:
+            if not handed and lane.busy() <= 1:
+                self.on_done()
+
+    def _settled(self) -> None:
+        with self._progress:
+            self._finished_count += 1
+            self._progress.notify_all()
+
+    def _keep_leases(self) -> None:
+        """While messages are in hand, renew their claims every third of the lease."""
+        every = max(0.5, self.settings.claim_seconds / 3)
+        while not self._keeper_stop.wait(every):
+            held = [m.id for lane in self.lanes.values() for m in lane.in_hand()]
+            if not held:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    lost = outbox.renew_all(conn, held, self.worker, self.clock.now(), self.lease)
+            except Exception:  # noqa: BLE001 - the next round tries again; the lease still runs meanwhile
+                log.exception("renewing the claims of the messages in hand failed")
+                continue
+            if lost:
+                log.warning("the claims on message(s) %s were lost while sending; they may go twice",
+                            sorted(lost))

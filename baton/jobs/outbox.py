@@ -10,9 +10,12 @@ are taken over when their lease runs out.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -67,21 +70,42 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
                 or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now))
 
 
-def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Message]:
-    """Claim up to ``limit`` due messages for ``worker`` until ``now + lease``."""
+def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: int, *,
+          channel: Channel | None = None, per_owner: int | None = None,
+          in_hand: Mapping[int, int] | None = None) -> list[Message]:
+    """Claim up to ``limit`` due messages for ``worker`` until ``now + lease``, most overdue first.
+
+    ``channel`` takes only that channel's; ``per_owner`` takes at most that many of one owner's,
+    counting the ``in_hand`` ones (owner -> messages being sent), so one owner's backlog or
+    hanging channels never fill every sender.
+    """
+    in_hand = in_hand or {}
+    full = sorted(owner for owner, count in in_hand.items() if per_owner is not None and count >= per_owner)
     with engine.begin() as conn:
-        query = select(outbox.c.id).where(_claimable(now)).order_by(outbox.c.next_attempt_at).limit(limit)
+        due = select(outbox.c.id).where(_claimable(now))
+        if channel is not None:
+            due = due.where(outbox.c.channel == str(channel))
+        if full:
+            due = due.where(outbox.c.owner_id.not_in(full))
+        due = due.order_by(outbox.c.next_attempt_at).limit(limit)  # the index's order: no sort of the backlog
         if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = [row.id for row in conn.execute(query)]
-        if not ids:
-            return []
-        conn.execute(update(outbox).where(outbox.c.id.in_(ids), _claimable(now))
-                     .values(claimed_by=worker, claimed_until=now + lease))
-        rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids), outbox.c.claimed_by == worker,
-                                                 outbox.c.claimed_until == now + lease)).all()
+            due = due.with_for_update(skip_locked=True)
+        # One statement: a claim is made for every message a sender takes, so it must be cheap.
+        rows = sorted(conn.execute(update(outbox).where(outbox.c.id.in_(due.scalar_subquery()))
+                                   .values(claimed_by=worker, claimed_until=now + lease).returning(outbox)).all(),
+                      key=lambda r: (r.next_attempt_at, r.id))
+        taken: Counter[int] = Counter(in_hand)
+        kept: list[Any] = []
+        extra: list[Any] = []
+        for row in rows:  # several of one owner's may have come in one claim: keep its share
+            over = per_owner is not None and taken[row.owner_id] >= per_owner
+            (extra if over else kept).append(row)
+            taken[row.owner_id] += not over
+        if extra:
+            conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in extra]))
+                         .values(claimed_by=None, claimed_until=None))
     return [Message(r.id, r.owner_id, Channel(r.channel), r.recipient, r.purpose, r.subject, r.body_text,
-                    r.body_html, r.dedup_key, r.attempts) for r in rows]
+                    r.body_html, r.dedup_key, r.attempts) for r in kept]
 
 
 def renew(conn: Connection, message: Message, worker: str, now: datetime, lease: timedelta) -> bool:
@@ -89,6 +113,30 @@ def renew(conn: Connection, message: Message, worker: str, now: datetime, lease:
     done = conn.execute(update(outbox).where(outbox.c.id == message.id, outbox.c.claimed_by == worker,
                                              outbox.c.sent_at.is_(None), outbox.c.claimed_until > now)
                         .values(claimed_until=now + lease))
+    return done.rowcount == 1
+
+
+def renew_all(conn: Connection, ids: list[int], worker: str, now: datetime, lease: timedelta) -> set[int]:
+    """Extend ``worker``'s claims on the messages it is sending; the ids whose claim was lost."""
+    if not ids:
+        return set()
+    held = set(conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.claimed_by == worker,
+                                                 outbox.c.sent_at.is_(None))
+                            .values(claimed_until=now + lease).returning(outbox.c.id)).scalars())
+    return set(ids) - held
+
+
+def release(conn: Connection, ids: list[int], worker: str) -> None:
+    """Give up ``worker``'s claims on messages it has not started sending (a stop): due again at once."""
+    conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.claimed_by == worker, outbox.c.sent_at.is_(None))
+                 .values(claimed_until=None))
+
+
+def put_back(conn: Connection, message: Message, worker: str, until: datetime) -> bool:
+    """Release a claim unsent and untried, due again at ``until`` (its destination is resting)."""
+    done = conn.execute(update(outbox).where(outbox.c.id == message.id, outbox.c.claimed_by == worker,
+                                             outbox.c.sent_at.is_(None))
+                        .values(next_attempt_at=until, claimed_until=None))
     return done.rowcount == 1
 
 
@@ -116,12 +164,15 @@ def mark_failed(conn: Connection, message: Message, worker: str, now: datetime, 
     return done.rowcount == 1
 
 
-def next_attempt(conn: Connection) -> datetime | None:
-    """When the earliest pending message is next due (claimed ones count from their lease)."""
+def next_attempt(conn: Connection, after: datetime | None = None) -> datetime | None:
+    """When the earliest pending message is next due (claimed ones count from their lease); with
+    ``after``, the earliest such moment later than it."""
     ready = case((outbox.c.claimed_until > outbox.c.next_attempt_at, outbox.c.claimed_until),
                  else_=outbox.c.next_attempt_at)
-    due: datetime | None = conn.execute(select(func.min(ready, type_=UTCDateTime))
-                                        .where(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False))).scalar()
+    query = select(func.min(ready, type_=UTCDateTime)).where(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False))
+    if after is not None:
+        query = query.where(ready > after)
+    due: datetime | None = conn.execute(query).scalar()
     return due
 
 

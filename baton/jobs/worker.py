@@ -4,7 +4,9 @@ All state is in the database. Two wakes, each a date job moved after every run: 
 the next due switch (and after every change made in this process), one at the next
 message due for delivery; and a safety sweep for changes made by other processes, which also
 deletes the blobs (compartment files) that nothing refers to any more.
-Switches and delivery run in separate jobs, so a slow mail server never delays firing.
+Switches and delivery run in separate jobs, so a slow mail server never delays firing; a
+delivery wake only hands due messages to the senders' pools (``delivery``) and returns,
+and a sender that frees up wakes it again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from baton.jobs import outbox
-from baton.jobs.channels import Sender, default_senders
+from baton.jobs.channels import PerThread, Sender, default_senders
 from baton.jobs.delivery import Deliverer
 from baton.jobs.outbox import Channel
 from baton.jobs.wake import Wake, after_run
@@ -46,7 +49,7 @@ class Worker:
     """One worker identity: ``run_once`` does all due work; ``start`` schedules it."""
 
     service: SwitchService
-    senders: dict[Channel, Sender] | None = None
+    senders: Mapping[Channel, Sender | PerThread] | None = None
     name: str = field(default_factory=worker_name)
 
     def __post_init__(self) -> None:
@@ -57,8 +60,8 @@ class Worker:
         # through the whole backlog, so SIGTERM is honoured in seconds with thousands due.
         self._stopping = threading.Event()
         self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.service.key,
-                                   self.name,
-                                   self.senders or default_senders(self.settings), stopping=self._stopping)
+                                   self.name, self.senders or default_senders(self.settings),
+                                   stopping=self._stopping, on_done=self._sender_free)
         self._switch_lock = threading.Lock()
         self._delivery_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -136,6 +139,7 @@ class Worker:
         self._stopping.clear()
         scheduler.add_job(self._sweep, IntervalTrigger(seconds=self.settings.sweep_seconds), id="sweep")
         self._switch_wake.scheduler = self._delivery_wake.scheduler = scheduler
+        self.deliverer.open()
         scheduler.start()
         self._scheduler = scheduler
         now = self.clock.now()
@@ -149,6 +153,7 @@ class Worker:
             self._delivery_wake.detach()
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+            self.deliverer.close()  # the sends in hand end (bounded by their timeouts)
 
     def poke(self, due: datetime | None) -> None:
         """A switch changed in this process: wake at its next due moment, and deliver now."""
@@ -198,14 +203,20 @@ class Worker:
 
     def _delivery_tick(self) -> None:
         if self._delivery_lock.locked():
-            return  # as above: a wake blocked on a slow mail server would hold a pool thread each sweep
+            return  # a ``deliver`` call is draining the outbox and hands out what comes due
         started = self.clock.now()
         try:
-            self.deliver()
-            due = self.next_delivery()
+            with self._delivery_lock:
+                self.deliverer.dispatch()  # returns at once: the senders work in their own threads
+            # What is due already waits for a sender, which wakes us when it frees up.
+            due = self.deliverer.next_due(after=started)
         except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
             log.exception("delivery failed; retrying shortly")
             self._delivery_wake.at(self.clock.now() + timedelta(seconds=5))
             return
         if due is not None:
             self._delivery_wake.at(after_run(due, started, self.clock.now()))
+
+    def _sender_free(self) -> None:
+        """A sender finished a message: hand it the next one due."""
+        self._delivery_wake.at(self.clock.now())

@@ -109,6 +109,31 @@ class OwnerAccess:
             link_rows.c.owner_id == owner_id, link_rows.c.purpose == str(Purpose.REQUEST),
             link_rows.c.revoked_at.is_(None))).scalars())
 
+    # -- alert channels ---------------------------------------------------------------------------
+    def remove_channel(self, owner_id: int, channel_id: int, via: str = "api") -> dict[str, Any]:
+        """Remove one of the owner's channels (NotFound for anyone else's). Fewer channels means fewer
+        warnings, which could let a release come unnoticed: with a cooling-off the removal is held
+        (announced, cancellable) and the channel keeps its alerts until the change takes effect."""
+        now = self.service.clock.now()
+        if self.service.settings.cooling_off_hours <= 0:
+            self.service.remove_channel(owner_id, channel_id)
+            return {"removed": channel_id, "takes_effect_at": None}
+        listed = {c["id"]: c for c in self.service.list_channels(owner_id)}
+        if channel_id not in listed:
+            raise NotFound(f"no channel {channel_id}")
+        with self.service.engine.begin() as conn:
+            loaded = self.service.load(conn, owner_id, lock=True)
+            channel = listed[channel_id]
+            held = changes.hold(conn, self.service.settings, owner_id=owner_id, owner_email=loaded.owner.email,
+                                timezone=loaded.policy.timezone, kind=changes.Kind.CHANNEL,
+                                payload={"channel": channel_id, "label": channel["label"], "scheme": channel["scheme"]},
+                                reasons=("your alerts would no longer reach this channel",), via=via, now=now,
+                                effect=changes.takes_effect(self.service.settings, now, loaded.state.deadline))
+            self.service.record(conn, owner_id, "change.held", {"change": held.id, "kind": "channel", "via": via,
+                                                             "channel": channel_id,
+                                                             "takes_effect_at": iso(held.takes_effect_at)})
+        return {"removed": channel_id, "takes_effect_at": iso(held.takes_effect_at)}
+
     # -- changes held for a cooling-off -----------------------------------------------------------
     def held_changes(self, owner_id: int) -> list[dict[str, Any]]:
         with reading(self.service.engine) as conn:

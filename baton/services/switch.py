@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
-from baton.services import accounts, actions, changes
+from baton.services import accounts, actions, changes, channels
 from baton.services import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
 from baton.services import releases as _releases  # noqa: F401 - registers the "release" stage action
 from baton.services.recorder import Recorder
@@ -30,7 +30,7 @@ from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import Ed25519Signer
-from baton.store.tables import api_tokens, channels, owners, switches
+from baton.store.tables import api_tokens, owners, switches
 from baton.timeutil import Clock
 from switch import (
     Event,
@@ -253,20 +253,17 @@ class SwitchService:
             return view(loaded.policy, loaded.state, self._held(conn, loaded)), timeline(conn, owner_id, recent)
 
     def add_channel(self, owner_id: int, url: str, label: str = "") -> int:
-        """Add an Apprise URL (chat, push, webhook) for the owner's alerts."""
-        import apprise
+        """Add an Apprise URL (chat, push, webhook) for the owner's alerts, if it keeps the outbound rules."""
+        return channels.add(self.engine, self.settings, self.signer, owner_id, url, label, self.clock.now())
 
-        if not apprise.Apprise().add(url):
-            scheme = url.split("://", 1)[0] if "://" in url else url[:12]
-            raise BadRequest(f"url: expected an Apprise URL such as ntfy://topic or json://host/path, "
-                             f"got one starting {scheme!r}")
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            channel_id = conn.execute(insert(channels).values(owner_id=owner_id, url=url,
-                                                              label=label or url.split("://")[0],
-                                                              created_at=now)).inserted_primary_key[0]  # type: ignore[index]
-            self._audit(conn, owner_id, now, "channel.added", {"channel": channel_id, "label": label})
-        return int(channel_id)
+    def list_channels(self, owner_id: int) -> list[dict[str, Any]]:
+        """The owner's channels: id, label, scheme and host, never the URL (it may hold a secret)."""
+        return channels.listed(self.engine, owner_id)
+
+    def remove_channel(self, owner_id: int, channel_id: int) -> None:
+        """Remove one of the owner's channels at once (NotFound for anyone else's); ``OwnerAccess`` holds
+        the removal for a cooling-off first."""
+        channels.remove(self.engine, self.signer, owner_id, channel_id, self.clock.now())
 
     # -- link pages -------------------------------------------------------------------------
     def open_link(self, token: str, purpose: Purpose) -> tuple[links.Link, SwitchView, str]:

@@ -10,10 +10,11 @@ import asyncio
 import email
 import email.policy
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
@@ -36,6 +37,7 @@ class Received:
     text: str | None
     html: str | None
     mail: EmailMessage
+    at: float = field(default_factory=time.time, compare=False)  # when it was accepted (``time.time()``)
 
 
 def _part(mail: EmailMessage, subtype: str) -> str | None:

@@ -187,3 +187,31 @@ def test_simulate_reads_yaml_and_names_the_bad_event(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert ("error: " + str(path) + ": scenario `events[1].at`: expected a moment like 2026-01-01T09:00:00Z, "
             "got 'yesterday'") in result.output
+
+
+def test_channels_are_added_listed_and_removed(server: tuple[str, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``baton channel add|list|remove``: the listing shows the scheme and the server, never the URL's secret
+    (here the topic); a channel removed is gone, and removing it again is a 404 (exit code 4)."""
+    url, _runtime = server
+    runner = CliRunner()
+    _init(runner)
+    monkeypatch.setenv("BATON_URL", url)
+    assert runner.invoke(app, ["channel", "list"]).output == "no channels: alerts go by e-mail only\n"
+    added = runner.invoke(app, ["channel", "add", "ntfys://ntfy.example.org/secret-topic-93f1", "--label", "phone"])
+    assert added.exit_code == 0 and added.output == "channel 1 added\n", added.output
+    refused = runner.invoke(app, ["channel", "add", "json://hooks.example.org/hook?method=DELETE"])
+    assert refused.exit_code == 2
+    assert "error: url: expected no parameter that sets the HTTP method, got 'method' (HTTP 422)" in refused.output
+    inside = runner.invoke(app, ["channel", "add", "json://127.0.0.1:9/hook"])
+    assert inside.exit_code == 2
+    assert "error: url: 127.0.0.1 is loopback (outbound connections reach public addresses only)" in inside.output
+    listed = runner.invoke(app, ["channel", "list"])
+    assert listed.exit_code == 0 and listed.output.split() == ["1", "phone", "ntfys", "ntfy.example.org"]
+    as_json = json.loads(runner.invoke(app, ["channel", "list", "--json"]).output)
+    assert as_json == [{"id": 1, "label": "phone", "scheme": "ntfys", "host": "ntfy.example.org"}]
+    assert "secret-topic" not in listed.output
+    removed = runner.invoke(app, ["channel", "remove", "1"])
+    assert removed.exit_code == 0 and removed.output == "channel 1 removed\n"
+    again = runner.invoke(app, ["channel", "remove", "1"])
+    assert again.exit_code == 4 and "error: no channel 1 (HTTP 404)" in again.output
+    assert runner.invoke(app, ["channel", "list"]).output == "no channels: alerts go by e-mail only\n"

@@ -62,6 +62,7 @@ class Spec:
     register: dict[str, str]
     profile: dict[str, Any]
     requester: tuple[str, str]
+    channel: tuple[str, str]  # (label, Apprise URL): the server stays out of the public DNS on purpose
 
 
 def _policy(spec: Spec) -> dict[str, Any]:
@@ -93,6 +94,7 @@ ALPHA = Spec(
     profile={"business": "Alpha Hosting", "owner_name": "Alan Alpha", "event": "passed_away",
              "successor": {"name": "Sam Alpha", "email": "sam@alpha-family.example", "role": "executor"}},
     requester=("Rita Alpha", "rita@alpha-family.example"),
+    channel=("alpha-phone", "ntfys://ntfy.alpha-hosting.example/alpha-alerts"),
 )
 # B releases to its staff at once and to its family 30 days later: at the time of the tests the
 # family's release has not happened.
@@ -121,6 +123,7 @@ BRAVO = Spec(
     profile={"business": "Bravo Hosting", "owner_name": "Bob Bravo", "event": "passed_away",
              "successor": {"name": "Sue Bravo", "email": "sue@bravo-family.example", "role": "executor"}},
     requester=("Ruth Bravo", "ruth@bravo-family.example"),
+    channel=("bravo-phone", "ntfys://ntfy.bravo-hosting.example/bravo-alerts"),
 )
 
 
@@ -138,6 +141,7 @@ class Side:
     recipients: list[str] = field(default_factory=list)  # every public key of this side
     drill: int = 0
     drill_packages: list[int] = field(default_factory=list)
+    channel: int = 0
     mail: list[tuple[str, str, str]] = field(default_factory=list)  # (recipient, link letter, path) as sent
     request_path: str = ""
     request_id: int = 0
@@ -290,6 +294,8 @@ def _set_up(runtime: Runtime, app: Any, spec: Spec, folder: Path) -> Side:
                                       timezone="Europe/Rome", kind=changes.Kind.POLICY, payload=_policy(spec),
                                       reasons=("held for the matrix",), via="api", now=now,
                                       effect=now + timedelta(days=3650)).id
+    label, url = spec.channel
+    side.channel = _ok(client.post("/api/channels", json={"url": url, "label": label}), 201)["id"]
     drill = _ok(client.post("/api/drill", json={}))
     side.drill, side.drill_packages = drill["release"], [p["id"] for p in drill["packages"]]
     assert len(side.drill_packages) == 2
@@ -423,6 +429,14 @@ def _own_drill_only(world: World, response: httpx.Response) -> None:
     assert report["notices"]["notices"] == 2
 
 
+def _own_channels(world: World, response: httpx.Response) -> None:
+    listed = response.json()
+    assert [(c["label"], c["scheme"], c["host"]) for c in listed][:1] == [
+        ("alpha-phone", "ntfys", "ntfy.alpha-hosting.example")]
+    assert world.a.channel in [c["id"] for c in listed] and world.b.channel not in [c["id"] for c in listed]
+    assert "alpha-alerts" not in response.text  # the URL's path (its topic, a secret) is never shown
+
+
 def _fresh_person(world: World, response: httpx.Response) -> None:
     made = response.json()
     assert (made["email"], made["recipient"], made["key"]) == ("wilma@alpha-family.example", None, "none")
@@ -461,6 +475,11 @@ CELLS = [
     Cell("GET", "/api/audit/verify", "A's chain", 200, lambda w: Call("/api/audit/verify")),
     Cell("POST", "/api/channels", "A adds a channel", 201,
          lambda w: Call("/api/channels", json={"url": "json://hooks.alpha-hosting.example/alerts"})),
+    Cell("GET", "/api/channels", "A's channels, without their URLs", 200, lambda w: Call("/api/channels"),
+         _own_channels),
+    Cell("DELETE", "/api/channels/{channel}", "B's channel", 404, lambda w: Call(f"/api/channels/{w.b.channel}")),
+    Cell("DELETE", "/api/channels/{channel}", "an id that is nobody's", 404,
+         lambda w: Call(f"/api/channels/{w.b.channel + 1000}")),
     # The vault.
     Cell("GET", "/api/vault/key", "A's key", 200, lambda w: Call("/api/vault/key"),
          _json_is(lambda w: {"recipient": w.a.recipients[0], "owner_email": ALPHA.email,  # and the deployment's
@@ -580,6 +599,8 @@ CELLS = [
          lambda w: Call("/api/people", json={"name": "wilma", "email": "wilma@alpha-family.example",
                                              "role": "heir"}),
          _fresh_person, _drop_own_wilma),
+    Cell("DELETE", "/api/channels/{channel}", "A's own channel", 200, lambda w: Call(f"/api/channels/{w.a.channel}"),
+         _json_is(lambda w: {"removed": w.a.channel})),
 ]
 
 

@@ -11,8 +11,19 @@ import pytest
 
 from baton.jobs.channels import AppriseSender
 from baton.jobs.outbox import Channel
-from baton.runtime import Runtime
+from baton.runtime import Runtime, build
 from baton.testing import FakeClock, RecordingSender
+from tests_support import settings_for
+
+LOOPBACK = ["127.0.0.0/8"]  # the guard refuses loopback unless the operator allows it
+
+
+@pytest.fixture
+def loopback_runtime(db_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    """The service on a fresh database, its outbound guard letting 127.0.0.0/8 through."""
+    rt = build(settings_for(db_url, outbound_allow=LOOPBACK), clock=clock)
+    yield rt
+    rt.engine.dispose()
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -40,15 +51,16 @@ def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
     server.server_close()
 
 
-def test_grace_alerts_reach_the_webhook_and_the_mailbox(runtime: Runtime, clock: FakeClock,
+def test_grace_alerts_reach_the_webhook_and_the_mailbox(loopback_runtime: Runtime, clock: FakeClock,
                                                         webhook: tuple[str, list[dict[str, object]]]) -> None:
     """At the deadline the owner is alerted by e-mail and through the Apprise URL; reminders stay e-mail only."""
+    runtime = loopback_runtime
     url, received = webhook
     made = runtime.service.create_owner("owner@example.org", "correct horse battery", "Europe/Rome", policy={
         "interval": "10d", "reminders": ["1d"], "grace": "3d", "grace_reminder_every": "1d"})
     runtime.service.add_channel(made.owner.id, url, "phone")
     mail = RecordingSender()
-    worker = runtime.worker({Channel.EMAIL: mail, Channel.APPRISE: AppriseSender()})
+    worker = runtime.worker({Channel.EMAIL: mail, Channel.APPRISE: AppriseSender(runtime.settings)})
     clock.advance(days=9, hours=1)
     worker.run_once()
     assert received == []

@@ -219,3 +219,16 @@ def test_the_web_asks_a_fresh_code_for_a_hastening_change(world: World) -> None:
     done = browser.post(cancel, data={"csrf": csrf})
     assert done.status_code == 200 and "Cancelled: a new switch policy" in done.text
     assert web.held_changes(world.owner) == []
+
+
+def test_removing_a_channel_waits_and_the_channel_keeps_its_alerts_meanwhile(world: World) -> None:
+    """Fewer channels could let a release come unnoticed: the removal is held, then done."""
+    [channel] = world.client.get("/api/channels").json()
+    held = world.client.delete(f"/api/channels/{channel['id']}")
+    assert held.status_code == 200 and held.json()["takes_effect_at"] is not None
+    assert [c["id"] for c in world.client.get("/api/channels").json()] == [channel["id"]]
+    [change] = world.client.get("/api/changes").json()
+    assert change["kind"] == "channel" and "phone" in change["what"]
+    world.clock.advance(hours=72)
+    world.run()
+    assert world.client.get("/api/channels").json() == [] and world.client.get("/api/changes").json() == []
