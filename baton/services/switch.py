@@ -167,7 +167,7 @@ class SwitchService:
             reasons = hastens(loaded.policy, policy) if self.settings.cooling_off_hours > 0 else ()
             if not reasons:
                 step = core.check_in(loaded.policy, loaded.state, now, via="policy change", new_policy=policy)
-                shown = self._store_change(conn, loaded, policy, step, now)
+                shown, wake = self._store_change(conn, loaded, policy, step, now)
             else:
                 step = core.check_in(loaded.policy, loaded.state, now, via="policy change (the new policy waits)")
                 held = changes.hold(conn, self.settings, owner_id=owner_id, owner_email=loaded.owner.email,
@@ -176,10 +176,11 @@ class SwitchService:
                                     effect=changes.takes_effect(self.settings, now, step.state.deadline))
                 audits.append(("change.held", {"change": held.id, "kind": "policy", "via": via,
                                                "reasons": list(reasons), "takes_effect_at": iso(held.takes_effect_at)}))
-                shown = self._store_change(conn, loaded, loaded.policy, step, now)
+                shown, wake = self._store_change(conn, loaded, loaded.policy, step, now)
             for kind, data in audits:
                 self._audit(conn, owner_id, now, kind, data)
-            return shown
+        self.on_change(wake)  # after the commit: a worker woken now sees the change
+        return shown
 
     def hastening(self, owner_id: int, data: Any) -> tuple[str, ...]:
         """Why replacing the policy with ``data`` would wait a cooling-off (empty: it would not)."""
@@ -192,14 +193,14 @@ class SwitchService:
         return hastens(loaded.policy, self.check_policy(data))
 
     def _store_change(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step,
-                      now: datetime) -> SwitchView:
-        """Store a step made beside changes held or settled in this transaction; the view after it."""
+                      now: datetime) -> tuple[SwitchView, datetime | None]:
+        """Store a step made beside changes held or settled in this transaction; the view after it and
+        when the worker must next look at the switch."""
         loaded = replace(loaded, change_due=changes.next_due(conn, loaded.owner_id))
         if not self._store(conn, loaded, policy, step, now):
             raise Conflict("the switch changed at the same moment; try again")
         held = [c.to_dict(policy.timezone) for c in changes.pending(conn, loaded.owner_id)]
-        self.on_change(_next_due(policy, step.state, loaded.change_due))
-        return view(policy, step.state, held)
+        return view(policy, step.state, held), _next_due(policy, step.state, loaded.change_due)
 
     def _settle_changes(self, conn: Connection, loaded: LoadedSwitch, now: datetime) -> int:
         """The held changes whose cooling-off has ended take effect, in order. A policy takes effect as the
