@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from baton.errors import BadRequest, NotFound
 from baton.services import accounts, changes
@@ -94,20 +94,13 @@ class OwnerAccess:
     def revoke_requester(self, owner_id: int, link_id: int) -> None:
         now = self.service.clock.now()
         with self.service.engine.begin() as conn:
-            found = [r for r in self.requesters_in(conn, owner_id) if r == link_id]
-            if not found:
+            if link_id not in _requester_ids(conn, owner_id):
                 raise NotFound(f"no requester {link_id}")
             links.withdraw(conn, link_id, now)
             for held in changes.pending(conn, owner_id):
                 if held.kind is changes.Kind.REQUESTER and held.payload.get("link") == link_id:
                     changes.settle(conn, held, changes.Outcome.CANCELLED, now)
             self.service.record(conn, owner_id, "requester.revoked", {"link": link_id})
-
-    @staticmethod
-    def requesters_in(conn: Any, owner_id: int) -> list[int]:
-        return list(conn.execute(select(link_rows.c.id).where(
-            link_rows.c.owner_id == owner_id, link_rows.c.purpose == str(Purpose.REQUEST),
-            link_rows.c.revoked_at.is_(None))).scalars())
 
     # -- alert channels ---------------------------------------------------------------------------
     def remove_channel(self, owner_id: int, channel_id: int, via: str = "api") -> dict[str, Any]:
@@ -165,3 +158,9 @@ class OwnerAccess:
             change = changes.cancel(conn, link.owner_id, changes.by_cancel_link(conn, link).id, now)
             self.service.record(conn, link.owner_id, "change.cancelled", {"change": change.id, "via": "link"})
             return change.to_dict(loaded.policy.timezone)
+
+
+def _requester_ids(conn: Connection, owner_id: int) -> set[int]:
+    return set(conn.execute(select(link_rows.c.id).where(
+        link_rows.c.owner_id == owner_id, link_rows.c.purpose == str(Purpose.REQUEST),
+        link_rows.c.revoked_at.is_(None))).scalars())

@@ -600,7 +600,7 @@ CELLS = [
                                              "role": "heir"}),
          _fresh_person, _drop_own_wilma),
     Cell("DELETE", "/api/channels/{channel}", "A's own channel", 200, lambda w: Call(f"/api/channels/{w.a.channel}"),
-         _json_is(lambda w: {"removed": w.a.channel})),
+         _json_is(lambda w: {"removed": w.a.channel, "takes_effect_at": None})),
 ]
 
 
