@@ -60,33 +60,28 @@ class OwnerAccess:
         if not who:
             raise BadRequest("name: expected the requester's name, got ''")
         now = self.service.clock.now()
+        held = self.service.settings.cooling_off_hours > 0  # an operator may turn the cooling-off off
         with self.service.engine.begin() as conn:
             loaded = self.service.load(conn, owner_id, lock=True)
-            if self.service.settings.cooling_off_hours <= 0:  # the operator turned the cooling-off off
-                link_id = links.create(conn, owner_id, Purpose.REQUEST, now, expires_at=None, who=who, email=email)
-                self.service.record(conn, owner_id, "requester.added", {"who": who, "link": link_id})
-                return {"url": links.url(self.service.settings.base_url, Purpose.REQUEST,
-                                         links.token(self.service.key, link_id)), "id": link_id, "works_from": iso(now)}
-            effect = changes.takes_effect(self.service.settings, now, loaded.state.deadline)
+            effect = changes.takes_effect(self.service.settings, now, loaded.state.deadline) if held else now
             link_id = links.create(conn, owner_id, Purpose.REQUEST, now, expires_at=None, who=who, email=email,
-                                   not_before=effect)
-            change = changes.hold(conn, self.service.settings, owner_id=owner_id, owner_email=loaded.owner.email,
-                                  timezone=loaded.policy.timezone, kind=changes.Kind.REQUESTER,
-                                  payload={"link": link_id, "who": who}, reasons=(
-                                      f"{who} may ask for the release; it completes after the policy's "
-                                      f"waiting period unless you check in",), via=via, now=now, effect=effect)
-            self.service.record(conn, owner_id, "requester.added", {"who": who, "link": link_id,
-                                                                    "change": change.id,
-                                                                    "works_from": iso(effect)})
+                                   not_before=effect if held else None)
+            audited: dict[str, Any] = {"who": who, "link": link_id}
+            if held:
+                change = changes.hold(conn, self.service.settings, owner_id=owner_id, owner_email=loaded.owner.email,
+                                      timezone=loaded.policy.timezone, kind=changes.Kind.REQUESTER,
+                                      payload={"link": link_id, "who": who}, reasons=(
+                                          f"{who} may ask for the release; it completes after the policy's "
+                                          f"waiting period unless you check in",), via=via, now=now, effect=effect)
+                audited |= {"change": change.id, "works_from": iso(effect)}
+            self.service.record(conn, owner_id, "requester.added", audited)
         token = links.token(self.service.key, link_id)
         return {"url": links.url(self.service.settings.base_url, Purpose.REQUEST, token), "id": link_id,
                 "works_from": iso(effect)}
 
     def requesters(self, owner_id: int) -> list[dict[str, Any]]:
         with reading(self.service.engine) as conn:
-            rows = conn.execute(select(link_rows).where(
-                link_rows.c.owner_id == owner_id, link_rows.c.purpose == str(Purpose.REQUEST),
-                link_rows.c.revoked_at.is_(None)).order_by(link_rows.c.id)).all()
+            rows = conn.execute(select(link_rows).where(*_requesters_of(owner_id)).order_by(link_rows.c.id)).all()
         return [{"id": r.id, "name": r.who, "email": r.email, "created_at": iso(r.created_at),
                  "works_from": iso(r.not_before) if r.not_before else None,
                  "last_used_at": iso(r.used_at) if r.used_at else None} for r in rows]
@@ -160,7 +155,11 @@ class OwnerAccess:
             return change.to_dict(loaded.policy.timezone)
 
 
+def _requesters_of(owner_id: int) -> tuple[Any, ...]:
+    """The owner's release-request links not revoked."""
+    return (link_rows.c.owner_id == owner_id, link_rows.c.purpose == str(Purpose.REQUEST),
+            link_rows.c.revoked_at.is_(None))
+
+
 def _requester_ids(conn: Connection, owner_id: int) -> set[int]:
-    return set(conn.execute(select(link_rows.c.id).where(
-        link_rows.c.owner_id == owner_id, link_rows.c.purpose == str(Purpose.REQUEST),
-        link_rows.c.revoked_at.is_(None))).scalars())
+    return set(conn.execute(select(link_rows.c.id).where(*_requesters_of(owner_id))).scalars())
