@@ -4,6 +4,13 @@ Each entry's hash covers the previous hash, its sequence number, moment, kind an
 as canonical JSON; the signature covers the hash. The first entry chains from a genesis
 hash bound to the owner, so one owner's chain cannot pass for another's. Signing and
 checking come in as small ports, so this module needs no crypto library.
+
+The signing key may be replaced. A rotation is two entries appended together: the first, signed by
+the old key, names the old and the new key (the old key signs the new); the second, signed by the
+new key, chains from it (the new key accepts the rotation at that very place). A chain is checked
+from its end, where the deployment's current key must have signed: walking back, each rotation
+hands the check to the key it names as old. So a copy of a retired key can sign nothing after its
+rotation, and a rotation nobody with the new key accepted is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +29,21 @@ class Signer(Protocol):
 
 class SignatureCheck(Protocol):
     def verify(self, message: bytes, signature: bytes) -> bool: ...
+
+
+class KeyCheck(SignatureCheck, Protocol):
+    """A check for one public key that can make the check for another (a key a rotation names)."""
+
+    @property
+    def public_hex(self) -> str: ...
+
+    def for_key(self, public_hex: str) -> KeyCheck:
+        """The check for ``public_hex``; ValueError when that is not a key."""
+        ...
+
+
+ROTATED = "deployment.key-rotated"  # signed by the old key; data: {"old": hex, "new": hex}
+ACCEPTED = "deployment.key-accepted"  # the next entry, signed by the new key
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +89,26 @@ def next_entry(owner: str, last: tuple[int, str] | None, at: datetime, kind: str
     return AuditEntry(seq, at, kind, data, prev, digest, signer.sign(digest.encode()).hex())
 
 
-def verify_chain(owner: str, entries: Iterable[AuditEntry], check: SignatureCheck,
+def rotation(owner: str, last: tuple[int, str] | None, at: datetime, old: Signer, old_hex: str,
+             new: Signer, new_hex: str) -> tuple[AuditEntry, AuditEntry]:
+    """The two entries that record, after ``last``, that the key ``new_hex`` replaces ``old_hex``."""
+    names = {"old": old_hex, "new": new_hex}
+    rotated = next_entry(owner, last, at, ROTATED, names, old)
+    return rotated, next_entry(owner, (rotated.seq, rotated.hash), at, ACCEPTED, names, new)
+
+
+def verify_chain(owner: str, entries: Iterable[AuditEntry], check: KeyCheck,
                  head: tuple[int, str] | None = None) -> ChainProblem | None:
     """The first problem in ``entries`` (in stored order), or None when the chain holds.
 
-    ``head`` is the last (seq, hash) the service recorded; without it a removed tail
-    cannot be seen.
+    ``check`` is the key in use now: the last entry's signer. ``head`` is the last (seq, hash)
+    the service recorded; without it a removed tail cannot be seen.
     """
     items = list(entries)
-    problem, (expected, prev) = _walk(items, genesis(owner), 1, check)
+    checks, problem = _signers(items, check)
+    if problem is not None:
+        return problem
+    problem, (expected, prev) = _walk(items, genesis(owner), 1, checks)
     if problem is not None:
         return problem
     if head is not None and (expected - 1, prev) != head and head[0] > 0:
@@ -86,20 +119,44 @@ def verify_chain(owner: str, entries: Iterable[AuditEntry], check: SignatureChec
     return None
 
 
-def verify_excerpt(entries: Iterable[AuditEntry], check: SignatureCheck) -> ChainProblem | None:
-    """Like ``verify_chain`` for a run of entries from the middle of a chain (a release package's excerpt)."""
+def verify_excerpt(entries: Iterable[AuditEntry], check: KeyCheck) -> ChainProblem | None:
+    """Like ``verify_chain`` for a run of entries from the middle of a chain (a release package's
+    excerpt), whose last entry ``check``'s key signed."""
     items = list(entries)
     if not items:
         return None
-    problem, _end = _walk(items, items[0].prev_hash, items[0].seq, check)
+    checks, problem = _signers(items, check)
+    if problem is not None:
+        return problem
+    problem, _end = _walk(items, items[0].prev_hash, items[0].seq, checks)
     return problem
 
 
+def _signers(items: list[AuditEntry], last: KeyCheck) -> tuple[list[KeyCheck], ChainProblem | None]:
+    """Which key must have signed each entry, read from the end through the rotations."""
+    checks: list[KeyCheck] = [last] * len(items)
+    current = last
+    for index in range(len(items) - 1, -1, -1):
+        entry = items[index]
+        if entry.kind == ROTATED:
+            following = items[index + 1] if index + 1 < len(items) else None
+            if following is None or following.kind != ACCEPTED or following.data != entry.data:
+                return checks, ChainProblem(entry.seq, "a key rotation that the new key did not accept right after")
+            if entry.data.get("new") != current.public_hex:
+                return checks, ChainProblem(entry.seq, "a key rotation to a key that did not sign the entries after it")
+            try:
+                current = current.for_key(str(entry.data.get("old")))
+            except ValueError:
+                return checks, ChainProblem(entry.seq, "a key rotation from something that is not a key")
+        checks[index] = current
+    return checks, None
+
+
 def _walk(items: list[AuditEntry], prev: str, expected: int,
-          check: SignatureCheck) -> tuple[ChainProblem | None, tuple[int, str]]:
+          checks: list[KeyCheck]) -> tuple[ChainProblem | None, tuple[int, str]]:
     seen = {e.seq for e in items}
     first = expected
-    for entry in items:
+    for entry, check in zip(items, checks, strict=True):
         if entry.seq != expected:
             if entry.seq < expected or expected in seen:
                 return ChainProblem(entry.seq, f"reordered: found where entry {expected} belongs"), (expected, prev)

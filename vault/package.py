@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from vault import signature
+from vault import keyhistory, signature
 from vault.errors import BadSignature, DamagedFile
 from vault.signature import Signer
 
@@ -27,7 +27,7 @@ SUMS = "SHA256SUMS"
 SIG = "SHA256SUMS.sig"
 KEY = "signing-key.pem"
 ROLES = ("manifest", "share", "compartment", "release-key", "audit", "signature", "signing-key", "instructions",
-         "checksums")
+         "checksums", "key-history")
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,7 @@ class Package:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.signing_key: bytes | None = None  # the key that verified the package, once ``verify`` has
+        self.key_changes: list[keyhistory.Rotation] = []  # from the key with the fingerprint given to it
         self._zip: zipfile.ZipFile | None = None
         self._prefix = ""
         if path.is_dir():
@@ -200,13 +201,17 @@ class Package:
         that the package is whole and was signed by the key inside it: an altered package re-signed
         with another key, carrying that key, verifies too. Who made it is proved by the key's
         ``fingerprint`` as known from outside the package (the holders' e-mails), or by
-        ``trusted_key``; both are checked before anything else is read.
+        ``trusted_key``; both are checked before anything else is read. A fingerprint of a key the
+        deployment replaced later is accepted when the package's key history leads from it, through
+        changes both keys signed, to the package's key (``key_changes``).
         """
         pem = self.read(KEY).decode("ascii", errors="replace")
         public = signature.public_from_pem(pem, f"{self.path}: {KEY}")
         expected = None if fingerprint is None else signature.parse_fingerprint(fingerprint, "the fingerprint given")
-        if expected is not None and signature.fingerprint(public) != expected:
-            raise BadSignature(f"{self.path}: signed by the key with fingerprint {signature.fingerprint(public)}, "
+        found = signature.fingerprint(public)
+        changes = self._changes_since(public, expected) if expected not in (None, found) else []
+        if expected not in (None, found) and not changes:
+            raise BadSignature(f"{self.path}: signed by the key with fingerprint {found}, "
                                f"not the one expected ({expected}, from Baton's e-mails): the package was not made "
                                "by your Baton service")
         if trusted_key is not None and public != trusted_key:
@@ -234,8 +239,21 @@ class Package:
         if named != public.hex():
             raise BadSignature(f"{self.path}: {MANIFEST} names another signing key than {KEY} (the package was "
                                "altered)")
-        self.signing_key = public
+        self.signing_key, self.key_changes = public, changes
         return public
+
+    def _changes_since(self, public: bytes, expected: str | None) -> list[keyhistory.Rotation]:
+        """The signed key changes from the key with fingerprint ``expected`` to ``public`` (newest
+        first), or none when the package's history does not lead there."""
+        try:
+            data = json.loads(self.read(keyhistory.FILE))
+        except DamagedFile:
+            return []  # a package made before any rotation carries no history
+        except ValueError:
+            raise DamagedFile(f"{self.path}: {keyhistory.FILE} is not valid JSON (the file was altered)") from None
+        path = keyhistory.earlier_keys(public, keyhistory.parse(data, f"{self.path}: {keyhistory.FILE}"))
+        reached = [signature.fingerprint(step.old) for step in path]
+        return path[: reached.index(expected) + 1] if expected in reached else []
 
     def file_with_role(self, role: str) -> str:
         names = [f["name"] for f in self.manifest.get("files", []) if f.get("role") == role]

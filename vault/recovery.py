@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vault import agecrypt, document, release, shares
 from vault.errors import BadSignature, MismatchedShares, ShareError, VaultError, WrongKey
+from vault.keyhistory import Rotation
 from vault.keys import Identity
 from vault.package import Package
 
@@ -39,6 +40,7 @@ class Report:
     opened: list[Recovered] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     signing_key: bytes | None = None  # the key that verified every package
+    key_changes: list[Rotation] = field(default_factory=list)  # from the fingerprint given to that key
 
 
 def recover(packages: Sequence[Package], identities: Sequence[Identity],
@@ -58,7 +60,7 @@ def recover(packages: Sequence[Package], identities: Sequence[Identity],
     by_compartment: dict[str, list[Package]] = defaultdict(list)
     for package in packages:
         by_compartment[str(package.manifest["compartment"])].append(package)
-    report = Report(signing_key=key)
+    report = Report(signing_key=key, key_changes=packages[0].key_changes if packages else [])
     errors: list[VaultError] = []
     for name, group in sorted(by_compartment.items()):
         try:

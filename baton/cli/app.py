@@ -13,6 +13,7 @@ import typer
 
 from baton.cli import access, server, switch
 from baton.cli.handover import domains_app, handover_app, notices_app, readiness_command, register_app
+from baton.cli.keys import key_app
 from baton.cli.people import keycheck_command, people_app
 from baton.cli.recovery import drill_command, recover_command
 from baton.cli.vault import vault_app
@@ -35,6 +36,7 @@ app.add_typer(access.requester_app, name="requester")
 app.add_typer(access.token_app, name="token")
 app.add_typer(access.changes_app, name="changes")
 app.add_typer(server.totp_app, name="totp")
+app.add_typer(key_app, name="key")
 app.add_typer(vault_app, name="vault")
 app.add_typer(people_app, name="people")
 app.add_typer(register_app, name="register")

@@ -42,7 +42,10 @@ def recover_into(paths: list[Path], ids: list[Any], out: Path, fingerprint: str 
         warn(f"warning: --trust-package-key: the packages were checked only against the key they carry, "
              f"fingerprint {signature.fingerprint(report.signing_key)}; nothing proves Baton made them unless "
              "that is the fingerprint in Baton's e-mails to you")
-    lines = [audit_summary(p) for p in {str(p.manifest["compartment"]): p for p in packages}.values()]
+    lines = [f"the packages are signed by the key with fingerprint {signature.fingerprint(change.new)}, which "
+             f"replaced the key with fingerprint {signature.fingerprint(change.old)} on {change.at} (both keys signed "
+             "the change)" for change in report.key_changes]
+    lines += [audit_summary(p) for p in {str(p.manifest["compartment"]): p for p in packages}.values()]
     out.mkdir(parents=True, exist_ok=True)
     for opened in report.opened:
         target = recovery.write_opened(opened, out)

@@ -144,11 +144,14 @@ def audit_verify(email: Annotated[str, typer.Option(help="The owner whose chain 
     from baton.store import auditlog
     from baton.store.engine import reading
     runtime = open_runtime(upgrade=False)
-    with reading(runtime.engine) as conn:
-        found = accounts.find_owner(conn, email)
-        if found is None:
-            fail(f"no owner with the e-mail {email.strip().lower()}", code=4)
-        count, problem = auditlog.verify(conn, runtime.service.signer, found.id)
+    try:
+        with reading(runtime.engine) as conn:
+            found = accounts.find_owner(conn, email)
+            if found is None:
+                fail(f"no owner with the e-mail {email.strip().lower()}", code=4)
+            count, problem = auditlog.verify(conn, found.id)
+    finally:
+        runtime.engine.dispose()
     if problem is not None:
         fail(f"audit chain of {found.email} is broken at {problem}",
              hint=f"{count} entries read; entries before {problem.seq} are intact")

@@ -265,7 +265,7 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
     def timeline(who: Owner) -> HTMLResponse:
         events = service.timeline(who.owner.id, 1000)
         with reading(service.engine) as conn:
-            count, problem = auditlog.verify(conn, service.signer, who.owner.id)
+            count, problem = auditlog.verify(conn, who.owner.id)
             rows = conn.execute(select(audit_entries.c.seq, audit_entries.c.at, audit_entries.c.kind,
                                        audit_entries.c.data, audit_entries.c.hash)
                                 .where(audit_entries.c.owner_id == who.owner.id)

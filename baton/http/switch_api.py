@@ -88,7 +88,7 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
         """Verify the owner's audit chain; names the first broken entry."""
         def verify(owner_id: int) -> dict[str, Any]:
             with reading(service.engine) as conn:
-                count, problem = auditlog.verify(conn, service.signer, owner_id)
+                count, problem = auditlog.verify(conn, owner_id)
             return {"entries": count, "ok": problem is None, "problem": str(problem) if problem else None}
         return await as_owner(who, verify)
 

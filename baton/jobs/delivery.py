@@ -31,7 +31,7 @@ from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.timeutil import Clock
 
 log = logging.getLogger("baton.delivery")
@@ -50,7 +50,7 @@ class Deliverer:
     engine: Engine
     settings: Settings
     clock: Clock
-    signer: Ed25519Signer
+    signer: DeploymentSigner
     key: DeploymentKey  # link tokens are put into a message only as it is sent
     worker: str
     senders: Mapping[Channel, Sender | PerThread]

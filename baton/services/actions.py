@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from baton.settings import Settings
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from switch import Event, Policy, Stage
 
 
@@ -25,7 +25,7 @@ class Notifier(Protocol):
 
     conn: Connection
     settings: Settings
-    signer: Ed25519Signer
+    signer: DeploymentSigner
 
     def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None: ...
 

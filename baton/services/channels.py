@@ -20,7 +20,7 @@ from baton.netguard import Guard, parse_networks
 from baton.settings import Settings
 from baton.store import auditlog
 from baton.store.engine import reading
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.store.tables import channels
 
 MAX_LABEL = 100  # channels.label is VARCHAR(100)
@@ -32,7 +32,7 @@ def guard_of(settings: Settings) -> Guard:
                  settings.outbound_read_timeout)
 
 
-def add(engine: Engine, settings: Settings, signer: Ed25519Signer, owner_id: int, url: str, label: str,
+def add(engine: Engine, settings: Settings, signer: DeploymentSigner, owner_id: int, url: str, label: str,
         now: datetime) -> int:
     """Store ``url`` for the owner's alerts if it keeps every rule; BadRequest naming the rule otherwise."""
     try:
@@ -63,7 +63,7 @@ def listed(engine: Engine, owner_id: int) -> list[dict[str, Any]]:
     return shown
 
 
-def remove(engine: Engine, signer: Ed25519Signer, owner_id: int, channel_id: int, now: datetime) -> None:
+def remove(engine: Engine, signer: DeploymentSigner, owner_id: int, channel_id: int, now: datetime) -> None:
     """Remove one of the owner's channels; NotFound for an id that is not the owner's (or none at all)."""
     with engine.begin() as conn:
         row = conn.execute(delete(channels).where(channels.c.id == channel_id, channels.c.owner_id == owner_id)

@@ -29,7 +29,7 @@ from baton.store.engine import insert_id, reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.register import load_register, profile_to_dict, read_profile
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.store.tables import links as links_table
 from baton.store.tables import notices, outbox, owners, releases
 from handover import i18n
@@ -229,7 +229,7 @@ def read_form(context: Mapping[str, Any], form: Mapping[str, Sequence[str]]) -> 
     return typed, errors, parts
 
 
-def answer_notice(engine: Engine, signer: Ed25519Signer, key: DeploymentKey, token: str,
+def answer_notice(engine: Engine, signer: DeploymentSigner, key: DeploymentKey, token: str,
                   form: Mapping[str, Sequence[str]], now: datetime
                   ) -> tuple[NoticePage, dict[str, Any], dict[str, str]]:
     """Record the customer's answer (all or nothing); the page, what was typed, and errors (empty: saved)."""

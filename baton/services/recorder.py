@@ -17,7 +17,7 @@ from baton.services.messages import render_email
 from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.links import Purpose
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.store.tables import channels, transitions
 from baton.timeutil import local
 from switch import Event, Kind, Policy, SwitchState, iso
@@ -28,7 +28,7 @@ _INSERT_TRANSITION = insert(transitions)
 class Recorder:
     """Turns a step's events into transitions, audit entries, outbox messages and stage actions."""
 
-    def __init__(self, conn: Connection, settings: Settings, signer: Ed25519Signer, switch_id: int,
+    def __init__(self, conn: Connection, settings: Settings, signer: DeploymentSigner, switch_id: int,
                  owner: accounts.Owner, audit_head: tuple[int, str | None], policy: Policy, state: SwitchState,
                  now: datetime, requester: links.Link | None = None, start_cycle: int | None = None) -> None:
         """``owner`` and ``audit_head`` were read, locked, in this transaction; ``state`` is the

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from baton.errors import Conflict, NotFound
 from baton.jobs.outbox import Channel, enqueue
-from baton.services import actions
+from baton.services import actions, signingkeys
 from baton.services.messages import render_email, render_file
 from baton.services.vault import VaultService
 from baton.settings import Settings
@@ -29,11 +29,12 @@ from baton.store.blobs import BlobStore
 from baton.store.engine import insert_id, reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.store.tables import audit_entries, compartments, owners, packages, people, releases, sealed_shares, splits
+from handover import i18n
 from switch import iso
+from vault import keyhistory, signature
 from vault import package as pkg
-from vault import signature
 from vault.shares import policy_from_dict
 
 
@@ -85,6 +86,7 @@ def release_stage(run: actions.StageRun) -> None:
     for item in made:
         by_holder.setdefault(item["holder"], []).append(item)
     expires = run.now + timedelta(days=settings.package_link_days)
+    run.notifier.signer.refresh(conn)  # the fingerprint of the key that will sign the packages
     for holder, items in by_holder.items():
         first = items[0]
         if not first["email"]:
@@ -112,7 +114,7 @@ class PackageBuilder:
 
     engine: Engine
     settings: Settings
-    signer: Ed25519Signer
+    signer: DeploymentSigner
     store: BlobStore
     key: DeploymentKey
 
@@ -161,6 +163,8 @@ class PackageBuilder:
                 raise Conflict(f"package {package_id}: the share it names was replaced by a newer split")
             owner_email = conn.execute(select(owners.c.email).where(owners.c.id == row.owner_id)).scalar_one()
             excerpt = audit_excerpt(conn, row.owner_id, row.audit_seq)
+            self.signer.refresh(conn)  # a key replaced by another process since this one loaded it
+            key_history = signingkeys.history(conn)
         policy = policy_from_dict(split.policy)
         public = bytes.fromhex(self.signer.public_hex)
         names = {"share": f"share-{person.name}.age", "compartment": f"compartment-{comp.name}.age",
@@ -169,6 +173,8 @@ class PackageBuilder:
                    "compartment": comp.name, "policy": policy.describe(), "drill": row.drill,
                    "reason": row.reason, "released_at": iso(row.released_at), "files": names,
                    "fingerprint": signature.fingerprint(public), "fingerprint_command": signature.FINGERPRINT_COMMAND,
+                   "key_changed": i18n.formatted_date(key_history[-1].at, "long", str(i18n.locale_of(person.language)))
+                   if key_history else None,
                    "group_threshold": policy.group_threshold,
                    "groups": [{"name": g.name, "threshold": g.threshold, "holders": list(g.holders)}
                               for g in policy.groups]}
@@ -178,6 +184,9 @@ class PackageBuilder:
                             sha256=row.blob_sha256, crc32=self.store.crc32(row.blob_sha256)),
             pkg.PackageFile(names["release-key"], "release-key", bytes(split.protected_release_key)),
             pkg.PackageFile("audit.json", "audit", (json.dumps(excerpt, indent=2, ensure_ascii=False) + "\n").encode()),
+            *([pkg.PackageFile(keyhistory.FILE, "key-history",
+                               (json.dumps(keyhistory.document(key_history), indent=2) + "\n").encode())]
+              if key_history else []),
             pkg.PackageFile("RECOVER.md", "instructions",
                             render_file("package/RECOVER.md.j2", person.language, **context).encode()),
             pkg.PackageFile("RECOVER.html", "instructions",

@@ -29,7 +29,7 @@ from baton.store import auditlog, links
 from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.store.tables import api_tokens, owners, switches
 from baton.timeutil import Clock
 from switch import (
@@ -82,7 +82,7 @@ class SwitchService:
     engine: Engine
     settings: Settings
     clock: Clock
-    signer: Ed25519Signer
+    signer: DeploymentSigner
     key: DeploymentKey  # the key file's secret: link tokens and sealed secrets
     on_change: Callable[[datetime | None], None] = field(default=lambda due: None)
 

@@ -24,7 +24,7 @@ from baton.store.blobs import BlobStore
 from baton.store.engine import insert_id, reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
-from baton.store.signing import Ed25519Signer
+from baton.store.signing import DeploymentSigner
 from baton.store.tables import compartments, key_checks, owners, packages, people, sealed_shares, splits, vault_keys
 from baton.timeutil import Clock
 from switch import iso
@@ -43,7 +43,7 @@ class VaultService:
     engine: Any
     settings: Settings
     clock: Clock
-    signer: Ed25519Signer
+    signer: DeploymentSigner
     store: BlobStore
     key: DeploymentKey
 

@@ -1,4 +1,9 @@
-"""The audit log in the database: append to an owner's chain, read it, verify it."""
+"""The audit log in the database: append to an owner's chain, read it, verify it.
+
+Each owner's row names the key that signs the chain's next entry (``audit_key``); an append is
+conditional on it, so a process still holding a key the deployment replaced (``services.signingkeys``)
+cannot sign after the rotation: it loads the new key and signs again.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,19 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from baton.store.signing import Ed25519Check, Ed25519Signer
+from baton.store.signing import DeploymentSigner, current_check
 from baton.store.tables import audit_entries, owners
-from switch.audit import AuditEntry, ChainProblem, next_entry, verify_chain
+from switch.audit import AuditEntry, ChainProblem, next_entry, rotation, verify_chain
 
 # Built once (appending is on every check-in's path). SQLite ignores FOR UPDATE: its
 # transactions are BEGIN IMMEDIATE, which serialises writers anyway.
 _HEAD = select(owners.c.audit_seq, owners.c.audit_head).where(owners.c.id == bindparam("owner_id")).with_for_update()
-_MOVE_HEAD = update(owners).where(owners.c.id == bindparam("owner_id"), owners.c.audit_seq == bindparam("seen"))
+_MOVE_HEAD = update(owners).where(owners.c.id == bindparam("owner_id"), owners.c.audit_seq == bindparam("seen"),
+                                  owners.c.audit_key == bindparam("key"))
 _INSERT = insert(audit_entries)
 
 
-def append(conn: Connection, signer: Ed25519Signer, owner_id: int, at: datetime, kind: str,
+def append(conn: Connection, signer: DeploymentSigner, owner_id: int, at: datetime, kind: str,
            data: dict[str, Any], head: tuple[int, str | None] | None = None) -> AuditEntry:
     """Append one signed entry to the owner's chain, in the caller's transaction.
 
@@ -27,15 +33,54 @@ def append(conn: Connection, signer: Ed25519Signer, owner_id: int, at: datetime,
     with the row locked in this transaction passes it as ``head``.
     """
     seq, digest = head if head is not None else tuple(conn.execute(_HEAD, {"owner_id": owner_id}).one())
-    entry = next_entry(str(owner_id), (seq, digest) if seq else None, at, kind, data, signer)
-    moved = conn.execute(_MOVE_HEAD, {"owner_id": owner_id, "seen": seq, "audit_seq": entry.seq,
-                                      "audit_head": entry.hash})
+    last = (seq, digest) if seq else None
+    entry = next_entry(str(owner_id), last, at, kind, data, signer)
+    if not _move_head(conn, owner_id, seq, entry, signer.public_hex):
+        _take_current_key(conn, signer, owner_id, seq)
+        entry = next_entry(str(owner_id), last, at, kind, data, signer)
+        if not _move_head(conn, owner_id, seq, entry, signer.public_hex):
+            raise RuntimeError(f"audit chain of owner {owner_id} moved under us")
+    _insert(conn, owner_id, entry)
+    return entry
+
+
+def rotate(conn: Connection, old: DeploymentSigner, new: DeploymentSigner, owner_id: int,
+           at: datetime) -> None:
+    """Record in the owner's chain that ``new`` replaces ``old``: the old key signs the first entry,
+    the new key the second. The caller holds every owner row (``services.signingkeys``)."""
+    seq, digest = conn.execute(_HEAD, {"owner_id": owner_id}).one()
+    pair = rotation(str(owner_id), (seq, digest) if seq else None, at, old, old.public_hex, new, new.public_hex)
+    moved = conn.execute(update(owners).where(owners.c.id == owner_id, owners.c.audit_seq == seq)
+                         .values(audit_seq=pair[1].seq, audit_head=pair[1].hash, audit_key=new.public_hex))
     if moved.rowcount != 1:
         raise RuntimeError(f"audit chain of owner {owner_id} moved under us")
+    for entry in pair:
+        _insert(conn, owner_id, entry)
+
+
+def _move_head(conn: Connection, owner_id: int, seen: int, entry: AuditEntry, key: str) -> bool:
+    moved = conn.execute(_MOVE_HEAD, {"owner_id": owner_id, "seen": seen, "key": key, "audit_seq": entry.seq,
+                                      "audit_head": entry.hash, "audit_key": key})
+    return bool(moved.rowcount == 1)
+
+
+def _take_current_key(conn: Connection, signer: DeploymentSigner, owner_id: int, seen: int) -> None:
+    """The head did not move: the owner's chain is new (no key named yet) or its key was replaced."""
+    row = conn.execute(select(owners.c.audit_seq, owners.c.audit_key).where(owners.c.id == owner_id)).one()
+    if row.audit_seq != seen:
+        raise RuntimeError(f"audit chain of owner {owner_id} moved under us")
+    signer.refresh(conn)
+    if row.audit_key is None:  # the first entry of a new owner: the key in use now signs it
+        conn.execute(update(owners).where(owners.c.id == owner_id, owners.c.audit_key.is_(None))
+                     .values(audit_key=signer.public_hex))
+    elif row.audit_key != signer.public_hex:
+        raise RuntimeError(f"audit chain of owner {owner_id} is signed by a key this deployment does not use")
+
+
+def _insert(conn: Connection, owner_id: int, entry: AuditEntry) -> None:
     conn.execute(_INSERT, {"owner_id": owner_id, "seq": entry.seq, "at": entry.at, "kind": entry.kind,
                            "data": entry.data, "prev_hash": entry.prev_hash, "hash": entry.hash,
                            "signature": entry.signature})
-    return entry
 
 
 def head(conn: Connection, owner_id: int) -> tuple[int, str | None]:
@@ -51,10 +96,10 @@ def entries(conn: Connection, owner_id: int) -> list[AuditEntry]:
     return [AuditEntry(r.seq, r.at, r.kind, r.data, r.prev_hash, r.hash, r.signature) for r in rows]
 
 
-def verify(conn: Connection, signer: Ed25519Signer, owner_id: int) -> tuple[int, ChainProblem | None]:
-    """How many entries the owner's chain holds, and its first problem (or None)."""
+def verify(conn: Connection, owner_id: int) -> tuple[int, ChainProblem | None]:
+    """How many entries the owner's chain holds, and its first problem (or None). The chain must end
+    with the deployment's current key, and reach back through its rotations."""
     head = conn.execute(select(owners.c.audit_seq, owners.c.audit_head).where(owners.c.id == owner_id)).one()
     chain = entries(conn, owner_id)
-    problem = verify_chain(str(owner_id), chain, Ed25519Check(signer.key.verify_key),
-                           head=(head.audit_seq, head.audit_head or ""))
+    problem = verify_chain(str(owner_id), chain, current_check(conn), head=(head.audit_seq, head.audit_head or ""))
     return len(chain), problem

@@ -61,6 +61,7 @@ owners = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("audit_seq", Integer, nullable=False, server_default="0"),
     Column("audit_head", String(64)),
+    Column("audit_key", String(128)),  # 0007: the public key that signs this owner's next entry
 )
 
 api_tokens = Table(
@@ -128,6 +129,18 @@ deployment_keys = Table(
     Column("secret", String(300), nullable=False),  # sealed under the deployment key file
     Column("public", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Added by migration 0007: each replacement of a deployment key, signed by the old key and the new.
+key_rotations = Table(
+    "key_rotations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("purpose", String(32), nullable=False),
+    Column("old_public", String(128), nullable=False),
+    Column("new_public", String(128), nullable=False, unique=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("signed_by_old", String(128), nullable=False),
+    Column("signed_by_new", String(128), nullable=False),
 )
 
 # Added by migration 0002.

@@ -164,7 +164,7 @@ def test_four_worker_processes_fire_each_switch_once_and_send_each_message_once(
     with engine.connect() as conn:
         sample = conn.execute(select(owners.c.id).order_by(owners.c.id)).scalars().all()[::50]
         for owner_id in sample:
-            entries, problem = auditlog.verify(conn, runtime.service.signer, owner_id)
+            entries, problem = auditlog.verify(conn, owner_id)
             assert problem is None, f"owner {owner_id}: {problem}"
             assert entries == 2 * MESSAGES_PER_SWITCH  # three transitions and three deliveries
     engine.dispose()

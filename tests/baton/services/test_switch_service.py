@@ -323,6 +323,6 @@ def test_stages_that_write_the_audit_log_in_one_step_all_run(runtime: Runtime, c
     with runtime.engine.connect() as conn:
         ran = conn.execute(select(audit_entries.c.data).where(audit_entries.c.kind == "test.stage_ran")
                            .order_by(audit_entries.c.seq)).scalars().all()
-        count, problem = auditlog.verify(conn, runtime.service.signer, owner)
+        count, problem = auditlog.verify(conn, owner)
     assert [d["stage"] for d in ran] == ["first", "second"]
     assert problem is None and count > 4

@@ -14,7 +14,7 @@ def test_the_schema_is_created_from_nothing(db_url: str) -> None:
     """Upgrading an empty database reaches the newest revision with every table."""
     engine = make_engine(db_url)
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == migrate.head_revision() == "0006"
+    assert migrate.current_revision(engine) == migrate.head_revision() == "0007"
     tables = set(sa.inspect(engine).get_table_names())
     assert {"owners", "api_tokens", "switches", "transitions", "audit_entries", "deployment_keys", "outbox",
             "links", "channels"} <= tables
@@ -43,5 +43,23 @@ def test_a_database_from_revision_0001_upgrades_without_losing_rows(db_url: str)
         reason = conn.execute(sa.text("SELECT reason FROM transitions")).scalar()
     assert tuple(owner) == ("old@example.org", "Europe/Rome", "it")
     assert tuple(switch) == ("armed", 3) and reason == "kept"
-    assert migrate.current_revision(engine) == "0006"
+    assert migrate.current_revision(engine) == "0007"
+    engine.dispose()
+
+
+def test_0007_names_the_one_key_every_earlier_chain_was_signed_with(db_url: str) -> None:
+    """Owners from before key rotation existed get the deployment's key as the key of their chain."""
+    engine = make_engine(db_url)
+    migrate.upgrade(engine, "0006")
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO owners (email, password_hash, timezone, language, created_at, audit_seq) "
+                             "VALUES ('old@example.org', 'x', 'Europe/Rome', 'it', :now, 0)"), {"now": now})
+        conn.execute(sa.text("INSERT INTO deployment_keys (purpose, secret, public, created_at) "
+                             "VALUES ('audit-ed25519', 'sealed:v1:x', :public, :now)"),
+                     {"public": "ab" * 32, "now": now})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT audit_key FROM owners")).scalar() == "ab" * 32
+        assert conn.execute(sa.text("SELECT count(*) FROM key_rotations")).scalar() == 0
     engine.dispose()
