@@ -8,7 +8,9 @@ import html
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,12 @@ from typer.testing import CliRunner
 
 from baton.cli.app import app as cli
 from baton.cli.ownervault import OwnerVault
+from baton.errors import Conflict, NotFound
 from baton.http.app import create_app
 from baton.jobs.worker import Worker
 from baton.runtime import Runtime, build
+from baton.services.reissue import Reissue
+from baton.services.releases import vault_parts
 from baton.store import auditlog
 from baton.store.tables import key_checks, links
 from baton.testing import FakeClock
@@ -148,6 +153,14 @@ def _spend(heir: Heir, link: str) -> bytes:
     return first.content
 
 
+def _spent(heir: Heir) -> str:
+    """The path of ana's operations link from her release e-mail, spent by as many downloads as it allows."""
+    [release] = heir.mails("release")
+    link = heir.download_links(release)["operations"]
+    _spend(heir, link)
+    return link
+
+
 def test_a_spent_link_leads_to_a_new_one_by_a_sealed_key_check_and_the_package_is_the_same(heir: Heir) -> None:
     """Three downloads spend the link; its page offers a new one; the key check is opened with ``age -d``; the
     new links come by SMTP to the enrolled address only, and give the same package byte for byte."""
@@ -204,9 +217,7 @@ def test_a_spent_link_leads_to_a_new_one_by_a_sealed_key_check_and_the_package_i
 
 def test_a_wrong_code_is_refused_counted_and_sends_nothing(heir: Heir) -> None:
     """A wrong code: the form again (422) with the attempt number; no new link made, no e-mail."""
-    [release] = heir.mails("release")
-    link = heir.download_links(release)["operations"]
-    _spend(heir, link)
+    link = _spent(heir)
     check = heir.start(link)
     links_before = heir.download_link_count()
     for n in (1, 2):
@@ -222,9 +233,7 @@ def test_a_wrong_code_is_refused_counted_and_sends_nothing(heir: Heir) -> None:
 
 def test_after_five_wrong_codes_the_check_is_closed_and_a_new_one_is_sealed(heir: Heir) -> None:
     """The fifth wrong code closes the key check, even for the right code; starting again seals a new one."""
-    [release] = heir.mails("release")
-    link = heir.download_links(release)["operations"]
-    _spend(heir, link)
+    link = _spent(heir)
     check = heir.start(link)
     right = heir.code(heir.sealed(heir.client.get(check).text))
     for _ in range(4):
@@ -244,9 +253,7 @@ def test_after_five_wrong_codes_the_check_is_closed_and_a_new_one_is_sealed(heir
 
 def test_a_replayed_answer_is_refused_and_sends_no_second_link(heir: Heir) -> None:
     """The same code posted again to the same key check: refused (409), no more links, one e-mail."""
-    [release] = heir.mails("release")
-    link = heir.download_links(release)["operations"]
-    _spend(heir, link)
+    link = _spent(heir)
     check = heir.start(link)
     code = heir.code(heir.sealed(heir.client.get(check).text))
     assert heir.client.post(check, data={"code": code}).status_code == 200
@@ -300,9 +307,7 @@ def test_a_holder_without_a_key_or_removed_gets_a_clear_refusal(heir: Heir) -> N
     from sqlalchemy import update
 
     from baton.store.tables import people
-    [release] = heir.mails("release")
-    link = heir.download_links(release)["operations"]
-    _spend(heir, link)
+    link = _spent(heir)
     with heir.runtime.engine.begin() as conn:
         conn.execute(update(people).where(people.c.name == "ana").values(recipient=None))
     refused = heir.client.post(f"{link}/reissue", follow_redirects=False)
@@ -320,9 +325,7 @@ def test_a_holder_without_a_key_or_removed_gets_a_clear_refusal(heir: Heir) -> N
 def test_a_key_check_expires_and_a_holder_may_start_a_few_a_day(heir: Heir) -> None:
     """A key check expires after ``reissue_check_hours``; each expired one lets a new one start, up to
     ``reissue_checks_per_day`` in 24 hours; a day later, again."""
-    [release] = heir.mails("release")
-    link = heir.download_links(release)["operations"]
-    _spend(heir, link)
+    link = _spent(heir)
     allowed = heir.runtime.settings.reissue_checks_per_day
     for _ in range(allowed):
         check = heir.start(link)
@@ -337,3 +340,46 @@ def test_a_key_check_expires_and_a_holder_may_start_a_few_a_day(heir: Heir) -> N
             "a day.</p>") in refused.text
     heir.clock.advance(hours=24 - 2 * allowed)
     assert heir.start(link)
+
+
+def test_two_right_answers_at_once_send_one_new_link(heir: Heir) -> None:
+    """The same right code sent twice at the same moment (two tabs, a replay racing the holder): one wins, the
+    other is refused, and one e-mail goes out."""
+    link = _spent(heir)
+    check = heir.start(link)
+    code = heir.code(heir.sealed(heir.client.get(check).text))
+    reissue = Reissue(vault_parts(heir.runtime.service)[0])
+    token, number = link.rsplit("/", 1)[1], check.rsplit("/", 1)[1]
+    gate = threading.Barrier(2)
+
+    def answer() -> str:
+        gate.wait()
+        try:
+            reissue.answer(token, number, code)
+        except (Conflict, NotFound) as exc:
+            return str(exc)
+        return "sent"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: answer(), range(2)))
+    [refused] = [o for o in outcomes if o != "sent"]  # one "sent"
+    # The loser either waited for the winner's commit (PostgreSQL: its conditional update finds the check
+    # passed) or started after it (it reads the check as answered).
+    assert re.fullmatch(r"this key check was already passed|This key check was already answered, at \S+, and a new "
+                        r"link was sent then\. Start a new key check if you need another\.", refused), refused
+    assert len(heir.mails("reissue")) == 1
+
+
+def test_a_key_check_of_another_kind_or_number_is_not_known_here(heir: Heir) -> None:
+    """Only the holder's own key checks for a new link answer at the spent link: a made-up number, a word, or
+    the holder's key check from the owner are refused as not known (404)."""
+    link = _spent(heir)
+    with heir.runtime.engine.connect() as conn:
+        other = conn.execute(select(key_checks.c.id).where(key_checks.c.reason != "reissue")).scalars().first()
+    assert other is not None
+    for number in ("999999", "abc", str(other)):
+        for response in (heir.client.get(f"{link}/reissue/{number}"),
+                         heir.client.post(f"{link}/reissue/{number}", data={"code": "AAAA-BBBB-CCCC"})):
+            assert response.status_code == 404
+            assert ("<p>This key check is not known here: start again from the page of your download link.</p>"
+                    in response.text)
