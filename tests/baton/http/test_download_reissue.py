@@ -383,3 +383,16 @@ def test_a_key_check_of_another_kind_or_number_is_not_known_here(heir: Heir) -> 
             assert response.status_code == 404
             assert ("<p>This key check is not known here: start again from the page of your download link.</p>"
                     in response.text)
+
+
+def test_another_sites_form_starts_and_answers_nothing(heir: Heir) -> None:
+    """A POST from another site's page (Sec-Fetch-Site: cross-site) is refused (403) at both forms."""
+    link = _spent(heir)
+    check = heir.start(link)
+    elsewhere = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    for path in (f"{link}/reissue", check):
+        refused = heir.client.post(path, data={"code": "AAAA-BBBB-CCCC"}, headers=elsewhere, follow_redirects=False)
+        assert refused.status_code == 403 and "did not come from Baton&#39;s own page" in refused.text
+    with heir.runtime.engine.connect() as conn:
+        assert conn.execute(select(key_checks.c.failures).where(key_checks.c.reason == "reissue")).scalars().all() \
+            == [0]
