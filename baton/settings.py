@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     key_stale_days: int = 365  # a key proven longer ago than this shows as stale
     package_link_days: int = 60  # how long a holder's download link works
     download_uses: int = 3  # how many times it works within that time (a broken download can be tried again)
+    # After a release a holder whose download link is spent or expired answers a sealed key check for a new one.
+    reissue_check_hours: int = 24  # how long such a key check can be answered
+    reissue_checks_per_day: int = 5  # key checks one holder may start in 24 hours (each takes 5 wrong codes)
     notice_link_days: int = 180  # how long a customer's notice page works
 
     # Transfer rules (the policy is under revision, so they are settings); defaults: handover.rules.

@@ -31,10 +31,11 @@ def _failure(what: str, exc: Exception, *, by_passphrase: bool = False) -> Excep
     return DamagedFile(f"{what}: expected an age file, got one that is truncated or not age at all")
 
 
-def encrypt(data: bytes, recipients: Sequence[RecipientKey]) -> bytes:
+def encrypt(data: bytes, recipients: Sequence[RecipientKey], *, armored: bool = False) -> bytes:
+    """An age file; ``armored``: as ASCII text (PEM-like) that can be shown on a page and pasted back into a file."""
     if not recipients:
         raise ValueError("encrypting needs at least one recipient")
-    return bytes(pyrage.encrypt(data, [r.to_age() for r in recipients]))
+    return bytes(pyrage.encrypt(data, [r.to_age() for r in recipients], armored=armored))
 
 
 def decrypt(data: bytes, identities: Sequence[Identity], what: str) -> bytes:

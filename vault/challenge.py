@@ -22,13 +22,14 @@ class Challenge:
         return "Challenge(sealed=…, code_hash=…)"
 
 
-def new_challenge(recipient: RecipientKey, holder: str) -> Challenge:
+def new_challenge(recipient: RecipientKey, holder: str, *, armored: bool = False) -> Challenge:
+    """A fresh code sealed to ``recipient`` (``armored``: as text a page can show, for copying)."""
     code = "-".join("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(3))
     text = (f"Baton key check for {holder}.\n"
             f"Your code: {code}\n"
             "Enter it on the key-check page (or with `baton people prove`). It proves your key still opens "
             "what is sealed to it.\n")
-    return Challenge(agecrypt.encrypt(text.encode(), [recipient]), hash_code(code))
+    return Challenge(agecrypt.encrypt(text.encode(), [recipient], armored=armored), hash_code(code))
 
 
 def normalise(code: str) -> str:

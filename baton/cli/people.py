@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,15 +90,18 @@ def _refusal(response: Any) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else response.reason_phrase
 
 
-def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check link from the e-mail (…/k/…).")],
+def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check link from the e-mail (…/k/…), or the "
+                                                                "address of a key check for a new download link "
+                                                                "(…/d/…/reissue/…).")],
                      identity: Annotated[Path, typer.Option("--identity", "-i", help="Your key file.")]) -> None:
     """For a holder: open the sealed key check with your key and send the code (the link's page does the same)."""
     import httpx
 
     from vault import agecrypt, challenge
     url = link.strip().rstrip("/")
-    if "/k/" not in url:
-        fail(f"expected a key-check link like https://…/k/…, got {link!r}", code=2)
+    reissue = re.search(r"/d/[^/]+/reissue/\d+$", url) is not None
+    if "/k/" not in url and not reissue:
+        fail(f"expected a key-check link like https://…/k/… or https://…/d/…/reissue/…, got {link!r}", code=2)
     ids = identities([identity])
     try:
         with httpx.Client(timeout=30) as http:
@@ -113,4 +117,5 @@ def keycheck_command(link: Annotated[str, typer.Argument(help="The key-check lin
         fail(f"cannot reach Baton: {type(exc).__name__}", code=7)
     if answered.status_code != 200:
         fail(f"the key check was refused (HTTP {answered.status_code})", code=5)
-    typer.echo("your key works: the key check passed")
+    typer.echo("your key works: a new download link was sent to your e-mail address" if reissue
+               else "your key works: the key check passed")

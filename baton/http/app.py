@@ -21,6 +21,7 @@ from baton.http import (
     access_api,
     bodylimit,
     handover_api,
+    holder_pages,
     link_pages,
     outage,
     owner_pages,
@@ -36,6 +37,7 @@ from baton.http.ratelimit import RateLimiter
 from baton.jobs.worker import Worker
 from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
+from baton.services.reissue import Reissue
 from baton.services.releases import PackageBuilder, vault_parts
 from baton.services.switch import SwitchService
 from baton.services.vault import VaultService
@@ -163,6 +165,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     link_pages.install(app, service, access, links)
     vault_api.install(app, vault, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link,
                       links.on_link_form)
+    holder_pages.install(app, Reissue(vault), links, RateLimiter(service.settings.token_failures_per_minute))
     handover = HandoverService(service, vault)
     handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link, links.on_link_form)
     owner_pages.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)

@@ -64,9 +64,13 @@ def link_pages(service: SwitchService, link_failures: RateLimiter, link_posts: R
     def refusal(request: Request, language: Callable[[], str | None], status_code: int, why: str,
                 message: str) -> HTMLResponse:
         spoken = language() or pagelanguage.negotiate(request.headers.get("accept-language"))
+        parts = request.url.path.split("/")  # whose link: l (owner), e/k/d (holder)…
+        # A holder's spent or expired download link: after a release the owner cannot send a new one, but
+        # the holder can get one by answering a sealed key check (``holder_pages``).
+        spent = len(parts) > 2 and parts[1] == "d" and why in ("used", "expired")
+        reissue = f"/d/{parts[2]}/reissue" if spent else None
         return page("link_invalid", status_code=status_code, why=why, language=spoken,
-                    message=pagelanguage.translate(message, spoken),
-                    kind=request.url.path.split("/")[1])  # whose link: l (owner), e/k/d (holder)…
+                    message=pagelanguage.translate(message, spoken), kind=parts[1], reissue_url=reissue)
 
     def guard(request: Request, language: Callable[[], str | None]) -> HTMLResponse | None:
         """The refusals that need no look-up of the link: lock-out, another site's form, a link pressed too often."""

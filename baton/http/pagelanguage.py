@@ -62,6 +62,20 @@ REFUSALS = (
     N_("this key check expired at %(when)s; ask the owner for a new one"),
     N_("this key check was sealed to a key that was replaced since; a new one was sent"),
     N_("too many wrong codes for this key check; ask the owner for a new one"),
+    N_("this key check was already passed"),
+    # baton.services.reissue: a new download link after a release
+    N_("This download link still works: open it again and press the download button."),
+    N_("There is no release behind this link any more, so no new link can be sent."),
+    N_("The owner removed you as a holder, so no new link can be sent."),
+    N_("Baton has no key of yours on record, so it cannot check that it is you: no new link can be sent this "
+       "way."),
+    N_("Baton has no e-mail address of yours to send a new link to."),
+    N_("%(count)s key checks were started for you in the last 24 hours, as many as allowed: try again in a day."),
+    N_("This key check is not known here: start again from the page of your download link."),
+    N_("This key check was already answered, at %(when)s, and a new link was sent then. Start a new key check "
+       "if you need another."),
+    N_("This key check expired at %(when)s: start a new one."),
+    N_("This key check cannot be answered any more (too many wrong codes, or a new key): start a new one."),
     # baton.services.releases: the package download
     N_("package %(package)s: the share it names was replaced by a newer split"),
 )

@@ -383,21 +383,25 @@ class VaultService:
         with self.engine.begin() as conn:
             person = self._person(conn, owner_id, name)
             row = self._open_check(conn, owner_id, person, check, now)
-            view = self._prove(conn, owner_id, person, row, code, now)
+            view = self.answer_check(conn, owner_id, person, row, code, now)
         if isinstance(view, str):  # raised after the commit, so the failed attempt is counted
             raise BadRequest(view)
         return view
 
-    def _prove(self, conn: Connection, owner_id: int, person: Row[Any], row: Row[Any], code: str,
-               now: datetime) -> dict[str, Any] | str:
-        """The person's view when the code matches; else the failure is counted and its message returned."""
+    def answer_check(self, conn: Connection, owner_id: int, person: Row[Any], row: Row[Any], code: str,
+                     now: datetime) -> dict[str, Any] | str:
+        """The person's view when the code matches; else the failure is counted and its message returned.
+        A check is passed once: of two right answers at the same time, the second is refused."""
         if not challenge.matches(code, row.code_hash):
             conn.execute(update(key_checks).where(key_checks.c.id == row.id)
                          .values(failures=key_checks.c.failures + 1))
             self._audit(conn, owner_id, now, "people.key_check_failed", {"name": person.name, "check": row.id})
             return (f"the code does not match (attempt {row.failures + 1} of 5): open the sealed challenge "
                     "with the same key you enrolled")
-        conn.execute(update(key_checks).where(key_checks.c.id == row.id).values(proven_at=now))
+        passed = conn.execute(update(key_checks).where(key_checks.c.id == row.id, key_checks.c.proven_at.is_(None))
+                              .values(proven_at=now))
+        if passed.rowcount != 1:
+            raise Conflict("this key check was already passed")
         conn.execute(update(people).where(people.c.id == person.id).values(verified_at=now))
         self._audit(conn, owner_id, now, "people.key_verified", {"name": person.name, "check": row.id,
                                                                  "reason": row.reason})
@@ -419,7 +423,7 @@ class VaultService:
             name, _, check = str(link.who).partition("#")
             person = self._person(conn, link.owner_id, name)
             row = self._open_check(conn, link.owner_id, person, int(check), now)
-            view = self._prove(conn, link.owner_id, person, row, code, now)
+            view = self.answer_check(conn, link.owner_id, person, row, code, now)
             if not isinstance(view, str):
                 links.consume(conn, link, now)
         if isinstance(view, str):

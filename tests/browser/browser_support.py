@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,10 +12,15 @@ from typing import TYPE_CHECKING
 import httpx
 import pyotp
 
+from baton.cli.ownervault import OwnerVault
 from baton.jobs.outbox import Message
 from baton.jobs.worker import Worker
 from baton.runtime import Runtime
 from baton.testing import FakeClock, RecordingSender
+from tests_support import tool
+from vault import keys
+from vault.entries import entry_from_dict
+from vault.shares import policy_from_dict
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Response
@@ -128,3 +134,25 @@ class Site:
         return pyotp.TOTP(self.totp_secret).at(self.clock.now())
 
 
+
+
+def vault_split_to_ana(site: Site, tmp: Path, runbook: str, language: str = "en") -> Path:
+    """The owner's vault with an ``operations`` compartment (a runbook note) split 1 of 1 to ana, who reads
+    ``language``; returns ana's key file."""
+    made = site.api.post("/api/people", json={"name": "ana", "display_name": "Ana", "email": "ana@example.org",
+                                              "role": "heir", "language": language})
+    assert made.status_code == 201, made.text
+    key_file = tmp / "ana-key.txt"
+    subprocess.run([tool("age-keygen"), "-o", str(key_file)], check=True, capture_output=True)
+    [public] = re.findall(r"age1\w+", key_file.read_text())
+    assert site.api.put("/api/people/ana/key", json={"recipient": public}).status_code == 200
+    owner_key = keys.generate_identity()  # kept in memory: no passphrase file, no scrypt
+    assert site.api.put("/api/vault/key", json={"recipient": keys.public_of(owner_key).text}).status_code == 200
+    owner = OwnerVault(site.api, tmp / "unused.age", lambda: "", _identity=owner_key)
+    owner.ensure_compartment("operations")
+    version, opened = owner.open("operations")
+    opened.put(entry_from_dict({"id": "runbook", "kind": "note", "title": "Runbook", "fields": {"text": runbook},
+                                "updated_at": "2026-01-01"}))
+    owner.save("operations", version, opened)
+    owner.split("operations", policy_from_dict({"threshold": 1, "holders": ["ana"]}))
+    return key_file

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from browser_support import Site, Visit, heading
+from browser_support import Site, Visit, heading, vault_split_to_ana
 
-from baton.cli.ownervault import OwnerVault
-from tests_support import needs_tools, tool
+from tests_support import needs_tools
 from vault import keys
-from vault.entries import entry_from_dict
 from vault.package import Package
 from vault.recovery import recover, write_opened
-from vault.shares import policy_from_dict
 
 pytestmark = needs_tools("age-keygen")
 
@@ -25,33 +21,12 @@ POLICY = {"interval": "30d", "reminders": ["1d"], "grace": "2d",
 RUNBOOK = "restart nginx, then php-fpm"
 
 
-def _vault_split_to_ana(site: Site, tmp: Path) -> Path:
-    """The owner's vault with an ``operations`` compartment split 1 of 1 to ana; returns ana's key file."""
-    made = site.api.post("/api/people", json={"name": "ana", "display_name": "Ana", "email": "ana@example.org",
-                                              "role": "heir"})
-    assert made.status_code == 201, made.text
-    key_file = tmp / "ana-key.txt"
-    subprocess.run([tool("age-keygen"), "-o", str(key_file)], check=True, capture_output=True)
-    [public] = re.findall(r"age1\w+", key_file.read_text())
-    assert site.api.put("/api/people/ana/key", json={"recipient": public}).status_code == 200
-    owner_key = keys.generate_identity()  # kept in memory: no passphrase file, no scrypt
-    assert site.api.put("/api/vault/key", json={"recipient": keys.public_of(owner_key).text}).status_code == 200
-    owner = OwnerVault(site.api, tmp / "unused.age", lambda: "", _identity=owner_key)
-    owner.ensure_compartment("operations")
-    version, opened = owner.open("operations")
-    opened.put(entry_from_dict({"id": "runbook", "kind": "note", "title": "Runbook", "fields": {"text": RUNBOOK},
-                                "updated_at": "2026-01-01"}))
-    owner.save("operations", version, opened)
-    owner.split("operations", policy_from_dict({"threshold": 1, "holders": ["ana"]}))
-    return key_file
-
-
 def test_after_a_drill_and_a_release_the_holder_downloads_the_real_package(serve: Callable[..., Site],
                                                                           visit: Visit, tmp_path: Path) -> None:
     """The /d/ page's button downloads the zip; it verifies and opens the vault with ana's key alone."""
     site = serve(POLICY)
     page = visit.page
-    key_file = _vault_split_to_ana(site, tmp_path)
+    key_file = vault_split_to_ana(site, tmp_path, RUNBOOK)
     site.run_worker()  # ana's enrolment invitation
 
     drill = site.api.post("/api/drill", json={})  # practice first: packages for the owner, nothing to ana

@@ -681,7 +681,10 @@ def test_the_markers_find_owner_bs_data_in_bs_own_answers(world: World) -> None:
 
 # -- every link token at every other link route ------------------------------------------------------
 LINK_ROUTES = [(kind, f"/{letter}/{{token}}", method) for letter, kind in LINK_PURPOSES.items()
-               for method in ("GET", "POST")] + [("keycheck", "/k/{token}/challenge.age", "GET")]
+               for method in ("GET", "POST")] + [("keycheck", "/k/{token}/challenge.age", "GET")] + [
+    ("download", route, method) for route, methods in (  # a new download link after a release (the key check)
+        ("/d/{token}/reissue", ("GET", "POST")), ("/d/{token}/reissue/{check}", ("GET", "POST")),
+        ("/d/{token}/reissue/{check}/challenge.age", ("GET",))) for method in methods]
 
 
 def _token_of(world: World, kind: str) -> str:
