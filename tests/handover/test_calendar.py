@@ -74,7 +74,7 @@ def test_a_domain_line() -> None:
         customer_name="Budi Santoso", registrar="Rumahweb", expires=date(2026, 3, 1), phase="active",
         earliest_transfer=date(2026, 4, 2), lock="registered less than 60 days ago", renew_by=date(2026, 3, 1),
         blockers=("expires on 2026-03-01, before it can be transferred on 2026-04-02: renew it first",),
-        must_do="renew by 2026-03-01 (it expires before the transfer lock ends), then it can move on 2026-04-02 "
+        must_do="renew first, by 2026-03-01 (it expires before the transfer lock ends), then it can move on 2026-04-02 "
                 "(registered less than 60 days ago)")
 
 
@@ -103,7 +103,7 @@ def test_the_csv_cells() -> None:
     assert renew_first["name"] == "bücher.co.id"
     assert (renew_first["expires"], renew_first["phase"], renew_first["earliest_transfer"],
             renew_first["renew_by"]) == ("2026-03-01", "active", "2026-04-02", "2026-03-01")
-    assert renew_first["must_do"].startswith("renew by 2026-03-01")
+    assert renew_first["must_do"].startswith("renew first, by 2026-03-01")
 
     grace = table["xn--strae-oqa.de"]
     assert (grace["name"], grace["customer"], grace["customer_name"], grace["registrar"]) == (
