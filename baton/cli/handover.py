@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -260,8 +260,9 @@ def handover_build(out: Annotated[Path, typer.Argument(help="An empty or new fol
                           phone or (successor.phone if successor else None))
     answers = {cid: answer_from_dict(a) for cid, a in data["answers"].items()}
     drill = bool(data["release"] and data["release"]["drill"])
-    zone = ZoneInfo(data.get("timezone") or "UTC")  # letters are dated in the owner's (the business's) zone
-    inputs = BuildInput(register, answers, codes, profile, requester, _now().astimezone(zone).date(),
+    zone = ZoneInfo(data["timezone"])
+    # Dated by Baton's clock in the owner's zone (the business's date), as the notices were.
+    inputs = BuildInput(register, answers, codes, profile, requester, date.fromisoformat(data["today"]),
                         get_settings().transfer_rules(), drill)
     with progress("building the requests", len(register.domains) + len(register.hosting)) as bar:
         files = build(inputs, step=bar.advance)

@@ -269,8 +269,9 @@ def latest_release(conn: Connection, owner_id: int, release_id: int | None = Non
     return row
 
 
-def handover_data(engine: Engine, owner_id: int, release_id: int | None = None) -> dict[str, Any]:
-    """The register, the profile and the customers' answers of a release (the latest by default).
+def handover_data(engine: Engine, owner_id: int, now: datetime, release_id: int | None = None) -> dict[str, Any]:
+    """The register, the profile and the customers' answers of a release (the latest by default), and the
+    service's today in the owner's zone (the requests' date: what is locked or expiring is counted from it).
 
     No secret is in it: auth codes come from the opened vault on the successors' machine.
     """
@@ -290,7 +291,8 @@ def handover_data(engine: Engine, owner_id: int, release_id: int | None = None) 
                     refunds[row.customer] = row.context["refund_total"]
     return {"release": None if release is None else {"id": release.id, "drill": release.drill,
                                                      "stage": release.stage, "at": iso(release.created_at)},
-            "owner_email": owner_email, "timezone": owner.timezone, "register": register_rows(register),
+            "owner_email": owner_email, "timezone": owner.timezone,
+            "today": local_date(now, owner.timezone).isoformat(), "register": register_rows(register),
             "profile": profile_to_dict(profile or default_profile(owner_email)), "profile_set": profile is not None,
             "answers": answers, "refunds": refunds}
 

@@ -236,6 +236,7 @@ def test_the_calendar_as_icalendar_and_as_csv(imported: Owner, tmp_path: Path) -
     events = [(e.decoded("DTSTART"), str(e["SUMMARY"])) for e in calendar.walk("VEVENT")]
     assert events == [
         (date(2026, 3, 20), "loja-ana.com.br expires (DomainRegister)"),
+        (date(2026, 3, 20), "Last day to renew loja-ana.com.br (DomainRegister)"),  # before the notices reach
         (date(2026, 4, 30), "bianchi.it: the transfer lock ends today"),
         (date(2026, 12, 31), "Hosting h2 is paid until today (aruba)"),
         (date(2027, 1, 31), "Hosting h1 is paid until today (hostinger)"),
@@ -253,6 +254,10 @@ def test_the_calendar_as_icalendar_and_as_csv(imported: Owner, tmp_path: Path) -
         ("domain", "bianchi.it", "2027-06-30"), ("domain", "loja-ana.com.br", "2026-03-20"),
         ("domain", "xn--bcher-kva.co.id", "2027-02-01"), ("domain", "xn--strae-oqa.de", "2027-05-01"),
         ("hosting", "h1", "2027-01-31"), ("hosting", "h2", "2026-12-31")]
+    must_do = {r[2]: r[11] for r in rows}
+    assert must_do["loja-ana.com.br"] == ("renew first, by 2026-03-20 (it expires before the notices would reach "
+                                          f"its customer on {REACH}), then it can move")
+    assert must_do["xn--bcher-kva.co.id"] == "nothing: it can move now"
 
     wrong = baton("register", "calendar", "--format", "pdf")
     assert wrong.exit_code == 2
