@@ -10,8 +10,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from handover.rules import TransferRules
+from handover.transition import MinimumTerms
 
 _RULES = TransferRules()  # ICANN's current values
+_TERMS = MinimumTerms()
 
 
 def default_data_dir() -> Path:
@@ -76,6 +78,13 @@ class Settings(BaseSettings):
     pending_delete_days: int = _RULES.pending_delete_days
     auth_code_days: int = _RULES.auth_code_days
 
+    # The shortest transition a handover profile may promise customers (handover.transition: why).
+    min_act_within_days: Annotated[int, Field(ge=0)] = _TERMS.act_within_days
+    min_grace_days: Annotated[int, Field(ge=0)] = _TERMS.grace_days
+    # Unused prepaid service is counted from the day the service is suspended (what was not served) or
+    # from the notice's date (the customer may leave at once); handover.notices.
+    refund_from: Literal["suspension", "notice"] = "suspension"
+
     rdap_bootstrap_url: str = "https://data.iana.org/rdap/dns.json"
     rdap_url: str = ""  # a single RDAP server for every query (private or test servers)
     rdap_timeout: float = 10.0
@@ -122,6 +131,9 @@ class Settings(BaseSettings):
         return TransferRules(self.creation_lock_days, self.transfer_lock_days, self.owner_change_lock_days,
                              self.auto_renew_grace_days, self.redemption_days, self.pending_delete_days,
                              self.auth_code_days)
+
+    def minimum_terms(self) -> MinimumTerms:
+        return MinimumTerms(self.min_act_within_days, self.min_grace_days)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

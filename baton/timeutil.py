@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -23,3 +23,9 @@ def local(moment: datetime | None, timezone: str) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def local_date(moment: datetime, timezone: str) -> date:
+    """The day ``moment`` falls on in ``timezone``: the date a person there reads (00:37 at UTC+8 is
+    already the next day, though UTC still says the day before)."""
+    return moment.astimezone(ZoneInfo(timezone)).date()

@@ -71,9 +71,13 @@ class CalendarEntry:
         return self.name
 
 
-def entries(register: Register, today: date, rules: TransferRules) -> list[CalendarEntry]:
-    """Every domain's and hosting service's line, by date (then kind and name)."""
-    found = [_domain_entry(register, d, today, rules) for d in register.domains]
+def entries(register: Register, today: date, rules: TransferRules, reach: date | None = None) -> list[CalendarEntry]:
+    """Every domain's and hosting service's line, by date (then kind and name).
+
+    ``reach`` is the day customer notices would reach the customers if the switch fired today: a
+    domain that expires before then must be renewed first, whatever its locks say.
+    """
+    found = [_domain_entry(register, d, today, rules, reach) for d in register.domains]
     found += [_hosting_entry(register, h, today) for h in register.hosting]
     return sorted(found, key=lambda e: (e.expires, e.kind.value, e.ascii))
 
@@ -83,8 +87,9 @@ def _customer_name(register: Register, customer: str) -> str:
     return known.name if known else ""
 
 
-def _domain_entry(register: Register, domain: Domain, today: date, rules: TransferRules) -> CalendarEntry:
-    found = eligibility(domain, today, rules)
+def _domain_entry(register: Register, domain: Domain, today: date, rules: TransferRules,
+                  reach: date | None) -> CalendarEntry:
+    found = eligibility(domain, today, rules, reach)
     movable = found.phase not in (Phase.PENDING_DELETE, Phase.GONE)
     prohibited = [s for s in TRANSFER_PROHIBITED if s in domain.statuses]
     lock = "; ".join(([found.lock_reason] if found.lock_reason else []) + prohibited) or None
@@ -93,14 +98,14 @@ def _domain_entry(register: Register, domain: Domain, today: date, rules: Transf
         customer_name=_customer_name(register, domain.customer), registrar=register.registrar(domain.registrar).name,
         expires=domain.expires, phase=found.phase.value,
         earliest_transfer=found.earliest_transfer if movable else None, lock=lock, renew_by=found.renew_by,
-        blockers=found.blockers, must_do=_domain_must_do(domain, found, today))
+        blockers=found.blockers, must_do=_domain_must_do(domain, found, today, reach))
 
 
-def _domain_must_do(domain: Domain, found: Eligibility, today: date) -> str:
+def _domain_must_do(domain: Domain, found: Eligibility, today: date, reach: date | None) -> str:
     """What must happen before the domain can move, as one sentence."""
     if found.phase in (Phase.PENDING_DELETE, Phase.GONE):
         return f"nothing can be done: {found.phase.value}, past redemption; it can no longer be renewed or moved"
-    steps = _renewal_steps(found)
+    steps = _renewal_steps(found, domain, reach)
     renewal_needed = bool(steps)
     if "serverTransferProhibited" in domain.statuses:
         steps.append("ask the registrar to have the registry lift serverTransferProhibited")
@@ -117,14 +122,16 @@ def _domain_must_do(domain: Domain, found: Eligibility, today: date) -> str:
     return f"{_joined(steps)}, then it can move{when}"
 
 
-def _renewal_steps(found: Eligibility) -> list[str]:
+def _renewal_steps(found: Eligibility, domain: Domain, reach: date | None) -> list[str]:
     if found.renew_by is None:
         return []
     if found.phase is Phase.REDEMPTION:
         return [f"restore it by {found.renew_by} (redemption; a restore fee applies)"]
     if found.phase is Phase.AUTO_RENEW_GRACE:
         return [f"renew by {found.renew_by} (the last day of the auto-renew grace)"]
-    return [f"renew by {found.renew_by} (it expires before the transfer lock ends)"]
+    if found.earliest_transfer > domain.expires:
+        return [f"renew first, by {found.renew_by} (it expires before the transfer lock ends)"]
+    return [f"renew first, by {found.renew_by} (it expires before the notices would reach its customer on {reach})"]
 
 
 def _joined(steps: list[str]) -> str:

@@ -149,6 +149,13 @@ class Settlement(StrEnum):
     CREDIT = "credit"  # credit with the successor
 
 
+class RefundFrom(StrEnum):
+    """From which day unused prepaid service is counted (a deployment setting: both are defensible)."""
+
+    SUSPENSION = "suspension"  # the day the service stops: what was not served (the default)
+    NOTICE = "notice"  # the notice's date: the customer may leave at once, and owes nothing for the transition
+
+
 @dataclass(frozen=True, slots=True)
 class Successor:
     """Who now speaks for the business."""

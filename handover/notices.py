@@ -14,6 +14,11 @@ Dates the notice promises (all counted from the notice date, in the profile's da
   (a package moved to the customer's own account keeps its paid period instead);
 - a suspended service ends (its data deleted) another ``grace_days`` later;
 - backups can be downloaded until ``backup_by``, never later than a suspension.
+
+The refund or credit of a service that stops before its paid-until date counts the unused days
+from the day it is suspended (``RefundFrom.SUSPENSION``: the customer is served until then, and
+seed 002 pays back time not served), or from the notice's date (``RefundFrom.NOTICE``: for a
+business that will not charge for a transition it imposed); the notice says which day.
 """
 
 from __future__ import annotations
@@ -26,7 +31,18 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from handover.model import Customer, Domain, Event, HandoverProfile, Hosting, Packaging, Register, Registrant
+from handover.addressing import is_company
+from handover.model import (
+    Customer,
+    Domain,
+    Event,
+    HandoverProfile,
+    Hosting,
+    Packaging,
+    RefundFrom,
+    Register,
+    Registrant,
+)
 from handover.rules import TransferRules, eligibility
 
 
@@ -78,7 +94,8 @@ def domain_path(domain: Domain, register: Register) -> str:
 
 
 def notice_context(customer: Customer, register: Register, profile: HandoverProfile, notice_date: date,
-                   rules: TransferRules, *, link: str | None, drill: bool = False) -> dict[str, Any]:
+                   rules: TransferRules, *, link: str | None, drill: bool = False,
+                   refund_from: RefundFrom = RefundFrom.SUSPENSION) -> dict[str, Any]:
     """Everything one customer's notice says, as JSON-ready values (dates as ISO text)."""
     act_by = notice_date + timedelta(days=profile.act_within_days)
     backup_by = notice_date + timedelta(days=profile.backup_days)
@@ -88,7 +105,9 @@ def notice_context(customer: Customer, register: Register, profile: HandoverProf
         suspend_on = max(keep_until, service.paid_until) if service.packaging is Packaging.INDIVIDUAL \
             and profile.event is not Event.CLOSING else keep_until
         backup_by = min(backup_by, suspend_on)
-        owed = refund(service, suspend_on)
+        counted_from = notice_date if refund_from is RefundFrom.NOTICE and suspend_on < service.paid_until \
+            else suspend_on
+        owed = refund(service, counted_from)
         services.append({
             "id": service.id, "provider": service.provider, "plan": service.plan, "panel": service.panel,
             "domain": service.domain, "paid_until": service.paid_until.isoformat(),
@@ -96,7 +115,8 @@ def notice_context(customer: Customer, register: Register, profile: HandoverProf
             "end_on": (suspend_on + timedelta(days=profile.grace_days)).isoformat(),
             "movable": service.packaging is Packaging.INDIVIDUAL,
             "refund": None if owed is None else {"amount": str(owed.amount), "currency": owed.currency,
-                                                 "unused_days": owed.unused_days, "period_days": owed.period_days},
+                                                 "unused_days": owed.unused_days, "period_days": owed.period_days,
+                                                 "from": counted_from.isoformat()},
         })
     names = []
     registrars: dict[str, dict[str, Any]] = {}
@@ -118,7 +138,8 @@ def notice_context(customer: Customer, register: Register, profile: HandoverProf
     refunds = [s["refund"] for s in services if s["refund"]]
     successor = profile.successor
     return {
-        "customer": {"id": customer.id, "name": customer.name, "company": customer.company},
+        "customer": {"id": customer.id, "name": customer.name, "company": customer.company,
+                     "company_greeting": is_company(customer)},
         "language": customer.notice_language, "business": profile.business, "owner": profile.owner_name,
         "event": str(profile.event), "drill": drill,
         "successor": None if successor is None else {"name": successor.name, "email": successor.email,

@@ -22,25 +22,15 @@ are listed as needing extraction first (the customer's account at a provider com
 ``Answer.hosting_accounts``, keyed by the service's id). ``README.md`` indexes it all, with counts and what
 is missing. With ``drill`` every file says DRILL at its top.
 
-The action for each domain, in this order:
-
-1. the customer's answer lists the domain's ASCII name in ``auth_codes_for``: **transfer**
-   (auth-code and unlock request; EPP documents where the registrar is operated over EPP);
-2. the customer's answer gives their own account at the domain's registrar and the
-   registrar does reseller-to-client moves: **move** (in the move ticket);
-3. the customer has not answered (no answer, or one with neither ``answered_at``, accounts
-   nor auth-code wishes): **awaiting** the customer (listed apart in the ticket and letter);
-4. otherwise: **keep** renewing until the customer decides (in the letter).
-
-Domains registered in the reseller's name need a registrant change to the customer; the
-ticket and the letter say so. Each domain carries its eligibility notes (``rules``): for a
-transfer every blocker and the 60-day lock; for the other actions only what is not about
-inter-registrar transfers (a 60-day lock or ``serverTransferProhibited`` does not block a
-move between accounts at the same registrar, nor renewals).
+What each domain and service gets (move, transfer, awaiting, keep; move or extract) is decided
+in ``handover.decisions``. Domains registered in the reseller's name need a registrant change to
+the customer; the ticket and the letter say so.
 
 EPP: the transfer request needs the auth code; a transfer wish with no code in the vault
 (or an unusable one) gets no transfer document and is listed as missing in ``README.md``,
-never guessed. The info document carries the code when it is known (so a non-sponsor can
+never guessed. Nor does a domain that cannot be transferred now (a 60-day lock, an expiry
+before the registrar must answer, a registry lock): ``README.md`` says why, and from which day
+a build makes the request. The info document carries the code when it is known (so a non-sponsor can
 read the domain); the unlock document is written when the domain has
 ``clientTransferProhibited`` or its statuses are unknown. Files that carry a code are
 ``secret``; the code never appears in any other file.
@@ -52,34 +42,34 @@ notices are elsewhere, in the customer's language).
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from handover import epp
-from handover.errors import HandoverError
-from handover.model import (
-    Answer,
-    Domain,
-    Event,
-    HandoverProfile,
-    Hosting,
-    Packaging,
-    Register,
-    Registrant,
-    Registrar,
-    Successor,
+from handover.decisions import (
+    Action,
+    Decision,
+    HostingAction,
+    HostingDecision,
+    answered,
+    decide,
+    decide_hosting,
+    normalised_name,
+    transfer_withheld,
+    wished,
 )
-from handover.names import DomainName, domain_name
-from handover.rules import TransferRules, eligibility
+from handover.errors import HandoverError
+from handover.model import Answer, Domain, Event, HandoverProfile, Hosting, Register, Registrar, Successor
+from handover.plaintext import by_slug, markdown_text, one_line, slug, slugs
+from handover.rules import TransferRules
 from templates import TEMPLATE_DIR
+
+__all__ = ["Action", "BuildInput", "HostingAction", "OutputFile", "build", "decide", "decide_hosting", "slug"]
 
 TEMPLATES = "requests"
 DRILL_BANNER = "DRILL: this is an exercise. Do not send."
@@ -87,7 +77,6 @@ CLTRID_PREFIX = "baton"
 CLTRID_DRILL_PREFIX = "baton-drill"
 CLIENT_LOCK = "clientTransferProhibited"
 RESERVED_FOLDERS = frozenset({"hosting"})
-MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>()#+!|~]")
 
 DEFAULT_DOCUMENTS: dict[Event, tuple[str, ...]] = {
     Event.PASSED_AWAY: (
@@ -106,23 +95,6 @@ DEFAULT_DOCUMENTS: dict[Event, tuple[str, ...]] = {
         "the requester's ID",
     ),
 }
-
-
-class Action(StrEnum):
-    """What is asked of the registrar for one domain."""
-
-    MOVE = "move"  # reseller-to-client move into the customer's own account at the same registrar
-    TRANSFER = "transfer"  # unlock and auth code: the customer transfers it to another registrar
-    AWAITING = "awaiting"  # the customer has not answered: keep it renewing
-    KEEP = "keep"  # answered, but no move possible or wished: keep renewing until the customer decides
-
-
-class HostingAction(StrEnum):
-    """What is asked of the upstream provider for one hosting service."""
-
-    MOVE = "move"  # an individual package, to the customer's own account
-    AWAITING = "awaiting"  # an individual package whose customer has given no account there yet
-    EXTRACT = "extract"  # pooled: the site must be extracted before it can move
 
 
 @dataclass(frozen=True)
@@ -145,25 +117,6 @@ class OutputFile:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """One domain's action, with what the registrar (and the successors) must know about it."""
-
-    domain: Domain
-    action: Action
-    customer_account: str | None  # the customer's own account at this registrar, from their answer
-    notes: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return _label(self.domain.name)
-
-    @property
-    def wanted(self) -> str:
-        """The action in the letter's words."""
-        return _wanted(self)
-
-
-@dataclass(frozen=True, slots=True)
 class EppResult:
     """The EPP documents for one domain, and why a transfer document is missing (if it is)."""
 
@@ -182,14 +135,6 @@ class RegistrarPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class HostingDecision:
-    hosting: Hosting
-    action: HostingAction
-    customer_account: str | None
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class ProviderPlan:
     provider: Registrar  # the provider's record (registrars double as providers), or a bare one from its id
     file: str
@@ -202,8 +147,12 @@ class ProviderPlan:
 # --- the build -----------------------------------------------------------------------------------------------
 
 
-def build(inputs: BuildInput) -> list[OutputFile]:
-    """Every request file, README.md first, then by path: the same inputs give the same files, byte for byte."""
+def build(inputs: BuildInput, step: Callable[[int], None] | None = None) -> list[OutputFile]:
+    """Every request file, README.md first, then by path: the same inputs give the same files, byte for byte.
+
+    ``step`` is told how many domains or services each registrar's or provider's files covered (for a
+    progress bar: they add up to the register's domains plus its hosting services)."""
+    done = step or (lambda count: None)
     _check_answers(inputs.answers)
     codes = _normalised_codes(inputs.auth_codes)
     registrars = plan_registrars(inputs)
@@ -217,7 +166,10 @@ def build(inputs: BuildInput) -> list[OutputFile]:
             files += result.files
             if result.missing:
                 missing_codes.append((decision, reg, result.missing))
-    files += [_hosting_file(inputs, provider) for provider in providers]
+        done(len(reg.decisions))
+    for provider in providers:
+        files.append(_hosting_file(inputs, provider))
+        done(len(provider.decisions))
     files.sort(key=lambda f: f.path)
     readme = _readme(inputs, registrars, providers, files, missing_codes)
     return [readme, *files]
@@ -229,8 +181,8 @@ def plan_registrars(inputs: BuildInput) -> list[RegistrarPlan]:
     by_registrar: dict[str, list[Domain]] = {}
     for domain in register.domains:
         by_registrar.setdefault(domain.registrar, []).append(domain)
-    ids = _by_slug(by_registrar)
-    folders = _slugs(ids, reserved=RESERVED_FOLDERS)
+    ids = by_slug(by_registrar)
+    folders = slugs(ids, reserved=RESERVED_FOLDERS)
     plans: list[RegistrarPlan] = []
     for rid in ids:
         registrar = register.registrar(rid)
@@ -246,120 +198,14 @@ def plan_hosting(inputs: BuildInput) -> list[ProviderPlan]:
     by_provider: dict[str, list[Hosting]] = {}
     for hosting in inputs.register.hosting:
         by_provider.setdefault(hosting.provider, []).append(hosting)
-    ids = _by_slug(by_provider)
-    slugs = _slugs(ids)
+    ids = by_slug(by_provider)
+    files = slugs(ids)
     plans: list[ProviderPlan] = []
     for pid in ids:
         services = sorted(by_provider[pid], key=lambda h: (h.id, h.customer))
         decisions = tuple(decide_hosting(h, inputs.answers.get(h.customer), inputs.today) for h in services)
-        plans.append(ProviderPlan(inputs.register.registrar(pid), f"hosting/{slugs[pid]}.txt", decisions))
+        plans.append(ProviderPlan(inputs.register.registrar(pid), f"hosting/{files[pid]}.txt", decisions))
     return plans
-
-
-# --- decisions -----------------------------------------------------------------------------------------------
-
-
-def decide(domain: Domain, registrar: Registrar, answer: Answer | None, today: date,
-           rules: TransferRules) -> Decision:
-    """The action for ``domain`` (see the module's rule) and its notes."""
-    account = _account(answer, registrar.id)
-    if answer is not None and domain.name.ascii in _wished(answer):
-        action = Action.TRANSFER
-    elif account and registrar.reseller_move:
-        action = Action.MOVE
-    elif not answered(answer):
-        action = Action.AWAITING
-    else:
-        action = Action.KEEP
-    return Decision(domain, action, account, _notes(domain, action, today, rules))
-
-
-def decide_hosting(hosting: Hosting, answer: Answer | None, today: date) -> HostingDecision:
-    """Pooled services need extracting; an individual package moves once its customer gives an account there."""
-    account = _one_line(answer.hosting_accounts.get(hosting.id) or "") or None if answer else None
-    if hosting.packaging is Packaging.POOLED:
-        action = HostingAction.EXTRACT
-    elif account:
-        action = HostingAction.MOVE
-    else:
-        action = HostingAction.AWAITING
-    notes: tuple[str, ...] = ()
-    if hosting.paid_until < today:
-        notes = (f"paid until {hosting.paid_until}, already past: renew it first so the site stays up",)
-    return HostingDecision(hosting, action, account, notes)
-
-
-def answered(answer: Answer | None) -> bool:
-    """Whether the customer has answered (reading the notice is not answering)."""
-    if answer is None:
-        return False
-    return (answer.answered_at is not None or bool(answer.accounts) or bool(answer.hosting_accounts)
-            or bool(answer.auth_codes_for))
-
-
-def _account(answer: Answer | None, where: str) -> str | None:
-    if answer is None:
-        return None
-    value = _one_line(answer.accounts.get(where) or "")
-    return value or None
-
-
-def _wished(answer: Answer) -> set[str]:
-    """The ASCII names the customer wants auth codes for (normalised; a bad name is kept as typed)."""
-    return {_ascii(name) for name in answer.auth_codes_for}
-
-
-def _ascii(name: str) -> str:
-    try:
-        return domain_name(name).ascii
-    except HandoverError:
-        return name.strip().lower()
-
-
-def _notes(domain: Domain, action: Action, today: date, rules: TransferRules) -> tuple[str, ...]:
-    """Eligibility notes: every blocker for a transfer; for the others, only what is not about transfers."""
-    notes: list[str] = []
-    if action is Action.TRANSFER:
-        found = eligibility(domain, today, rules)
-        if found.lock_reason:
-            notes.append(f"locked until {found.earliest_transfer} ({found.lock_reason})")
-    else:
-        found = eligibility(_without_transfer_locks(domain), today, rules)
-    if found.renew_by:
-        notes.append(f"renew before {found.renew_by}")
-    notes += found.blockers
-    if domain.registrant is Registrant.RESELLER:
-        notes.append(_registrant_note(action))
-    return tuple(notes)
-
-
-def _without_transfer_locks(domain: Domain) -> Domain:
-    """``domain`` as a move or a renewal sees it: no 60-day locks, no registry transfer lock."""
-    statuses = tuple(s for s in domain.statuses if s != "serverTransferProhibited")
-    return replace(domain, created=None, last_transfer=None, last_owner_change=None, statuses=statuses)
-
-
-def _registrant_note(action: Action) -> str:
-    if action is Action.TRANSFER:
-        return ("registered in the reseller's name: change the registrant to the customer "
-                "(with the opt-out of the 60-day transfer lock, where offered)")
-    if action is Action.MOVE:
-        return "registered in the reseller's name: please also change the registrant to the customer"
-    return "registered in the reseller's name: the registrant must be changed to the customer"
-
-
-def _wanted(decision: Decision) -> str:
-    account = decision.customer_account
-    if decision.action is Action.MOVE:
-        return f"move to the customer's own account {account} (reseller-to-client move, expiry kept)"
-    if decision.action is Action.TRANSFER:
-        return "remove the transfer lock and give the auth code: the customer transfers it to another registrar"
-    if decision.action is Action.AWAITING:
-        return "keep renewing: awaiting the customer's answer"
-    if account:
-        return (f"keep renewing until the customer decides (the customer has their own account {account} "
-                f"here: if you can move domains between accounts, please move it there)")
-    return "keep renewing until the customer decides"
 
 
 # --- the registrar's files -----------------------------------------------------------------------------------
@@ -387,7 +233,7 @@ def documents(registrar: Registrar, event: Event) -> tuple[str, ...]:
 
 def _accounts(reg: RegistrarPlan) -> list[str]:
     """The accounts at the registrar that hold the domains (the reseller account first)."""
-    held = sorted({_one_line(d.domain.registrar_account) for d in reg.decisions if d.domain.registrar_account})
+    held = sorted({one_line(d.domain.registrar_account) for d in reg.decisions if d.domain.registrar_account})
     main = reg.registrar.reseller_account
     return ([main] if main else []) + [a for a in held if a != main]
 
@@ -399,7 +245,10 @@ def _epp_files(inputs: BuildInput, reg: RegistrarPlan, decision: Decision, code:
     base = f"{reg.folder}/epp/{name.ascii}"
     transfer: bytes | None = None
     missing: str | None = "no auth code in the vault"
-    if code is not None:
+    withheld = transfer_withheld(decision.domain, inputs.today, inputs.rules)
+    if withheld is not None:
+        missing = f"no transfer request yet: {withheld}" + ("; no auth code in the vault" if code is None else "")
+    elif code is not None:
         try:
             transfer = epp.transfer_request(name, code, epp.cltrid(prefix, name, "transfer"))
             missing = None
@@ -456,7 +305,7 @@ def _unknown_wishes(inputs: BuildInput) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for cid in sorted(inputs.answers):
         own = {d.name.ascii for d in inputs.register.domains_of(cid)}
-        found += [(cid, name) for name in sorted(_wished(inputs.answers[cid]) - own)]
+        found += [(cid, name) for name in sorted(wished(inputs.answers[cid]) - own)]
     return found
 
 
@@ -502,53 +351,14 @@ def _environment() -> Environment:
     return env
 
 
+def _finalize(value: object) -> object:
+    """Strings from the register or the answers cannot add lines (or forge a request) to a ticket."""
+    return one_line(value) if isinstance(value, str) else value
+
+
 def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith((".html", ".html.j2"))
 
-
-def _finalize(value: object) -> object:
-    """Strings from the register or the answers cannot add lines (or forge a request) to a ticket."""
-    return _one_line(value) if isinstance(value, str) else value
-
-
-def _one_line(text: str) -> str:
-    """``text`` with control characters (line breaks included) turned into single spaces."""
-    return " ".join("".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text).split())
-
-
-def markdown_text(value: object) -> str:
-    """``value`` as literal Markdown text: one line, with Markdown's punctuation (and table pipes) escaped."""
-    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", _one_line(str(value)))
-
-
-def _label(name: DomainName) -> str:
-    return name.ascii if name.ascii == name.unicode else f"{name.unicode} ({name.ascii})"
-
-
-def slug(text: str) -> str:
-    """A safe file name: lowercase ASCII letters, digits and single hyphens (``x`` when nothing is left)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:63].strip("-") or "x"
-
-
-def _by_slug(ids: Iterable[str]) -> list[str]:
-    """``ids`` in the order of their slugs (ties by the id itself), as their folders and files list."""
-    return sorted(ids, key=lambda ident: (slug(ident), ident))
-
-
-def _slugs(ids: list[str], reserved: frozenset[str] = frozenset()) -> dict[str, str]:
-    """A distinct slug per id (in the order given): clashes get ``-2``, ``-3``…"""
-    taken = set(reserved)
-    found: dict[str, str] = {}
-    for ident in ids:
-        base = slug(ident)
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}-{n}"
-        taken.add(candidate)
-        found[ident] = candidate
-    return found
 
 
 def _check_answers(answers: Mapping[str, Answer]) -> None:
@@ -560,4 +370,4 @@ def _check_answers(answers: Mapping[str, Answer]) -> None:
 
 def _normalised_codes(codes: Mapping[str, str]) -> dict[str, str]:
     """The vault's codes by ASCII name (names normalised; the codes untouched)."""
-    return {_ascii(name): code for name, code in sorted(codes.items())}
+    return {normalised_name(name): code for name, code in sorted(codes.items())}

@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from handover.cycles import cycle_from_text
 from handover.errors import HandoverError, RowError
 from handover.model import LANGUAGES, Customer, Cycle, Domain, Hosting, Packaging, Registrant, Registrar
 from handover.names import domain_name
@@ -72,7 +73,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("server", "text", "server host name"),
         _c("price", "decimal", "price per billing cycle, e.g. 150000 or 9.90"),
         _c("currency", "currency", "ISO 4217 code, e.g. IDR, EUR, BRL"),
-        _c("cycle", "cycle", f"billing cycle: {', '.join(c.value for c in Cycle)}"),
+        _c("cycle", "cycle", f"billing cycle: {', '.join(c.value for c in Cycle)} (or a synonym, see the README)"),
         _c("packaging", "packaging", "individual (own package upstream) or pooled (shared reseller pool)"),
         _c("account", "text", "the package's id or user name at the provider"),
         _c("domain", "text", "the site's main domain"),
@@ -200,7 +201,7 @@ def _domain(value: str) -> Any:
 
 READERS: dict[str, Callable[[str], Any]] = {
     "id": _id, "text": _text, "email": _email, "date": _date, "bool": _bool, "decimal": _decimal,
-    "currency": _currency, "country": _country, "cycle": _choice(Cycle), "packaging": _choice(Packaging),
+    "currency": _currency, "country": _country, "cycle": cycle_from_text, "packaging": _choice(Packaging),
     "registrant": _choice(Registrant), "statuses": _statuses, "list": _list, "domain": _domain,
     "language": lambda v: v.strip().lower().replace("_", "-") or None,
 }
@@ -216,6 +217,21 @@ Record = Customer | Domain | Hosting | Registrar
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """How the file a row came from names things, for the errors found after parsing (a duplicate, an
+    unknown customer): its name for each register column, and where its customers are listed."""
+
+    columns: Mapping[str, str] = field(default_factory=dict)  # register column -> the file's own name for it
+    customers: str = "customers.csv"
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)
+
+
+CSV_SOURCE = Source()
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """One data row: its record, or the errors that kept it from being one; and notes for the report."""
 
@@ -224,6 +240,7 @@ class Parsed:
     errors: tuple[RowError, ...] = ()
     notes: tuple[str, ...] = ()
     file: str = ""
+    source: Source = CSV_SOURCE
 
 
 def check_header(kind: str, header: Iterable[str], file: str) -> list[RowError]:

@@ -86,13 +86,19 @@ def earliest_transfer(domain: Domain, rules: TransferRules) -> tuple[date | None
     return day, why
 
 
-def eligibility(domain: Domain, today: date, rules: TransferRules) -> Eligibility:
-    """What ``domain`` allows on ``today``, and from when."""
+def eligibility(domain: Domain, today: date, rules: TransferRules, reach: date | None = None) -> Eligibility:
+    """What ``domain`` allows on ``today``, and from when.
+
+    ``reach`` is the first day anyone can act on the domain, when that is later than ``today``:
+    the day the notices reach its customer, or the day a registrar must have answered a request.
+    A domain that expires before then must be renewed first, like one that expires inside a lock.
+    """
     phase = phase_on(domain, today, rules)
     grace_ends = domain.expires + timedelta(days=rules.auto_renew_grace_days)
     redemption_ends = grace_ends + timedelta(days=rules.redemption_days)
     locked_until, why = earliest_transfer(domain, rules)
     earliest = max(today, locked_until) if locked_until else today
+    acting = max(earliest, reach) if reach else earliest
     reason = None
     if locked_until and locked_until > today:
         days = {"registered": rules.creation_lock_days, "transferred": rules.transfer_lock_days,
@@ -111,6 +117,11 @@ def eligibility(domain: Domain, today: date, rules: TransferRules) -> Eligibilit
     elif earliest > domain.expires:
         # It expires before the lock lifts: without a renewal it never becomes transferable.
         blockers.append(f"expires on {domain.expires}, before it can be transferred on {earliest}: renew it first")
+        renew_by = domain.expires
+    elif acting > domain.expires:
+        # It expires before anyone can act on it: renewing is the one thing that cannot wait.
+        blockers.append(f"expires on {domain.expires}, before anything can be done about it on {acting}: "
+                        "renew it first")
         renew_by = domain.expires
     if "serverTransferProhibited" in domain.statuses:
         blockers.append("serverTransferProhibited: only the registry can lift it (ask the registrar)")

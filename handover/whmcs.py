@@ -50,7 +50,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from handover.errors import HandoverError, RowError
-from handover.rows import Parsed, parse_row
+from handover.rows import Parsed, Source, parse_row
 
 SECRET_KEY = re.compile(r"pass|secret|api_?key|token|private_?key", re.IGNORECASE)
 EXPECTED = "WHMCS API JSON (GetClients, GetClientsDomains or GetClientsProducts responses)"
@@ -71,9 +71,6 @@ REGISTRAR_NAMES = {
 RESELLER_MOVE = {"domainregister"}
 PANEL_NAMES = {"cpanel": "cPanel", "plesk": "Plesk", "directadmin": "DirectAdmin", "interworx": "InterWorx",
                "cyberpanel": "CyberPanel", "virtualmin": "Virtualmin", "ispconfig": "ISPConfig"}
-CYCLES = {"monthly": "monthly", "quarterly": "quarterly", "semiannually": "semiannually", "annually": "annually",
-          "biennially": "biennially", "triennially": "triennially", "onetime": "one-time", "freeaccount": "",
-          "free": ""}
 SKIPPED_DOMAINS = {"transferred away", "cancelled", "fraud"}
 SKIPPED_SERVICES = {"terminated", "cancelled", "fraud"}
 
@@ -88,6 +85,7 @@ SOURCES: dict[str, dict[str, str]] = {
                 "panel": "servertype", "plan": "name", "server": "serverhostname", "price": "recurringamount",
                 "currency": "currencycode", "cycle": "billingcycle", "account": "username", "domain": "domain"},
 }
+CUSTOMERS_SOURCE = "the export's clients (GetClients)"
 NO_DUE_DATE = ("a next due date, YYYY-MM-DD (WHMCS leaves it empty for One Time and Free Account services: "
                "set one, or import the service from hosting.csv)")
 
@@ -263,7 +261,8 @@ def _parse(kind: str, values: dict[str, str], section: Section, entry: Entry, no
         return Parsed(entry.row, None, tuple(bad), file=section.file)
     parsed = parse_row(kind, values, section.file, entry.row)
     errors = tuple(replace(e, column=SOURCES[kind].get(e.column, e.column)) for e in parsed.errors)
-    return replace(parsed, errors=errors, notes=parsed.notes + tuple(notes))
+    return replace(parsed, errors=errors, notes=parsed.notes + tuple(notes),
+                   source=Source(SOURCES[kind], CUSTOMERS_SOURCE))
 
 
 def _skipped(section: Section, entry: Entry, why: str) -> Parsed:
@@ -408,18 +407,12 @@ def _service(products: Section, entry: Entry, currency: str) -> Parsed:
     values = {"id": entry.get("id"), "customer": entry.get("clientid"), "provider": provider or "unknown",
               "paid_until": _date(entry.get("nextduedate")), "panel": PANEL_NAMES.get(module.lower(), module),
               "plan": entry.get("name"), "server": entry.get("serverhostname"), "price": price,
-              "currency": currency if price else "", "cycle": cycle_value(entry.get("billingcycle")),
+              "currency": currency if price else "", "cycle": entry.get("billingcycle"),
               "packaging": "individual", "account": entry.get("username"), "domain": entry.get("domain")}
     parsed = _parse("hosting", values, products, entry, notes)
     errors = tuple(replace(e, expected=NO_DUE_DATE) if e.column == "nextduedate" and not values["paid_until"]
                    else e for e in parsed.errors)
     return replace(parsed, errors=errors)
-
-
-def cycle_value(billingcycle: str) -> str:
-    """The register's cycle for a WHMCS billing cycle (Free Account has none); others are passed on to fail."""
-    key = re.sub(r"[\s_-]+", "", billingcycle.lower())
-    return CYCLES.get(key, billingcycle)
 
 
 # Messages ----------------------------------------------------------------------------------------------------

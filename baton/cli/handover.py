@@ -11,19 +11,25 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
 from baton.cli.common import api_response, call, fail, read_file
+from baton.cli.progress import CountingReader, progress
 
 register_app = typer.Typer(help="The business register: customers, domains, hosting, registrars.",
                            no_args_is_help=True)
 domains_app = typer.Typer(help="Domains of the register.", no_args_is_help=True)
 handover_app = typer.Typer(help="The handover: profile, registrar requests.", no_args_is_help=True)
 notices_app = typer.Typer(help="Customer notices of a release or drill.", no_args_is_help=True)
+
+
+UNCHECKED_EXIT = 1  # `baton domains check`: some domains could not be checked (like readiness's findings)
 
 
 def _now() -> datetime:
@@ -49,9 +55,19 @@ def register_import(paths: Annotated[list[Path], typer.Argument(
     if clash:
         fail(f"two files are named {sorted(clash)[0]}: give one per kind", code=2)
     handles = [open(f, "rb") for f in files]  # noqa: SIM115 - closed below, after the upload
+    size = sum(f.stat().st_size for f in files)
     try:
-        report = call("POST", "/api/register/import",
-                              files=[("files", (f.name, h)) for f, h in zip(files, handles, strict=True)])
+        with progress("uploading the register", size, unit="bytes") as bar:
+            ended: set[int] = set()
+
+            def sent(index: int) -> None:  # once every file is sent, Baton reads the rows: a spinner
+                ended.add(index)
+                if len(ended) == len(handles):
+                    bar.describe("Baton checks every row")
+
+            readers = [CountingReader(h, bar, partial(sent, i)) for i, h in enumerate(handles)]
+            report = call("POST", "/api/register/import",
+                          files=[("files", (f.name, r)) for f, r in zip(files, readers, strict=True)])
     finally:
         for handle in handles:
             handle.close()
@@ -90,7 +106,10 @@ def register_calendar(fmt: Annotated[str, typer.Option("--format", help="csv or 
 @domains_app.command("check")
 def domains_check(apply: Annotated[bool, typer.Option(help="Store the expiry and statuses RDAP reports.")] = False,
                   as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Ask RDAP for each domain's expiry, statuses and registrar, and report what differs from the register."""
+    """Ask RDAP for each domain's expiry, statuses and registrar, and report what differs from the register.
+
+    Exits 1 when a domain could not be checked (each is listed; the others are still reported and,
+    with --apply, stored)."""
     from baton.cli.rdap import RdapClient
     from baton.settings import get_settings
     from handover.model import Domain, Registrant
@@ -102,7 +121,8 @@ def domains_check(apply: Annotated[bool, typer.Option(help="Store the expiry and
     client = RdapClient(bootstrap_url=settings.rdap_bootstrap_url, base_url=settings.rdap_url or None,
                         timeout=settings.rdap_timeout, cache_dir=settings.data_dir / "cache")
     names = [domain_name(d["domain"]) for d in listed]
-    results = client.lookup_all(names, _now())
+    with progress("asking RDAP", len(names)) as bar:
+        results = client.lookup_all(names, _now(), on_result=bar.advance)
     report: list[dict[str, Any]] = []
     observed: list[dict[str, Any]] = []
     for item, result in zip(listed, results, strict=True):
@@ -118,9 +138,16 @@ def domains_check(apply: Annotated[bool, typer.Option(help="Store the expiry and
         report.append(entry)
     updated = call("POST", "/api/register/domains/observed", json={"domains": observed})["updated"] \
         if apply and observed else 0
+    unchecked = sum(1 for e in report if e["error"])
     if as_json:
         typer.echo(json.dumps({"domains": report, "updated": updated}, indent=2, ensure_ascii=False))
-        return
+    else:
+        _show_check(report, apply, updated)
+    if unchecked:
+        raise typer.Exit(UNCHECKED_EXIT)
+
+
+def _show_check(report: list[dict[str, Any]], apply: bool, updated: int) -> None:
     for entry in report:
         if entry["error"]:
             typer.echo(f"{entry['domain']}: not checked: {entry['error']}")
@@ -233,19 +260,25 @@ def handover_build(out: Annotated[Path, typer.Argument(help="An empty or new fol
                           phone or (successor.phone if successor else None))
     answers = {cid: answer_from_dict(a) for cid, a in data["answers"].items()}
     drill = bool(data["release"] and data["release"]["drill"])
-    files = build(BuildInput(register, answers, codes, profile, requester, _now().date(),
-                             get_settings().transfer_rules(), drill))
+    zone = ZoneInfo(data["timezone"])
+    # Dated by Baton's clock in the owner's zone (the business's date), as the notices were.
+    inputs = BuildInput(register, answers, codes, profile, requester, date.fromisoformat(data["today"]),
+                        get_settings().transfer_rules(), drill)
+    with progress("building the requests", len(register.domains) + len(register.hosting)) as bar:
+        files = build(inputs, step=bar.advance)
     from handover.answers import answers_csv
     files.append(OutputFile("customers.csv", answers_csv(register, answers, data.get("refunds") or {},
-                                                         str(profile.settlement)), secret=False))
+                                                         str(profile.settlement), zone), secret=False))
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
-    for item in files:
-        target = out / item.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(item.content)
-        if item.secret:
-            os.chmod(target, 0o600)
+    with progress("writing the files", len(files)) as bar:
+        for item in files:
+            target = out / item.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.content)
+            if item.secret:
+                os.chmod(target, 0o600)
+            bar.advance()
     secret = sum(1 for f in files if f.secret)
     typer.echo(f"{len(files)} files written to {out} ({secret} carry auth codes: keep them private)")
     typer.echo(f"answers from {len(answers)} of {len(register.customers)} customers; "

@@ -88,19 +88,29 @@ class RdapClient:
         self._lock = threading.Lock()
 
     # -- the public calls ---------------------------------------------------------------------------------------
-    def lookup_all(self, names: list[DomainName], now: datetime) -> list[Result]:
-        """One ``Result`` per name, in the order given; ``now`` dates the bootstrap cache and Retry-After dates."""
+    def lookup_all(self, names: list[DomainName], now: datetime,
+                   on_result: Callable[[], None] | None = None) -> list[Result]:
+        """One ``Result`` per name, in the order given; ``now`` dates the bootstrap cache and Retry-After dates.
+        ``on_result`` is called (from a worker thread) as each lookup ends, for a progress bar."""
         if not names:
             return []
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
+        done = on_result or (lambda: None)
         with self._http() as http:
             try:
                 bootstrap = None if self.base_url else self._bootstrap(http, now)
             except LookupFailed as exc:
                 return [Result(name, None, str(exc)) for name in names]
+
+            def one(name: DomainName) -> Result:
+                try:
+                    return self._lookup(http, bootstrap, name, now)
+                finally:
+                    done()
+
             workers = min(self.max_workers, len(names))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rdap") as pool:
-                return list(pool.map(lambda name: self._lookup(http, bootstrap, name, now), names))
+                return list(pool.map(one, names))
 
     def lookup(self, name: DomainName, now: datetime) -> Result:
         return self.lookup_all([name], now)[0]

@@ -157,7 +157,7 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
     @app.get("/api/handover/data", tags=["handover"], response_model=HandoverData, responses=problems(404, 422))
     async def handover_data(who: Who, release: Release = None) -> JSONResponse:
         """The register, profile and customers' answers of a release (the latest): no secret is in it."""
-        return await as_owner(who, lambda owner: notices.handover_data(engine, owner, release), 200)
+        return await as_owner(who, lambda owner: notices.handover_data(engine, owner, clock.now(), release), 200)
 
     @app.get("/api/notices", tags=["handover"], response_model=NoticeStatus, responses=problems(404, 422))
     async def notice_status(who: Who, release: Release = None) -> JSONResponse:

@@ -188,6 +188,8 @@ class Money(BaseModel):
 class HandoverData(BaseModel):
     release: ReleaseOfData | None = Field(description="The release whose answers these are; null before any.")
     owner_email: str
+    timezone: str = Field(description="The owner's time zone: answers in the successors' table are dated in it.")
+    today: str = Field(description="Today in the owner's time zone (YYYY-MM-DD): the requests' date.")
     register_: RegisterRows = Field(alias="register")
     profile: HandoverProfile
     profile_set: bool = Field(description="False: the profile is the default made from the owner's address.")

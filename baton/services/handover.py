@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from baton.errors import BadRequest
 from baton.services import drills
+from baton.services.accounts import get_owner
 from baton.services.switch import SwitchService
 from baton.services.vault import VaultService
 from baton.store import auditlog
@@ -27,7 +28,8 @@ from baton.store.register import (
     save_profile,
 )
 from baton.store.tables import domains
-from handover import calendar, readiness
+from baton.timeutil import local_date
+from handover import calendar, readiness, transition
 from handover.errors import HandoverError
 from handover.importing import sources
 from handover.model import HandoverProfile
@@ -103,7 +105,8 @@ class HandoverService:
         """Store a profile written as JSON; the profile as stored (texts trimmed, defaults written out)."""
         try:
             profile = profile_from_dict(data)
-        except ValueError as exc:
+            transition.check(profile, self.service.settings.minimum_terms())
+        except (ValueError, HandoverError) as exc:
             raise BadRequest(str(exc)) from None
         save_profile(self.engine, owner_id, profile, self.now())
         return profile_to_dict(profile)
@@ -113,13 +116,18 @@ class HandoverService:
             return read_profile(conn, owner_id)
 
     # -- reports -------------------------------------------------------------------------------
+    def timezone(self, owner_id: int) -> str:
+        with reading(self.engine) as conn:
+            return get_owner(conn, owner_id).timezone
+
     def reach(self, owner_id: int) -> date | None:
-        """The day customer notices would go out if the switch fired now (None: no stage sends them)."""
+        """The day (the owner's date) customer notices would go out if the switch fired now (None: no stage
+        sends them)."""
         policy = policy_from_dict(self.service.get_policy(owner_id))
         stages = [s for s in policy.stages if s.action == "notify_customers"]
         if not stages:
             return None
-        return (self.now() + min(s.after for s in stages)).date()
+        return local_date(self.now() + min(s.after for s in stages), self.timezone(owner_id))
 
     def readiness(self, owner_id: int) -> dict[str, Any]:
         """Every finding, the register's and the vault's, each with what to do."""
@@ -128,7 +136,13 @@ class HandoverService:
         with reading(self.engine) as conn:
             register = load_register(conn, owner_id)
             profile = read_profile(conn, owner_id)
-        found = [f.to_dict() for f in readiness.findings(register, profile, self.now().date(), reach, rules)]
+        today = local_date(self.now(), self.timezone(owner_id))
+        found = [f.to_dict() for f in readiness.findings(register, profile, today, reach, rules)]
+        if profile is not None:
+            found += [{"kind": "profile-too-short", "subject": "profile", "what": f"the handover profile promises "
+                       f"less than the minimum: {short}; notices use the minimum instead",
+                       "fix": "set the profile again with `baton handover profile FILE`"}
+                      for short in transition.shortfalls(profile, self.service.settings.minimum_terms())]
         if reach is None and register.customers:
             found.append({"kind": "no-notice-stage", "subject": "policy", "what": "no stage of the switch has the "
                           "action notify_customers: no customer would be told", "fix": "add a stage such as "
@@ -140,7 +154,8 @@ class HandoverService:
         """The renewal calendar as CSV or iCalendar: (content, media type)."""
         register = read_register(self.engine, owner_id)
         now = self.now()
-        entries = calendar.entries(register, now.date(), self.service.settings.transfer_rules())
+        entries = calendar.entries(register, local_date(now, self.timezone(owner_id)),
+                                   self.service.settings.transfer_rules(), self.reach(owner_id))
         if kind == "csv":
             return calendar.to_csv(entries).encode(), "text/csv; charset=utf-8"
         if kind == "ics":

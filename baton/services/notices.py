@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -32,10 +32,12 @@ from baton.store.register import load_register, profile_to_dict, read_profile
 from baton.store.signing import DeploymentSigner
 from baton.store.tables import links as links_table
 from baton.store.tables import notices, outbox, owners, releases
+from baton.timeutil import local_date
 from handover import i18n
-from handover.model import Customer, HandoverProfile, Register
+from handover.model import Customer, HandoverProfile, RefundFrom, Register
 from handover.notices import notice_context
 from handover.serial import answer_from_dict, answer_to_dict, register_rows
+from handover.transition import at_least
 from switch import iso
 
 BATCH = 500
@@ -73,22 +75,24 @@ def issue_notices(conn: Connection, settings: Settings, owner_id: int, owner_ema
                   drill: bool, cycle: int, now: datetime) -> NoticeRun:
     """Write every customer's notice and e-mail (to the customer; in a drill, samples to the owner)."""
     register = load_register(conn, owner_id)
-    profile = read_profile(conn, owner_id) or default_profile(owner_email)
+    profile = at_least(read_profile(conn, owner_id) or default_profile(owner_email), settings.minimum_terms())
+    timezone = conn.execute(select(owners.c.timezone).where(owners.c.id == owner_id)).scalar_one()
     run = NoticeRun(release_id)
     sampled: set[str] = set()
     concerned = (c for c in register.customers.values() if register.domains_of(c.id) or register.hosting_of(c.id))
     while batch := list(islice(concerned, BATCH)):
         _issue_batch(conn, settings, owner_id, owner_email, release_id, register, profile, batch, drill, cycle,
-                     now, run, sampled)
+                     now, local_date(now, timezone), run, sampled)
     return run
 
 
 def _issue_batch(conn: Connection, settings: Settings, owner_id: int, owner_email: str, release_id: int,
                  register: Register, profile: HandoverProfile, batch: Sequence[Customer], drill: bool, cycle: int,
-                 now: datetime, run: NoticeRun, sampled: set[str]) -> None:
+                 now: datetime, today: date, run: NoticeRun, sampled: set[str]) -> None:
+    """``today`` is the notice's date: the owner's local date (customers' dates are counted from it)."""
     rules = settings.transfer_rules()
-    contexts = [notice_context(customer, register, profile, now.date(), rules, link=None, drill=drill)
-                for customer in batch]
+    contexts = [notice_context(customer, register, profile, today, rules, link=None, drill=drill,
+                               refund_from=RefundFrom(settings.refund_from)) for customer in batch]
     notice_rows = [{"release_id": release_id, "owner_id": owner_id, "customer": customer.id,
                     "language": i18n.supported(customer.language), "email": customer.email, "context": context,
                     "created_at": now} for customer, context in zip(batch, contexts, strict=True)]
@@ -265,15 +269,17 @@ def latest_release(conn: Connection, owner_id: int, release_id: int | None = Non
     return row
 
 
-def handover_data(engine: Engine, owner_id: int, release_id: int | None = None) -> dict[str, Any]:
-    """The register, the profile and the customers' answers of a release (the latest by default).
+def handover_data(engine: Engine, owner_id: int, now: datetime, release_id: int | None = None) -> dict[str, Any]:
+    """The register, the profile and the customers' answers of a release (the latest by default), and the
+    service's today in the owner's zone (the requests' date: what is locked or expiring is counted from it).
 
     No secret is in it: auth codes come from the opened vault on the successors' machine.
     """
     with reading(engine) as conn:
         register = load_register(conn, owner_id)
         profile = read_profile(conn, owner_id)
-        owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
+        owner = conn.execute(select(owners.c.email, owners.c.timezone).where(owners.c.id == owner_id)).one()
+        owner_email = owner.email
         release = latest_release(conn, owner_id, release_id)
         answers, refunds = {}, {}
         if release is not None:
@@ -285,7 +291,8 @@ def handover_data(engine: Engine, owner_id: int, release_id: int | None = None) 
                     refunds[row.customer] = row.context["refund_total"]
     return {"release": None if release is None else {"id": release.id, "drill": release.drill,
                                                      "stage": release.stage, "at": iso(release.created_at)},
-            "owner_email": owner_email, "register": register_rows(register),
+            "owner_email": owner_email, "timezone": owner.timezone,
+            "today": local_date(now, owner.timezone).isoformat(), "register": register_rows(register),
             "profile": profile_to_dict(profile or default_profile(owner_email)), "profile_set": profile is not None,
             "answers": answers, "refunds": refunds}
 

@@ -114,7 +114,7 @@ def import_register(engine: Engine, owner_id: int, streams: dict[str, Iterator[P
 def _import_batch(conn: Connection, owner_id: int, seq: int, kind: str, batch: list[Parsed], errors: _Errors,
                   report: ImportReport) -> None:
     spec = KINDS[kind]
-    good: dict[str, tuple[int, str, dict[str, Any]]] = {}  # key → (row, file, values)
+    good: dict[str, tuple[int, Parsed, dict[str, Any]]] = {}  # key → (row, parsed, values)
     for parsed in batch:
         report.note(parsed.notes)
         if parsed.record is None:
@@ -122,12 +122,12 @@ def _import_batch(conn: Connection, owner_id: int, seq: int, kind: str, batch: l
             continue
         values = _values(parsed.record)
         key = values[spec.key]
-        file = _file_of(parsed)
         if key in good:
-            errors.add([RowError(file, parsed.row, _column(kind), f"a {spec.label} not already in this import",
+            errors.add([RowError(_file_of(parsed), parsed.row, parsed.source.column(_column(kind)),
+                                 f"a {spec.label} not already in this import",
                                  f"{_shown_key(parsed.record)}, already on row {good[key][0]}")])
             continue
-        good[key] = (parsed.row, file, values)
+        good[key] = (parsed.row, parsed, values)
     if not good:
         return
     table = spec.table
@@ -136,8 +136,9 @@ def _import_batch(conn: Connection, owner_id: int, seq: int, kind: str, batch: l
         .where(table.c.owner_id == owner_id, table.c[spec.key].in_(list(good))))}
     for key, (seq_before, row_before) in seen.items():
         if seq_before == seq:
-            row, file, values = good.pop(key)
-            errors.add([RowError(file, row, _column(kind), f"a {spec.label} not already in this import",
+            row, parsed, values = good.pop(key)
+            errors.add([RowError(_file_of(parsed), row, parsed.source.column(_column(kind)),
+                                 f"a {spec.label} not already in this import",
                                  f"{values.get('unicode', key)!r}, already on row {row_before}")])
     if kind in ("domains", "hosting"):
         _check_references(conn, owner_id, seq, kind, good, errors, report)
@@ -150,25 +151,26 @@ def _import_batch(conn: Connection, owner_id: int, seq: int, kind: str, batch: l
     report.created[kind] += len(good) - updated
     report.updated[kind] += updated
     rows = [{**values, "owner_id": owner_id, "import_seq": seq, "import_row": row}
-            for row, _file, values in good.values()]
+            for row, _parsed, values in good.values()]
     _upsert(conn, table, spec.key, rows)
 
 
 def _check_references(conn: Connection, owner_id: int, seq: int, kind: str,
-                      good: dict[str, tuple[int, str, dict[str, Any]]], errors: _Errors,
+                      good: dict[str, tuple[int, Parsed, dict[str, Any]]], errors: _Errors,
                       report: ImportReport) -> None:
-    wanted = {values["customer"] for _row, _file, values in good.values()}
+    wanted = {values["customer"] for _row, _parsed, values in good.values()}
     known = set(conn.execute(select(customers.c.cid).where(customers.c.owner_id == owner_id,
                                                           customers.c.cid.in_(wanted))).scalars())
     for key in list(good):
-        row, file, values = good[key]
+        row, parsed, values = good[key]
         if values["customer"] not in known:
             del good[key]
-            errors.add([RowError(file, row, "customer", "the id of a customer in customers.csv or already "
-                                 "in the register", f"{values['customer']!r}, which is neither")])
+            errors.add([RowError(_file_of(parsed), row, parsed.source.column("customer"),
+                                 f"the id of a customer in {parsed.source.customers} or already in the register",
+                                 f"{values['customer']!r}, which is neither")])
     if kind != "domains":
         return
-    wanted = {values["registrar"] for _row, _file, values in good.values()}
+    wanted = {values["registrar"] for _row, _parsed, values in good.values()}
     known = set(conn.execute(select(registrars.c.rid).where(registrars.c.owner_id == owner_id,
                                                            registrars.c.rid.in_(wanted))).scalars())
     missing = sorted(wanted - known)

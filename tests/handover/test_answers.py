@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from handover.answers import COLUMNS, answers_csv
 from handover.model import Answer, Customer, Register
@@ -36,3 +37,16 @@ def test_a_note_that_looks_like_a_formula_stays_text() -> None:
     answers = {"c1": Answer("c1", note="=1+1", answered_at=datetime(2026, 5, 2, tzinfo=UTC))}
     (row,) = _rows(answers_csv(register, answers, {}, "credit"))
     assert row["name"] == "'=HYPERLINK(\"x\")" and row["note"] == "'=1+1"
+
+
+def test_the_domains_a_customer_asked_codes_for_read_in_unicode_with_the_a_label_beside() -> None:
+    from handover.model import Domain
+    from handover.names import domain_name
+    register = Register(customers={"c3": Customer("c3", "Luca", "luca@example.it", "it")},
+                        domains=[Domain(domain_name("straße.de"), "c3", "dr", date(2027, 5, 1)),
+                                 Domain(domain_name("bianchi.it"), "c3", "dr", date(2027, 6, 30))])
+    answers = {"c3": Answer("c3", auth_codes_for=("bianchi.it", "xn--strae-oqa.de"),
+                            answered_at=datetime(2026, 3, 1, 17, tzinfo=UTC))}
+    (row,) = _rows(answers_csv(register, answers, {}, "refund", ZoneInfo("Asia/Makassar")))
+    assert row["auth_codes_for"] == "bianchi.it; straße.de (xn--strae-oqa.de)"
+    assert row["answered"] == "2026-03-02"  # 17:00 UTC is already the next day in the owner's zone

@@ -74,7 +74,7 @@ def test_a_domain_line() -> None:
         customer_name="Budi Santoso", registrar="Rumahweb", expires=date(2026, 3, 1), phase="active",
         earliest_transfer=date(2026, 4, 2), lock="registered less than 60 days ago", renew_by=date(2026, 3, 1),
         blockers=("expires on 2026-03-01, before it can be transferred on 2026-04-02: renew it first",),
-        must_do="renew by 2026-03-01 (it expires before the transfer lock ends), then it can move on 2026-04-02 "
+        must_do="renew first, by 2026-03-01 (it expires before the transfer lock ends), then it can move on 2026-04-02 "
                 "(registered less than 60 days ago)")
 
 
@@ -103,7 +103,7 @@ def test_the_csv_cells() -> None:
     assert renew_first["name"] == "bücher.co.id"
     assert (renew_first["expires"], renew_first["phase"], renew_first["earliest_transfer"],
             renew_first["renew_by"]) == ("2026-03-01", "active", "2026-04-02", "2026-03-01")
-    assert renew_first["must_do"].startswith("renew by 2026-03-01")
+    assert renew_first["must_do"].startswith("renew first, by 2026-03-01")
 
     grace = table["xn--strae-oqa.de"]
     assert (grace["name"], grace["customer"], grace["customer_name"], grace["registrar"]) == (
@@ -265,3 +265,18 @@ def test_a_custom_prodid() -> None:
     cal = Calendar.from_ical(to_ical([], NOW, prodid="-//Example//Test//EN"))
     assert str(cal["prodid"]) == "-//Example//Test//EN"
     assert cal.walk("VEVENT") == []
+
+
+def test_a_domain_expiring_before_the_notices_reach_its_customer_is_renew_first() -> None:
+    """Eight days out, with notices 21 days away: not "it can move now", but renew first (issue 16, 1)."""
+    reg = Register(customers={"c1": Customer("c1", "Budi Santoso")}, registrars={"rw": Registrar("rw", "Rumahweb")})
+    reg.domains.append(Domain(domain_name("segera.id"), "c1", "rw", TODAY + timedelta(days=8),
+                              created=date(2015, 1, 1)))
+    (line,) = entries(reg, TODAY, ICANN, reach=TODAY + timedelta(days=21))
+    assert line.renew_by == date(2026, 2, 23)
+    assert line.must_do == ("renew first, by 2026-02-23 (it expires before the notices would reach its customer on "
+                            "2026-03-08), then it can move")
+    assert line.blockers == ("expires on 2026-02-23, before anything can be done about it on 2026-03-08: renew it "
+                             "first",)
+    (without,) = entries(reg, TODAY, ICANN)  # no notice stage: nothing reaches anyone, nothing to say
+    assert without.must_do == "nothing: it can move now"

@@ -181,7 +181,7 @@ def test_the_dates_follow_the_profile() -> None:
     assert (ctx["notice_date"], ctx["act_by"]) == ("2026-01-01", ACT_BY.isoformat())
     assert ctx["backup_by"] == "2026-01-31"  # notice date + backup_days, before any suspension
     assert (ctx["event"], ctx["settlement"], ctx["language"]) == ("passed_away", "refund", "pt")
-    assert ctx["customer"] == {"id": "c1", "name": "Ana", "company": "Ana Lda"}
+    assert ctx["customer"] == {"id": "c1", "name": "Ana", "company": "Ana Lda", "company_greeting": False}
     assert ctx["successor"] == {"name": "Made", "email": "made@example.org", "role": "executor",
                                 "phone": "+62 361 1"}
     assert (ctx["business"], ctx["owner"], ctx["link"], ctx["auth_code_days"]) == ("Hosting Bali", "Wayan", LINK, 5)
@@ -206,7 +206,8 @@ def test_a_pooled_package_stops_with_the_transition_and_is_refunded() -> None:
     """150 000 IDR a month paid to 30 June, stopped on 2 March: 120 of 31 days → 580 645 IDR."""
     pool = by_id(context()["services"])["pool"]
     assert pool["suspend_on"] == KEEP_UNTIL.isoformat() and pool["movable"] is False
-    assert pool["refund"] == {"amount": "580645", "currency": "IDR", "unused_days": 120, "period_days": 31}
+    assert pool["refund"] == {"amount": "580645", "currency": "IDR", "unused_days": 120, "period_days": 31,
+                              "from": KEEP_UNTIL.isoformat()}
 
 
 def test_closing_the_business_stops_every_service_with_the_transition_and_refunds_the_rest() -> None:
@@ -217,7 +218,7 @@ def test_closing_the_business_stops_every_service_with_the_transition_and_refund
     assert {s["end_on"] for s in services.values()} == {"2026-04-01"}
     # 1200 EUR a year, 304 of 365 days unused: 999.452… → 999.45
     assert services["far"]["refund"] == {"amount": "999.45", "currency": "EUR", "unused_days": 304,
-                                         "period_days": 365}
+                                         "period_days": 365, "from": KEEP_UNTIL.isoformat()}
     assert ctx["refund_total"] == [{"currency": "EUR", "amount": "999.45"},
                                    {"currency": "IDR", "amount": "580645"}]
 

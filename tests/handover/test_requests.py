@@ -221,7 +221,9 @@ def test_a_transfer_with_no_auth_code_gets_info_and_unlock_and_is_listed_as_miss
     assert f"{DR}/epp/xn--bcher-kva.de-info.xml" in files and f"{DR}/epp/xn--bcher-kva.de-unlock.xml" in files
     assert f"{DR}/epp/xn--bcher-kva.de-transfer.xml" not in files
     missing = _section(_text(files, "README.md"), "## Missing", "## Files")
-    assert "bücher.de \\(xn--bcher-kva.de\\) at DomainRegister: no auth code in the vault" in missing
+    assert ("bücher.de (xn--bcher-kva.de) at DomainRegister: no transfer request yet: locked until 2025-04-10 "
+            "(registered less than 60 days ago); build the requests again on or after 2025-04-10; no auth code in "
+            "the vault") in missing
     assert "transfer-me.it" not in missing
 
 
@@ -261,7 +263,7 @@ def test_succession_letter_says_who_asks_for_what(files: dict[str, OutputFile]) 
     assert "OR-77, OR-78" in other
     bruno = _section(other, "- bruno.net", "\n- ")
     assert "keep renewing until the customer decides" in bruno and "OR-C2" in bruno
-    assert "renew before" in _section(other, "- old-ana.com", "\n- ")
+    assert "renew first, before" in _section(other, "- old-ana.com", "\n- ")
     assert "awaiting the customer's answer" in _section(other, "- chiara.org", "\n- ")
 
 
@@ -387,3 +389,38 @@ def test_customer_text_cannot_add_lines_to_a_ticket() -> None:
 def test_an_answer_under_the_wrong_customer_is_refused() -> None:
     with pytest.raises(HandoverError, match="under 'c2'"):
         build(_inputs(answers={"c2": _answers()["c1"]}))
+
+
+# --- transfers that cannot go yet ----------------------------------------------------------------------------
+
+
+def test_a_locked_domain_gets_no_transfer_request_even_with_its_code_and_the_readme_says_until_when() -> None:
+    """bücher.de was registered 20 days ago: its code is in the vault, but the request would be refused."""
+    built = _files(auth_codes={"transfer-me.it": CODE, "bücher.de": "Locked-Code-1"})
+    assert f"{DR}/epp/xn--bcher-kva.de-transfer.xml" not in built
+    assert built[f"{DR}/epp/xn--bcher-kva.de-info.xml"].secret  # the info document still reads it, with the code
+    missing = _section(_text(built, "README.md"), "## Missing", "## Files")
+    assert ("- bücher.de (xn--bcher-kva.de) at DomainRegister: no transfer request yet: locked until 2025-04-10 "
+            "(registered less than 60 days ago); build the requests again on or after 2025-04-10\n") in missing
+    assert f"{DR}/epp/transfer-me.it-transfer.xml" in built
+
+
+def test_a_domain_expiring_before_the_registrar_must_answer_is_renew_first_and_not_transferred() -> None:
+    """transfer-me.it expires in three days, before the auth code is due (five days): renew it first."""
+    register = _register()
+    register.domains = [replace(d, expires=TODAY + timedelta(days=3)) if d.name.ascii == "transfer-me.it" else d
+                        for d in register.domains]
+    built = _files(register=register)
+    assert f"{DR}/epp/transfer-me.it-transfer.xml" not in built
+    request = _section(_text(built, f"{DR}/auth-code-request.txt"), "- transfer-me.it", "\n- ")
+    assert "note: renew first, before 2025-03-04\n" in request
+    assert "note: expires on 2025-03-04, before anything can be done about it on 2025-03-06: renew it first" in request
+    missing = _section(_text(built, "README.md"), "## Missing", "## Files")
+    assert ("- transfer-me.it at DomainRegister: no transfer request yet: expires on 2025-03-04, before anything can "
+            "be done about it on 2025-03-06: renew it first\n") in missing
+
+
+def test_the_readme_names_an_idn_once_in_unicode_with_its_a_label_and_escapes_no_parenthesis(
+        files: dict[str, OutputFile]) -> None:
+    readme = _text(files, "README.md")
+    assert "bücher.de (xn--bcher-kva.de)" in readme and "\\(" not in readme

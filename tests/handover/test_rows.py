@@ -191,8 +191,9 @@ HOSTING_HEADER = "id,customer,provider,paid_until,price,currency\n"
          "an empty value"),
         ("hosting", HOSTING_HEADER, "h1,c1,Niagahoster,2026-05-01,150000,Rp", "currency",
          "a three-letter ISO 4217 code like IDR or EUR", "'Rp'"),
-        ("hosting", "id,customer,provider,paid_until,cycle\n", "h1,c1,Niagahoster,2026-05-01,yearly", "cycle",
-         "one of monthly, quarterly, semiannually, annually, biennially, triennially, one-time", "'yearly'"),
+        ("hosting", "id,customer,provider,paid_until,cycle\n", "h1,c1,Niagahoster,2026-05-01,fortnightly", "cycle",
+         "a billing cycle such as monthly, quarterly, semiannually, annually, biennially, triennially, one-time (or a "
+         "synonym: annual, yearly, 1 year, 12 months, …)", "'fortnightly'"),
     ],
 )
 def test_a_bad_cell_names_file_row_column_expected_and_got(tmp_path: Path, kind: str, header: str, row: str,

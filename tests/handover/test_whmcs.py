@@ -13,7 +13,7 @@ import pytest
 from handover.errors import HandoverError, RowError
 from handover.model import Customer, Cycle, Domain, Hosting, Packaging, Registrant, Registrar
 from handover.rows import KIND_ORDER, Parsed
-from handover.whmcs import NO_DUE_DATE, cycle_value, language_code, read_export, registrar_name
+from handover.whmcs import NO_DUE_DATE, language_code, read_export, registrar_name
 
 SECRET = "Hunter2-S3cr3t!"
 
@@ -274,7 +274,6 @@ def test_billing_cycles(tmp_path: Path, whmcs: str, cycle: Cycle | None) -> None
 
 
 def test_an_unknown_billing_cycle_is_an_error_on_billingcycle(tmp_path: Path) -> None:
-    assert cycle_value("Weekly") == "Weekly"
     product = _product(9, 1, "x.example", billingcycle="Weekly")
     [error] = _errors(_read(_export(tmp_path, products=[product]))["hosting"])
     assert (error.file, error.row, error.column, error.got) == ("export.json (products)", 1, "billingcycle",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,9 +25,11 @@ from typing import Any
 
 import httpx
 import icalendar
+import pexpect
 import pytest
 import sqlalchemy as sa
 
+from baton.cli.progress import SETTING
 from baton.http.app import create_app
 from baton.runtime import Runtime, build
 from baton.settings import get_settings
@@ -236,6 +240,7 @@ def test_the_calendar_as_icalendar_and_as_csv(imported: Owner, tmp_path: Path) -
     events = [(e.decoded("DTSTART"), str(e["SUMMARY"])) for e in calendar.walk("VEVENT")]
     assert events == [
         (date(2026, 3, 20), "loja-ana.com.br expires (DomainRegister)"),
+        (date(2026, 3, 20), "Last day to renew loja-ana.com.br (DomainRegister)"),  # before the notices reach
         (date(2026, 4, 30), "bianchi.it: the transfer lock ends today"),
         (date(2026, 12, 31), "Hosting h2 is paid until today (aruba)"),
         (date(2027, 1, 31), "Hosting h1 is paid until today (hostinger)"),
@@ -253,6 +258,10 @@ def test_the_calendar_as_icalendar_and_as_csv(imported: Owner, tmp_path: Path) -
         ("domain", "bianchi.it", "2027-06-30"), ("domain", "loja-ana.com.br", "2026-03-20"),
         ("domain", "xn--bcher-kva.co.id", "2027-02-01"), ("domain", "xn--strae-oqa.de", "2027-05-01"),
         ("hosting", "h1", "2027-01-31"), ("hosting", "h2", "2026-12-31")]
+    must_do = {r[2]: r[11] for r in rows}
+    assert must_do["loja-ana.com.br"] == ("renew first, by 2026-03-20 (it expires before the notices would reach "
+                                          f"its customer on {REACH}), then it can move")
+    assert must_do["xn--bcher-kva.co.id"] == "nothing: it can move now"
 
     wrong = baton("register", "calendar", "--format", "pdf")
     assert wrong.exit_code == 2
@@ -429,3 +438,77 @@ def test_a_broken_whmcs_export_is_a_clear_error_not_a_server_error(owner: Owner,
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: export.json: expected WHMCS API JSON")
     assert "(HTTP 422)" in result.stderr
+
+
+# -- issue 16: the profile's minimum, unchecked domains, WHMCS names, progress -----------------------------
+def test_a_profile_with_no_transition_or_grace_is_refused_in_one_line(owner: Owner, tmp_path: Path) -> None:
+    """act_within_days 0 would suspend and delete on the day of the notice: refused with the minimum and why."""
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps({"business": "Budi Hosting", "owner_name": "Budi", "act_within_days": 0,
+                                "grace_days": 0}))
+    result = baton("handover", "profile", path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("error: act_within_days: expected at least 14 days (customers need time to read the "
+                             "notice, open their own account and answer), got 0 (HTTP 422)\n")
+    assert json.loads(ok(baton("handover", "profile")).stdout) is None
+
+
+def test_domains_check_exits_1_when_a_domain_could_not_be_checked(imported: Owner, rdap: RdapServer) -> None:
+    """Two domains the registry does not know: each listed, the rest still reported, and exit code 1."""
+    del rdap.domains["bianchi.it"], rdap.domains["loja-ana.com.br"]
+    result = baton("domains", "check")
+    assert result.exit_code == 1, result.output
+    assert "bianchi.it: not checked: not found at the registry (RDAP 404)\n" in result.stdout
+    assert result.stdout.endswith("4 domains: 1 as in the register, 1 differ, 2 not checked\n")
+    assert baton("domains", "check", "--json").exit_code == 1
+    rdap.domains.clear()
+    assert baton("domains", "check").exit_code == 1  # none of them: the same code
+
+
+def test_whmcs_duplicates_and_unknown_clients_are_named_by_their_whmcs_field(owner: Owner, tmp_path: Path) -> None:
+    export = json.loads(json.dumps(WHMCS))
+    domains = export["domains"]["domains"]["domain"]
+    domains.append(dict(domains[0], id=3))  # bücher.co.id again
+    domains.append(dict(domains[1], id=4, domainname="nobody.com", userid=99))
+    export["domains"]["totalresults"] = 4
+    path = tmp_path / "whmcs-export.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    result = baton("register", "import", path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "  whmcs-export.json (domains), row 3, column 'domainname': expected a domain not already in this import, "
+        "got 'bücher.co.id', already on row 1\n"
+        "  whmcs-export.json (domains), row 4, column 'userid': expected the id of a customer in the export's "
+        "clients (GetClients) or already in the register, got '99', which is neither\n"
+        "error: import rejected, nothing was changed: 2 problems in 2 rows (HTTP 422)\n")
+
+
+def test_progress_stays_out_of_pipes(imported: Owner, rdap: RdapServer, tmp_path: Path) -> None:
+    """Output that is not a terminal (the test runner's, a pipe, CI) gets the report and nothing else."""
+    checked = ok(baton("domains", "check"))
+    assert "asking RDAP" not in checked.output and "\x1b[" not in checked.output
+    built = ok(baton("handover", "build", tmp_path / "requests", "--name", "Sari", "--email", "sari@example.id"))
+    assert "building the requests" not in built.output and "\x1b[" not in built.output
+    again = ok(baton("register", "import", _folder(tmp_path, "again", REGISTER)))
+    assert "uploading" not in again.output and "\x1b[" not in again.output
+
+
+def test_a_terminal_sees_progress_bars(imported: Owner, rdap: RdapServer, tmp_path: Path) -> None:
+    """The real command in a pseudo-terminal draws its bar (on standard error), then prints its report."""
+    command = str(Path(sys.executable).with_name("baton"))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    env.pop(SETTING, None)
+    for args, bar, report in (
+            (["domains", "check"], "asking RDAP", "4 domains: 3 as in the register"),
+            (["handover", "build", str(tmp_path / "requests"), "--name", "Sari", "--email", "sari@example.id"],
+             "building the requests", "files written to"),
+            (["register", "import", str(_folder(tmp_path, "again", REGISTER))], "uploading the register",
+             "domains: 0 new, 4 updated")):
+        child = pexpect.spawn(command, args, env=env, encoding="utf-8", timeout=60)
+        try:
+            child.expect_exact(bar)
+            child.expect_exact(report)
+            child.expect(pexpect.EOF)
+        finally:
+            child.close()
+        assert child.exitstatus == 0, (args, child.before)

@@ -240,7 +240,7 @@ def test_a_check_in_before_the_deadline_sends_nothing(world: World) -> None:
     assert notices.notice_status(world.engine, world.owner) == {"release": None, "notices": []}
     assert notices.printable(world.engine, world.runtime.settings, world.runtime.service.key, world.owner,
                              world.clock.now()) == []
-    assert notices.handover_data(world.engine, world.owner)["answers"] == {}
+    assert notices.handover_data(world.engine, world.owner, world.clock.now())["answers"] == {}
 
 
 def test_a_customer_id_of_the_longest_allowed_length_gets_a_notice(world: World) -> None:
@@ -380,7 +380,7 @@ def test_a_registrar_and_a_hosting_provider_of_the_same_name_keep_their_own_acco
 def test_handover_data_has_the_answers_and_no_link_or_secret(world: World, fired: dict[str, Any]) -> None:
     world.client.post(path_of(fired["budi"]), data={"read": "yes", "account:rw": "budi.santoso",
                                                     "auth_code": "toko-budi.id"})
-    data = notices.handover_data(world.engine, world.owner)
+    data = notices.handover_data(world.engine, world.owner, world.clock.now())
     assert sorted(data["answers"]) == ["budi"]
     answer = data["answers"]["budi"]
     assert set(answer) == {"customer", "read_at", "accounts", "auth_codes_for", "note", "answered_at",

@@ -1,6 +1,9 @@
 """The handover end to end, for real: import a register, fire a drill, receive the notices on an
 SMTP server on the loopback in four languages, answer two of them through the page, build the
-registrar requests and find the answered accounts in the move tickets.
+registrar requests and find the answered accounts in the move tickets; a domain still in its 60-day
+lock gets no transfer request (and the README says until when), one that expires before anything can
+be done is "renew first" in the calendar and the letter, and every date a person reads is the owner's
+(the drill runs at 00:37 on 2 March in Makassar, still 1 March in UTC).
 
 The API runs under uvicorn on 127.0.0.1 with its worker started (as ``baton serve`` runs them),
 delivering through the real SMTP sender to aiosmtpd on 127.0.0.1; the owner's side is the
@@ -36,12 +39,14 @@ from vault.recovery import Recovered, write_opened
 # The notice date. The worker's scheduler runs on real time and the service on a clock that starts
 # here: a moment in the past makes the delivery wakes fire at once, and a ten-year interval keeps
 # the switch's own next wake (on this clock) in the real future, so the worker does not spin on it.
-NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 1, 16, 37, tzinfo=UTC)  # 00:37 on 2 March in the owner's zone (UTC+8)
+ZONE = "Asia/Makassar"
 OWNER = "owner@budihosting.example"
 POLICY = {"interval": "3650d", "reminders": ["1d"], "grace": "2d",
           "stages": [{"name": "release", "after": "0d", "audience": [], "action": "release"},
                      {"name": "customers", "after": "21d", "audience": [], "action": "notify_customers"}]}
 AUTH_CODE = "Kx9-Zq7&Pw3!mB"  # an ampersand: escaped in XML, and still found nowhere else
+LOCKED_CODE = "Dm4-Locked-77"  # damai.co.id's code: in the vault, but its transfer request must wait
 LUCA_ACCOUNT = "LUCA-BIANCHI-77"
 BUDI_HOSTING_ACCOUNT = "budi.own@hostinger"
 EPP = {"epp": "urn:ietf:params:xml:ns:epp-1.0", "domain": "urn:ietf:params:xml:ns:domain-1.0"}
@@ -62,10 +67,12 @@ REGISTER = {
     "domains.csv": (
         "domain,customer,registrar,expires,registrar_account,created,statuses,registrant\n"
         "bücher.co.id,c1,pandi,2027-02-01,,2020-05-01,clientTransferProhibited,customer\n"
+        "damai.co.id,c1,pandi,2027-02-20,,2026-02-20,,customer\n"  # registered 10 days ago: locked to 21 April
         "loja-ana.com.br,c2,domainregister,2027-03-03,,2019-01-01,,customer\n"
         "Straße.de,c3,domainregister,2027-05-01,DR-RESELLER-1001,2018-04-01,clientTransferProhibited,reseller\n"
         "bianchi.it,c3,domainregister,2027-06-30,,2017-01-01,,customer\n"
         "joe-miller.com,c4,pandi,2027-08-08,,2021-01-01,,\n"
+        "joe-shop.com,c4,domainregister,2026-03-06,,2016-03-06,,\n"  # expires in four days: renew first
         "pierre.fr,c5,domainregister,2027-09-09,,,,\n"),
     "hosting.csv": (
         "id,customer,provider,paid_until,panel,plan,price,currency,cycle,packaging,account,domain\n"
@@ -95,8 +102,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "id": {"customer": "c1", "subject": "[SIMULASI] Penting: domain dan hosting Anda di Budi Hosting",
            "dates": ["1 April 2026", "1 Februari 2027"], "money": "Rp904.110", "greeting": "Budi Santoso",
            "drill": "SIMULASI"},
-    "pt": {"customer": "c2", "subject": "[SIMULAÇÃO] Importante: seus domínios e hosting contratados com "
-                                        "Budi Hosting",
+    "pt": {"customer": "c2", "subject": "[SIMULAÇÃO] Importante: seus domínios e sua hospedagem com Budi Hosting",
            "dates": ["1 de abril de 2026", "3 de março de 2027"], "money": "R$\xa0200,48", "greeting": "Ana Souza",
            "drill": "SIMULAÇÃO"},
     "it": {"customer": "c3", "subject": "[SIMULAZIONE] Importante: i suoi domini e l'hosting presso Budi Hosting",
@@ -147,7 +153,7 @@ def live(db_url: str, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.Monk
     url = f"http://127.0.0.1:{port}"
     runtime = build(settings_for(db_url, data_dir=tmp_path / "server", base_url=url, smtp_port=smtp.port,
                                  sweep_seconds=0.2), clock=TickingClock(NOW))
-    made = runtime.service.create_owner(OWNER, "correct horse battery", "Asia/Jakarta", policy=POLICY)
+    made = runtime.service.create_owner(OWNER, "correct horse battery", ZONE, policy=POLICY)
     worker = runtime.worker()  # no senders given: the real SMTP sender
     home = tmp_path / "owner"
     home.mkdir()
@@ -197,6 +203,9 @@ def _opened_vault(folder: Path) -> Path:
     compartment.put(Entry("buecher-co-id", "auth_code", "bücher.co.id transfer code",
                           {"domain": "bücher.co.id", "code": AUTH_CODE, "registrar": "PANDI Registrar"},
                           "2026-02-20T10:00:00+00:00"))
+    compartment.put(Entry("damai-co-id", "auth_code", "damai.co.id transfer code",
+                          {"domain": "damai.co.id", "code": LOCKED_CODE, "registrar": "PANDI Registrar"},
+                          "2026-02-20T10:00:00+00:00"))
     compartment.put(Entry("runbook", "note", "Runbook", {"text": "restart nginx"}, "2026-02-20T10:00:00+00:00"))
     folder.mkdir()
     return write_opened(Recovered("domains", pack(compartment), ["ana", "bruno"], True), folder)
@@ -215,11 +224,17 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
     assert imported.stdout == (
         "registrars: 2 new, 0 updated\n"
         "customers: 5 new, 0 updated\n"
-        "domains: 6 new, 0 updated\n"
+        "domains: 8 new, 0 updated\n"
         "hosting: 4 new, 0 updated\n"
         "note: customers.csv, row 5: customer c5: language 'fr' is not supported; notices to them will be in "
         "English\n")
-    assert ok(baton("register", "show")).stdout == "customers: 5\ndomains: 6\nhosting: 4\nregistrars: 2\n"
+    assert ok(baton("register", "show")).stdout == "customers: 5\ndomains: 8\nhosting: 4\nregistrars: 2\n"
+
+    # -- the calendar: joe-shop.com expires before the notices would reach Joe (the owner's 23 March) ----
+    calendar = {row["ascii"]: row for row in csv.DictReader(io.StringIO(ok(baton("register", "calendar")).stdout))}
+    assert calendar["joe-shop.com"]["must_do"] == ("renew first, by 2026-03-06 (it expires before the notices "
+                                                   "would reach its customer on 2026-03-23), then it can move")
+    assert calendar["damai.co.id"]["earliest_transfer"] == "2026-04-21"
     profile = tmp_path / "profile.yaml"
     profile.write_text(PROFILE, encoding="utf-8")
     assert ok(baton("handover", "profile", profile)).stdout == "handover profile saved\n"
@@ -275,13 +290,13 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
                                     "note": "Grazie, aspetto lo spostamento."})
         assert done.status_code == 200 and '<html lang="it">' in done.text, done.text[:500]
         assert LUCA_ACCOUNT in done.text
-        done = web.post(budi, data={"read": "yes", "auth_code": "xn--bcher-kva.co.id",
+        done = web.post(budi, data={"read": "yes", "auth_code": ["xn--bcher-kva.co.id", "damai.co.id"],
                                     "hosting:h2": BUDI_HOSTING_ACCOUNT})
         assert done.status_code == 200 and '<html lang="id">' in done.text, done.text[:500]
         assert "bücher.co.id" in done.text
 
     status = ok(baton("notices", "status")).stdout.splitlines()
-    assert re.fullmatch(r"release \d+ \(DRILL\) at 2026-03-02T08:0\d:\d\d(\.\d+)?Z", status[0]), status[0]
+    assert re.fullmatch(r"release \d+ \(DRILL\) at 2026-03-01T16:\d\d:\d\d(\.\d+)?Z", status[0]), status[0]
     assert status[1:] == ["c1\tid\tbudi@example.co.id\tanswered", "c2\tpt\tana@example.com.br\tno answer yet",
                           "c3\tit\tluca@example.it\tanswered", "c4\ten\tjoe@example.com\tno answer yet",
                           "c5\ten\tpierre@example.fr\tno answer yet"]
@@ -291,7 +306,7 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
     assert (opened / "vault.json").is_file()
     out = tmp_path / "requests"
     built = ok(baton("handover", "build", out, "--vault", opened.parent))
-    assert built.stdout.splitlines()[1:] == ["answers from 2 of 5 customers; auth codes from the vault: 1 — DRILL",
+    assert built.stdout.splitlines()[1:] == ["answers from 2 of 5 customers; auth codes from the vault: 2 — DRILL",
                                              f"start with {out / 'README.md'}; every customer's answer, note "
                                              f"and refund: {out / 'customers.csv'}"]
     files = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}
@@ -306,18 +321,21 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
         "hosting/hostinger.txt",
         "hosting/niagahoster.txt",
         "pandi/auth-code-request.txt",
+        "pandi/epp/damai.co.id-info.xml",
+        "pandi/epp/damai.co.id-unlock.xml",
         "pandi/epp/xn--bcher-kva.co.id-info.xml",
         "pandi/epp/xn--bcher-kva.co.id-transfer.xml",
         "pandi/epp/xn--bcher-kva.co.id-unlock.xml",
         "pandi/succession-letter.html",
         "pandi/succession-letter.txt",
     ]
-    assert built.stdout.startswith(f"{len(files)} files written to {out} (2 carry auth codes: keep them private)")
+    assert built.stdout.startswith(f"{len(files)} files written to {out} (3 carry auth codes: keep them private)")
 
     table = {row["customer"]: row for row in csv.DictReader(io.StringIO(files["customers.csv"].read_text()))}
     assert sorted(table) == ["c1", "c2", "c3", "c4", "c5"]
     assert table["c3"]["registrar_accounts"] == f"domainregister: {LUCA_ACCOUNT}" and table["c3"]["answered"]
-    assert table["c1"]["auth_codes_for"] == "xn--bcher-kva.co.id" and not table["c2"]["answered"]
+    assert table["c1"]["auth_codes_for"] == "damai.co.id; bücher.co.id (xn--bcher-kva.co.id)"
+    assert table["c1"]["answered"] == "2026-03-02" and not table["c2"]["answered"]  # the owner's date
     assert table["c1"]["refund"].endswith(" IDR") and table["c1"]["settlement"] == "refund"
 
     ticket = files["domainregister/move-ticket.txt"].read_text()
@@ -327,6 +345,11 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
     assert "please also change the registrant to the customer" in moving  # straße.de is in the reseller's name
     assert "loja-ana.com.br" not in moving and "pierre.fr" not in moving
     assert "- loja-ana.com.br (expires 2027-03-03)" in waiting and "- pierre.fr (expires 2027-09-09)" in waiting
+    letter = files["domainregister/succession-letter.txt"].read_text()
+    joe_shop = letter.partition("- joe-shop.com")[2].partition("\n- ")[0]
+    assert "note: renew first, before 2026-03-06\n" in joe_shop
+    assert "note: expires on 2026-03-06, before anything can be done about it on 2026-03-07: renew it first" in joe_shop
+    assert "\nDate: 2026-03-02\n" in letter  # the owner's date (UTC's is still 1 March)
     assert "DR-RESELLER-1001" in ticket
 
     request = files["pandi/auth-code-request.txt"].read_text()
@@ -341,14 +364,21 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
     assert b"DRILL" in files["pandi/epp/xn--bcher-kva.co.id-transfer.xml"].read_bytes()
     for name in ("info", "unlock"):
         _schema_valid(files[f"pandi/epp/xn--bcher-kva.co.id-{name}.xml"])
-    secret = {"pandi/epp/xn--bcher-kva.co.id-transfer.xml", "pandi/epp/xn--bcher-kva.co.id-info.xml"}
+    _schema_valid(files["pandi/epp/damai.co.id-info.xml"])
+    _schema_valid(files["pandi/epp/damai.co.id-unlock.xml"])
+    secret = {"pandi/epp/xn--bcher-kva.co.id-transfer.xml", "pandi/epp/xn--bcher-kva.co.id-info.xml",
+              "pandi/epp/damai.co.id-info.xml"}
     for name, path in files.items():
         data = path.read_bytes()
-        carries = AUTH_CODE.encode() in data or AUTH_CODE.replace("&", "&amp;").encode() in data
+        carries = any(code.encode() in data or code.replace("&", "&amp;").encode() in data
+                      for code in (AUTH_CODE, LOCKED_CODE))
         assert carries == (name in secret), name
         assert (path.stat().st_mode & 0o077 == 0) == (name in secret), name
     readme = files["README.md"].read_text()
     assert readme.startswith("# DRILL: registrar and provider requests for Budi Hosting\n")
+    assert ("- damai.co.id at PANDI Registrar: no transfer request yet: locked until 2026-04-21 (registered less "
+            "than 60 days ago); build the requests again on or after 2026-04-21\n") in readme
+    assert "bücher.co.id (xn--bcher-kva.co.id)" not in readme.partition("## Missing")[2].partition("## Files")[0]
 
     # -- the notices, printable, in the customers' languages -------------------------------------------
     printed = tmp_path / "printed"
