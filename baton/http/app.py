@@ -48,6 +48,11 @@ LINK_KINDS = frozenset(PATHS.values())  # /l/…, /v/…, /e/…: a link's page
 HOLDER_LINKS = {PATHS[p]: p for p in (Purpose.ENROL, Purpose.KEYCHECK, Purpose.DOWNLOAD)}
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser (it accepts HTML) asking outside the API; API clients keep getting problem JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
 def create_app(service: SwitchService, worker: Worker | None = None, vault: VaultService | None = None,
                builder: PackageBuilder | None = None) -> FastAPI:
     """The application; with a worker, it runs beside the API for the app's lifetime."""
@@ -137,6 +142,8 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     async def _unreadable(request: Request, exc: StarletteHTTPException) -> Response:
         """A body that cannot even be read (bytes that are not UTF-8 as JSON, a broken multipart form) is
         bad input like any other: 422 saying what was expected (FastAPI's own answer is a bare 400)."""
+        if exc.status_code in (404, 405) and _wants_page(request):
+            return _missing_page(request, exc)
         if exc.status_code != 400:
             return await http_exception_handler(request, exc)
         cause = exc.__cause__
@@ -147,6 +154,17 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
             media = request.headers.get("content-type", "").split(";")[0].strip() or "request"
             message = f"body: expected a well-formed {media} body, got one that could not be read ({exc.detail})"
         return JSONResponse({"detail": message}, status_code=422)
+
+    def _missing_page(request: Request, exc: StarletteHTTPException) -> Response:
+        """A page, in the browser's language, for an address that is not there or a method it does not answer."""
+        spoken = pagelanguage.negotiate(request.headers.get("accept-language"))
+        missing = exc.status_code == 404
+        message = pagelanguage.NO_PAGE if missing else pagelanguage.WRONG_METHOD
+        response = links.page("link_invalid", status_code=exc.status_code, why="no-page" if missing else "wrong-method",
+                              language=spoken, message=pagelanguage.translate(message, spoken))
+        response.headers.update(exc.headers or {})  # a 405 says which methods the address answers (Allow)
+        response.headers["Content-Language"] = spoken
+        return response
 
     @app.exception_handler(BatonError)
     async def _baton_error(_request: Request, exc: BatonError) -> JSONResponse:

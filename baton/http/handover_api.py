@@ -189,9 +189,12 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
                                      "X-Robots-Tag": "noindex", "Content-Language": language})
 
     @app.get("/n/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def show_notice(request: Request, token: str) -> HTMLResponse:
+    def show_notice(request: Request, token: str, answered: int = 0) -> HTMLResponse:
         def show() -> HTMLResponse:
             page = notices.show_notice(engine, handover.service.key, token, clock.now())
+            if answered and page.answer:  # where a recorded answer lands (POST, then redirect, then GET)
+                return notice_page("notice_done", page.language, business=page.context["business"],
+                                   answer=_shown_answer(page), change=f"{request.url.path}#answer")
             return notice_page("notice", page.language, **notices.page_context(page))
         return on_link(request, show)
 
@@ -207,8 +210,9 @@ def install(app: FastAPI, handover: HandoverService, as_owner: OwnerWork, caller
             if problems:
                 return notice_page("notice", page.language, status_code=422,
                                    **notices.page_context(page, typed, problems))
-            return notice_page("notice_done", page.language, business=page.context["business"],
-                               answer=_shown_answer(page))
+            # Redirect after the POST: Back or a reload never asks to send the answer again. The address is
+            # relative (this same page), so the link's token is not repeated in a header.
+            return HTMLResponse("", status_code=303, headers={"Location": "?answered=1", "Cache-Control": "no-store"})
         return await on_link_form(request, lambda: notices.show_notice(engine, handover.service.key, token,
                                                                        clock.now()), act)
 
@@ -217,9 +221,11 @@ def _shown_answer(page: "notices.NoticePage") -> dict[str, Any]:
     answer = page.answer or {}
     names = {d["ascii"]: d["name"] for d in page.context["domains"]}
     registrars = {r["id"]: r["name"] for r in page.context["registrars"]}
-    providers = {s["id"]: s["provider"] for s in page.context["services"]}
+    # A hosting service is named as its customer knows it (its provider and domain), never by its id.
+    providers = {s["id"]: f"{s['provider']} ({s['domain']})" if s.get("domain") else s["provider"]
+                 for s in page.context["services"]}
     accounts = {registrars.get(k, k): v for k, v in (answer.get("accounts") or {}).items()}
-    accounts |= {f"{providers.get(k, k)} ({k})": v for k, v in (answer.get("hosting_accounts") or {}).items()}
+    accounts |= {providers.get(k, k): v for k, v in (answer.get("hosting_accounts") or {}).items()}
     return {"read_at": answer.get("read_at"), "accounts": accounts,
             "auth_codes_for": [names.get(a, a) for a in answer.get("auth_codes_for") or []]}
 

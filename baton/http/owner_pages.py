@@ -12,88 +12,43 @@ the owner checking in by API token, CLI or a reminder's link, which have limits 
 
 import tempfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from baton.errors import BatonError, http_status
-from baton.http import policyform, websessions
+from baton.http import eventwords, owner_drill_pages, owner_people_pages, owner_policy_pages, websessions
 from baton.http.csrf import FIELD, CsrfTokens, cross_site
 from baton.http.handover_api import store_uploads
+from baton.http.ownerkit import FormRefused, OwnerKit, Page, Session, SignInFirst, countdown
+from baton.http.ownerkit import text_of as _text
 from baton.http.ratelimit import RateLimiter
-from baton.services import accounts, drills, releases
+from baton.services import accounts
 from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
 from baton.services.releases import PackageBuilder
 from baton.services.switch import SwitchService
-from baton.services.vault import LANGUAGES, ROLES, VaultService
+from baton.services.vault import VaultService
 from baton.store import auditlog
 from baton.store.engine import reading
-from baton.store.tables import audit_entries, packages
-from baton.store.tables import releases as release_rows
-from baton.timeutil import local
+from baton.store.tables import audit_entries, owners
 from handover.errors import HandoverError, ImportRejected
-from switch import PolicyError, SwitchError, new_token, policy_from_dict
+from switch import SwitchError, new_token
 
-Page = Callable[..., HTMLResponse]
 AUDIT_SHOWN = 200
 HASH_WAIT = 10.0  # seconds a sign-in waits for a free password hasher before "busy"
 SIGNIN_REFUSED = ("The email, the password or the authenticator code is not right (a code works once): "
                   "please type them again.")
 NAV = (("/", "Dashboard"), ("/timeline", "Timeline"), ("/policy", "Policy"), ("/people", "People"),
        ("/register", "Register"), ("/readiness", "Readiness"), ("/drill", "Drills"))
-
-
-@dataclass(frozen=True)
-class Session:
-    owner: accounts.Owner
-    cookie: str
-    totp: bool
-
-    def __repr__(self) -> str:
-        return f"Session(owner={self.owner.email!r}, cookie='***')"
-
-
-class SignInFirst(Exception):
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-
-class FormRefused(Exception):
-    """A POST without a valid CSRF token or from another origin."""
-
-
-def countdown(until: datetime | None, now: datetime) -> str:
-    """How long until a moment, as people say it: 'in 6 days, 4 hours', '3 hours ago'."""
-    if until is None:
-        return ""
-    seconds = int((until - now).total_seconds())
-    ahead = seconds >= 0
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in
-             ((days, "day"), (hours, "hour"), (minutes, "minute")) if n][:2] or ["less than a minute"]
-    text = ", ".join(parts)
-    return f"in {text}" if ahead else f"{text} ago"
-
-
-def field_errors(exc: Exception, fields: tuple[str, ...], default: str) -> dict[str, str]:
-    """A service error's message placed next to the field it names ('email: expected …')."""
-    message = str(exc)
-    name = message.split(":", 1)[0].strip().replace("person name", "name")
-    return {name if name in fields else default: message}
 
 
 def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: PackageBuilder,
@@ -154,16 +109,16 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
         return page(f"owner/{name}", status_code=status_code, owner=session.owner, totp=session.totp, nav=NAV,
                     active=active, csrf=csrf.token("owner", session.cookie), **context)
 
-    def local_time(moment: datetime | str | None, session: Session) -> str:
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        return local(moment, session.owner.timezone) or ""
+    kit = OwnerKit(service, signed_in, checked, view, page)
+    local_time = kit.local_time
 
     # -- sign-in ------------------------------------------------------------------------------
     def signin_page(request: Request, nonce: str, status_code: int = 200, errors: dict[str, str] | None = None,
                     email: str = "", next_path: str = "/") -> HTMLResponse:
+        with reading(service.engine) as conn:  # an empty install: the page says what comes first
+            empty = conn.execute(select(func.count()).select_from(owners)).scalar_one() == 0
         response = page("owner/signin", status_code=status_code, errors=errors or {}, email=email,
-                        next_path=next_path, csrf=csrf.token("signin", nonce))
+                        next_path=next_path, csrf=csrf.token("signin", nonce), empty=empty)
         cookie(response, nonce_name, nonce, max_age=3600, path="/signin")
         return response
 
@@ -238,14 +193,22 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
         response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True, samesite="strict")
         return response
 
+    def readable(event: dict[str, Any], who: Session) -> dict[str, Any]:
+        """A timeline row as a person reads it: the kind in words, every moment in the owner's zone."""
+        return {**event, "at_local": local_time(event["at"], who), "event": eventwords.kind_words(event["event"]),
+                "reason": eventwords.in_zone(event.get("reason") or "", who.owner.timezone)}
+
     # -- dashboard ----------------------------------------------------------------------------
     def dashboard(who: Session, status_code: int = 200, notice: str = "", error: str = "") -> HTMLResponse:
         now = service.clock.now()
         state, recent = service.overview(who.owner.id)
+        asked = state.release_request or {}
         return view(who, "dashboard", "/", status_code, view=state.to_dict(), notice=notice, error=error,
+                    release_asked=local_time(asked.get("at"), who),
+                    release_completes=local_time(asked.get("completes"), who),
                     countdown=countdown(state.deadline, now), fires_in=countdown(state.fires_at, now),
                     now_local=local_time(now, who),
-                    recent=[{**e, "at_local": local_time(e["at"], who)} for e in reversed(recent)])
+                    recent=[readable(e, who) for e in reversed(recent)])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(who: Owner, checked_in: int = 0) -> HTMLResponse:
@@ -271,63 +234,12 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                                 .where(audit_entries.c.owner_id == who.owner.id)
                                 .order_by(audit_entries.c.seq.desc()).limit(AUDIT_SHOWN)).all()
         return view(who, "timeline", "/timeline",
-                    events=[{**e, "at_local": local_time(e["at"], who)} for e in reversed(events)],
+                    events=[readable(e, who) for e in reversed(events)],
                     audit=[{"seq": r.seq, "at_local": local_time(r.at, who), "kind": r.kind,
-                            "data": ", ".join(f"{k}={v}" for k, v in sorted(r.data.items())), "hash": r.hash[:16]}
+                            "data": eventwords.in_zone(", ".join(f"{k}={v}" for k, v in sorted(r.data.items())),
+                                                       who.owner.timezone), "hash": r.hash[:16]}
                            for r in rows],
                     audit_count=count, audit_problem=str(problem) if problem else None)
-
-    # -- policy ---------------------------------------------------------------------------------
-    def policy_page(who: Session, form: policyform.PolicyForm, status_code: int = 200, saved: bool = False,
-                    previewed: bool = False) -> HTMLResponse:
-        lines: list[dict[str, Any]] = []
-        cut = False
-        if form.policy is not None and not form.errors:
-            found, cut = policyform.preview(policy_from_dict(form.policy), service.clock.now())
-            lines = [{"at_local": local_time(line.at, who), "after": countdown(line.at, service.clock.now()),
-                      "event": str(line.event.kind), "stage": line.event.stage, "reason": line.event.reason}
-                     for line in found]
-        changes = access.held_changes(who.owner.id)
-        held = next((c for c in reversed(changes) if c["kind"] == "policy"), None)
-        return view(who, "policy", "/policy", status_code, form=form, preview=lines, preview_cut=cut, saved=saved,
-                    previewed=previewed, changes=changes, held=held)
-
-    @app.get("/policy", response_class=HTMLResponse, include_in_schema=False)
-    def policy(who: Owner) -> HTMLResponse:
-        return policy_page(who, policyform.read_form(policyform.form_values(service.get_policy(who.owner.id))))
-
-    @app.post("/policy", response_class=HTMLResponse, include_in_schema=False)
-    async def save_policy(request: Request, who: Owner) -> HTMLResponse:
-        async with request.form() as submitted:
-            checked(request, who, _text(submitted.get(FIELD)))
-            typed = {name: _text(submitted.get(name)) for name in policyform.FIELDS}
-            action = submitted.get("action")
-            code = _text(submitted.get("code"))
-        form = policyform.read_form(typed, service.check_policy)
-        if form.errors:
-            return await run_in_threadpool(policy_page, who, form, 422)
-        if action != "save":
-            return await run_in_threadpool(policy_page, who, form, 200, False, True)
-        assert form.policy is not None
-
-        def save() -> HTMLResponse:
-            try:
-                if who.totp and service.hastening(who.owner.id, form.policy or {}):
-                    with service.engine.begin() as conn:  # a fresh code: a stolen session alone cannot hasten
-                        fresh = accounts.verify_totp(conn, service.key, who.owner.id, code, service.clock.now())
-                    if not fresh:
-                        return policy_page(who, policyform.PolicyForm(form.values, {"code": (
-                            "This change could make your release earlier: enter the current 6-digit code from "
-                            "your authenticator app (each code works once). Nothing was saved.")}), 422)
-                service.set_policy(who.owner.id, form.policy or {}, via="web")
-            except PolicyError as exc:
-                where = policyform.form_field(exc.field)
-                failed = policyform.PolicyForm(form.values, {where: f"{exc.field}: {exc.detail}"})
-                return policy_page(who, failed, 422)
-            except (BatonError, SwitchError) as exc:
-                return policy_page(who, policyform.PolicyForm(form.values, {"interval": str(exc)}), http_status(exc))
-            return policy_page(who, form, saved=True)
-        return await run_in_threadpool(save)
 
     @app.post("/changes/{change_id}/cancel", include_in_schema=False)
     def cancel_change(request: Request, who: Owner, change_id: int,
@@ -338,42 +250,6 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
         except BatonError as exc:
             return dashboard(who, http_status(exc), error=str(exc))
         return dashboard(who, notice=f"Cancelled: {change['what']}. It will not take effect.")
-
-    # -- people ---------------------------------------------------------------------------------
-    def people_page(who: Session, status_code: int = 200, errors: dict[str, str] | None = None,
-                    typed: dict[str, str] | None = None, notice: str = "") -> HTMLResponse:
-        return view(who, "people", "/people", status_code, people=vault.list_people(who.owner.id),
-                    errors=errors or {}, typed=typed or {"language": "en", "role": "heir"}, notice=notice,
-                    languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint)
-
-    @app.get("/people", response_class=HTMLResponse, include_in_schema=False)
-    def people(who: Owner) -> HTMLResponse:
-        return people_page(who)
-
-    @app.post("/people", response_class=HTMLResponse, include_in_schema=False)
-    def add_person(request: Request, who: Owner, name: Annotated[str, Form()] = "",
-                   display_name: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
-                   language: Annotated[str, Form()] = "en", role: Annotated[str, Form()] = "heir",
-                   csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
-        checked(request, who, csrf_token)
-        typed = {"name": name, "display_name": display_name, "email": email, "language": language, "role": role}
-        if role != "verifier" and not email.strip():
-            return people_page(who, 422, {"email": "email: a holder needs an address for the enrolment link"}, typed)
-        try:
-            vault.add_person(who.owner.id, name.strip(), display_name.strip(), email.strip() or None, language, role)
-        except BatonError as exc:
-            return people_page(who, exc.status, field_errors(exc, tuple(typed), "name"), typed)
-        sent = " An enrolment link is on its way to them." if role != "verifier" else ""
-        return people_page(who, notice=f"{name.strip()} was added.{sent}")
-
-    @app.post("/people/checks", response_class=HTMLResponse, include_in_schema=False)
-    def send_checks(request: Request, who: Owner, csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
-        checked(request, who, csrf_token)
-        try:
-            sent = vault.request_checks(who.owner.id, None, "owner", notify=True)
-        except BatonError as exc:
-            return people_page(who, exc.status, {"checks": str(exc)})
-        return people_page(who, notice=f"Key checks sent to {len(sent)} holder{'' if len(sent) == 1 else 's'}.")
 
     # -- register -------------------------------------------------------------------------------
     def register_page(who: Session, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -409,48 +285,6 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                 return await run_in_threadpool(partial(register_page, who, 422, error=str(refused)))
         return await run_in_threadpool(partial(register_page, who, report=report.to_dict()))
 
-    # -- readiness and drills -------------------------------------------------------------------
-    @app.get("/readiness", response_class=HTMLResponse, include_in_schema=False)
-    def readiness(who: Owner) -> HTMLResponse:
-        return view(who, "readiness", "/readiness", report=handover.readiness(who.owner.id),
-                    now_local=local_time(service.clock.now(), who))
-
-    def drill_page(who: Session, status_code: int = 200, report: dict[str, Any] | None = None,
-                   error: str = "") -> HTMLResponse:
-        with reading(service.engine) as conn:
-            rows = conn.execute(
-                select(release_rows.c.id, release_rows.c.created_at, func.count(packages.c.id).label("packages"))
-                .outerjoin(packages, packages.c.release_id == release_rows.c.id)
-                .where(release_rows.c.owner_id == who.owner.id, release_rows.c.drill.is_(True))
-                .group_by(release_rows.c.id, release_rows.c.created_at)
-                .order_by(release_rows.c.id.desc()).limit(50)).all()
-            listed = {r.id: conn.execute(select(packages.c.id).where(packages.c.release_id == r.id)
-                                         .order_by(packages.c.id)).scalars().all() for r in rows}
-        past = [{"id": r.id, "at_local": local_time(r.created_at, who), "packages": listed[r.id]} for r in rows]
-        return view(who, "drill", "/drill", status_code, past=past, report=report, error=error)
-
-    @app.get("/drill", response_class=HTMLResponse, include_in_schema=False)
-    def drill(who: Owner) -> HTMLResponse:
-        return drill_page(who)
-
-    @app.post("/drill", response_class=HTMLResponse, include_in_schema=False)
-    def start_drill(request: Request, who: Owner, csrf_token: Annotated[str, Form(alias=FIELD)] = "",
-                    ask_holders: Annotated[str, Form()] = "") -> HTMLResponse:
-        checked(request, who, csrf_token)
-        try:
-            report = drills.start_drill(vault, builder, who.owner.id, ask_holders == "yes")
-        except (BatonError, SwitchError) as exc:
-            return drill_page(who, http_status(exc), error=str(exc))
-        return drill_page(who, report=report)
-
-    @app.get("/drill/{release}/packages/{package}", include_in_schema=False, response_model=None)
-    def drill_package(who: Owner, release: int, package: int) -> Response:
-        try:
-            path = releases.drill_package(builder, who.owner.id, release, package, service.clock.now())
-        except BatonError as exc:
-            return page("link_invalid", status_code=exc.status, why="missing", message=str(exc))
-        return FileResponse(path, media_type="application/zip", filename=path.name)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    owner_policy_pages.install(app, kit, access)
+    owner_people_pages.install(app, kit, vault)
+    owner_drill_pages.install(app, kit, vault, builder, handover)

@@ -31,12 +31,18 @@ MAYBE_RECORDED = N_("Baton's database stopped answering while this was being sav
                     "recorded. Look again in a few minutes before you repeat it.")
 CHECKIN_MAYBE_RECORDED = N_("Baton's database stopped answering while your check-in was being saved: it may not "
                             "have been recorded. Check in again in a few minutes; a second check-in does no harm.")
+# baton.http.app: a browser asking for a page that is not there (404), or with the wrong method (405)
+NO_PAGE = N_("There is no page at this address. Check that the address was copied whole; a link in an e-mail "
+             "works as it was sent.")
+WRONG_METHOD = N_("This address answers a button on one of Baton's pages, not a link or a typed address. Go back "
+                  "to the page with the button and press it there.")
 # baton.http.bodylimit: a body over its limit (413)
 TOO_LARGE = N_("What was sent is larger than the %(limit)s this page accepts, so it was not read and nothing was "
                "saved.")
 
 REFUSALS = (
-    NOT_RECORDED, CHECKIN_NOT_RECORDED, NOT_SHOWN, MAYBE_RECORDED, CHECKIN_MAYBE_RECORDED, TOO_LARGE,
+    NOT_RECORDED, CHECKIN_NOT_RECORDED, NOT_SHOWN, MAYBE_RECORDED, CHECKIN_MAYBE_RECORDED, TOO_LARGE, NO_PAGE,
+    WRONG_METHOD,
     # baton.store.links: a link that cannot be used
     N_("This link is not known. Check that it was copied whole."),
     N_("This link was withdrawn by the owner."),

@@ -7,11 +7,13 @@ form field a problem belongs to, so the page can show it next to that field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.http import policywords
 from switch import Event, Policy, PolicyError, Scenario, policy_from_dict, simulate
 
 FIELDS = ("timezone", "mode", "interval", "schedule_every", "schedule_on", "schedule_at", "reminders", "grace",
@@ -69,13 +71,47 @@ def form_values(policy: Mapping[str, Any]) -> dict[str, str]:
 
 def read_form(form: Mapping[str, str], check: Callable[[dict[str, Any]], Policy] = policy_from_dict) -> PolicyForm:
     """Validate a submitted form with ``check`` (the core's checks by default; the service adds its
-    own); either ``policy`` is set, or ``errors`` names the fields to fix."""
+    own); either ``policy`` is set, or ``errors`` names every field to fix, in the owner's words.
+
+    The core stops at its first problem, so each problem found is set aside (its field given a
+    neutral value, or its item of a list left out) and the rest checked again, until none is left:
+    the owner sees every mistake at once, each next to its field."""
     values = {name: str(form.get(name, "")).strip() for name in FIELDS}
-    try:
-        data = _mapping(values)
-        check(data)
-    except PolicyError as exc:
-        return PolicyForm(values, {form_field(exc.field): f"{exc.field}: {exc.detail}"})
+    found: dict[str, list[str]] = {}
+    trial = dict(values)
+    for name, value in values.items():
+        if len(value) > _limit(name):
+            found[name] = [f"{_LABELS[name]}: at most {_limit(name):,} characters fit here; "
+                           f"what was typed has {len(value):,}."]
+            trial.update(_neutral(name))
+    skipped: dict[str, set[int]] = {name: set() for name in _LISTS}
+    data: dict[str, Any] | None = None
+    for _round in range(200):  # each round sets a field or an item aside: bounded by what was typed
+        listed = {name: [(i, item) for i, item in enumerate(_split(name, trial[name])) if i not in skipped[name]]
+                  for name in _LISTS}
+        try:
+            data = _mapping(trial, listed)
+            check(data)
+            break
+        except PolicyError as exc:
+            data = None
+            where, path = form_field(exc.field), exc.field
+            item = _INDEXED.match(path)
+            stuck = False
+            if where in _LISTS and item is not None and item["list"] == _LISTS[where] \
+                    and int(item["index"]) < len(listed[where]):
+                original = listed[where][int(item["index"])][0]
+                path = f"{item['list']}[{original}]{item['rest']}"
+                skipped[where].add(original)
+            else:
+                stuck = all(trial.get(k) == v for k, v in _neutral(where).items())
+                trial.update(_neutral(where))
+            found.setdefault(where, []).append(policywords.owner_words(path, exc.detail))
+            if stuck:
+                break  # a neutral value still refused: nothing more can be told apart
+    if found or data is None:
+        shown = {name: policywords.capped(value, _limit(name)) for name, value in values.items()}
+        return PolicyForm(shown, {name: "\n".join(lines) for name, lines in found.items()})
     return PolicyForm(values, policy=data)
 
 
@@ -86,11 +122,41 @@ def form_field(policy_field: str) -> str:
     return "interval"
 
 
-def _mapping(values: dict[str, str]) -> dict[str, Any]:
+# Lists typed in one field: the form field → the policy's path of its items.
+_LISTS = {"reminders": "reminders", "schedule_on": "schedule.on", "verifiers": "confirm.verifiers",
+          "stages": "stages"}
+_INDEXED = re.compile(r"^(?P<list>reminders|schedule\.on|confirm\.verifiers|stages)\[(?P<index>\d+)\](?P<rest>.*)$")
+_LABELS = {"timezone": "Time zone", "mode": "Check in", "interval": "Interval", "schedule_every": "Schedule: every",
+           "schedule_on": "Schedule: on", "schedule_at": "Schedule: at", "reminders": "Reminders before the deadline",
+           "grace": "Grace after the deadline", "grace_reminder_every": "Remind during grace every",
+           "confirm_window": "Ask verifiers for", "verifiers": "Verifiers", "quorum": "Quorum", "stages": "Stages",
+           "max_pause": "Longest pause", "request_wait": "A release request waits"}
+_LONG = ("verifiers", "stages")  # text areas, one item a line
+
+
+def _limit(name: str) -> int:
+    return 5000 if name in _LONG else policywords.ECHOED
+
+
+def _neutral(name: str) -> dict[str, str]:
+    """Values that set a wrong field aside, so the other fields can still be checked."""
+    if name in ("mode", "interval", "schedule_every", "schedule_on", "schedule_at"):
+        return {"mode": "interval", "interval": "3650d"}  # the longest: no reminder is refused because of it
+    if name == "verifiers":
+        return {"confirm_window": "", "verifiers": "", "quorum": ""}
+    return {name: {"timezone": "UTC", "grace": "0s", "confirm_window": "1d", "max_pause": "90d",
+                   "request_wait": "7d"}.get(name, "")}
+
+
+def _split(name: str, text: str) -> list[str]:
+    return _lines(text) if name in _LONG else _items(text)
+
+
+def _mapping(values: dict[str, str], listed: dict[str, list[tuple[int, str]]]) -> dict[str, Any]:
     data: dict[str, Any] = {"timezone": values["timezone"] or "UTC"}
     if values["mode"] == "schedule":
         schedule: dict[str, Any] = {"every": values["schedule_every"], "at": values["schedule_at"] or "09:00"}
-        days = _items(values["schedule_on"])
+        days = [day for _, day in listed["schedule_on"]]
         if days:
             schedule["on"] = [int(d) if d.isdigit() else d for d in days]
         data["schedule"] = schedule
@@ -98,18 +164,18 @@ def _mapping(values: dict[str, str]) -> dict[str, Any]:
         data["interval"] = values["interval"]
     else:
         raise PolicyError("interval", f"expected a check-in every interval or on a schedule, got {values['mode']!r}")
-    data["reminders"] = _items(values["reminders"])
+    data["reminders"] = [item for _, item in listed["reminders"]]
     data["grace"] = values["grace"] or "0s"
     if values["grace_reminder_every"]:
         data["grace_reminder_every"] = values["grace_reminder_every"]
     if values["confirm_window"] or values["verifiers"]:
-        confirm: dict[str, Any] = {"window": values["confirm_window"], "verifiers": _verifiers(values["verifiers"])}
+        confirm: dict[str, Any] = {"window": values["confirm_window"], "verifiers": _verifiers(listed["verifiers"])}
         if values["quorum"]:
             if not values["quorum"].isdigit():
                 raise PolicyError("confirm.quorum", f"expected a whole number of 1 or more, got {values['quorum']!r}")
             confirm["quorum"] = int(values["quorum"])
         data["confirm"] = confirm
-    data["stages"] = _stages(values["stages"])
+    data["stages"] = _stages(listed["stages"])
     data["max_pause"] = values["max_pause"] or "90d"
     data["release_request"] = {"wait": values["request_wait"] or "7d"}
     return data
@@ -119,10 +185,10 @@ def _items(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
-def _verifiers(text: str) -> list[Any]:
+def _verifiers(lines: list[tuple[int, str]]) -> list[Any]:
     """One verifier per line: ``Ana <ana@example.org>``, ``Ana, ana@example.org`` or just ``Ana``."""
     found: list[Any] = []
-    for number, line in enumerate(_lines(text), start=1):
+    for position, (_, line) in enumerate(lines):
         if "<" in line and line.endswith(">"):
             name, _, email = line[:-1].partition("<")
         elif "," in line:
@@ -131,19 +197,19 @@ def _verifiers(text: str) -> list[Any]:
             name, email = line, ""
         name, email = name.strip(), email.strip()
         if not name:
-            raise PolicyError("confirm.verifiers", f"line {number}: expected a name first, like "
+            raise PolicyError(f"confirm.verifiers[{position}]", f"expected a name first, like "
                               f"'Ana <ana@example.org>', got {line!r}")
         found.append({"name": name, "email": email} if email else name)
     return found
 
 
-def _stages(text: str) -> list[dict[str, Any]]:
+def _stages(lines: list[tuple[int, str]]) -> list[dict[str, Any]]:
     """One stage per line: ``name, after, action, audience`` — audience names separated by spaces."""
     stages = []
-    for number, line in enumerate(_lines(text), start=1):
+    for position, (_, line) in enumerate(lines):
         parts = [p.strip() for p in line.split(",")]
         if len(parts) < 2 or len(parts) > 4 or not parts[0]:
-            raise PolicyError("stages", f"line {number}: expected 'name, after, action, audience' like "
+            raise PolicyError(f"stages[{position}]", "expected 'name, after, action, audience' like "
                               f"'heirs, 0d, release', got {line!r}")
         stage: dict[str, Any] = {"name": parts[0], "after": parts[1]}
         if len(parts) > 2 and parts[2]:

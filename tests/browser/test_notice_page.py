@@ -77,10 +77,13 @@ def test_a_customer_answers_their_notice_in_indonesian(serve: Callable[..., Site
     page.goto(site.link(notice, "n"))
     assert page.get_attribute("html", "lang") == "id"
     assert page.title() == tr("Your domains and hosting with %(business)s", business="Hosting Bali")
+    assert heading(page) == page.title()  # the page opens with its h1
+    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('input:not([type])')).fontSize)")
+    assert font >= 17  # inputs a thumb can hit on a phone, not the browser's small default
     body = page.inner_text("body")
     assert tr("Dear %(name)s,", name="Budi Santoso") in body
     for msgid in ("Your domains", "Your hosting", "What to do, and by when", "Your answer"):
-        assert page.get_by_role("heading", name=tr(msgid)).is_visible()
+        assert page.get_by_role("heading", name=tr(msgid), exact=True).is_visible()
     assert english_left_in(body) == []
     assert "budi.id" in body and "toko-budi.id" in body and "dan.com" not in body
     visit.shot("notice")
@@ -107,7 +110,11 @@ def test_a_customer_answers_their_notice_in_indonesian(serve: Callable[..., Site
     account.fill("budi.santoso")
     page.get_by_role("button", name=tr("Send my answer")).click()
     assert heading(page) == tr("Thank you")
+    assert "?answered=1" in page.url  # redirected after the POST: a reload only shows
+    page.reload()
+    assert heading(page) == tr("Thank you")
     done = page.inner_text("main")
+    assert "h-budi" not in done  # the service is named as the customer knows it
     assert tr("Account at %(registrar)s: %(account)s", registrar="Rumahweb", account="budi.santoso") in done
     assert tr("Auth code asked for %(name)s", name="toko-budi.id") in done
     assert english_left_in(done) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser_support import Site, Visit, heading
+from browser_support import DESKTOP, PHONE, Site, Visit, heading
 
 
 def sign_in(site: Site, visit: Visit, shots: bool = False) -> None:
@@ -58,7 +58,7 @@ def test_the_owner_signs_in_with_totp_checks_in_and_sees_the_countdown_move(owne
     page.get_by_role("link", name="Timeline", exact=True).click()
     assert heading(page) == "Timeline"
     assert "signed and chained" in page.locator("#audit-state").inner_text()
-    assert "checkin" in page.locator("#timeline").inner_text()
+    assert "Checked in" in page.locator("#timeline").inner_text()
     visit.shot("timeline")
     visit.shot("timeline", phone=True)
 
@@ -75,19 +75,34 @@ def test_the_policy_form_shows_errors_by_their_field_and_previews_the_timeline(o
     page.get_by_role("link", name="Policy", exact=True).click()
     page.get_by_label("Reminders before the deadline").fill("7d, 45d")
     page.get_by_role("button", name="Save").click()
-    assert page.locator("#reminders-error").inner_text() == \
-        "reminders[1]: expected less than the interval (30d), got '45d'"
+    assert page.locator("#reminders-error").inner_text() == (
+        "Reminder 2 (45d) is not shorter than the interval (30d): a reminder comes that long before the deadline, "
+        "so it must be shorter than 30d.")
     assert page.get_by_label("Reminders before the deadline").input_value() == "7d, 45d"
     visit.shot("policy-error")
+    page.get_by_label("Grace after the deadline").fill("9999999d")
+    page.get_by_label("Interval", exact=True).fill("soon")
+    page.get_by_role("button", name="Save").click()  # every mistake at once, each by its field
+    # Two mistakes: a reminder cannot be weighed against an interval that is not a duration.
+    assert page.locator("#problems li").count() == 2
+    assert page.locator("#interval-error").inner_text().startswith("Interval: “soon” is not a duration.")
+    assert page.locator("#grace-error").inner_text() == (
+        "Grace after the deadline (9999999d) is too long: the most Baton accepts is 3650d (ten years).")
+    visit.shot("policy-every-error")
+    visit.shot("policy-every-error", phone=True)
+    page.get_by_label("Grace after the deadline").fill("7d")
     assert site.runtime.service.get_policy(site.owner_id)["reminders"] == ["7d", "1d"]
 
     page.get_by_label("Reminders before the deadline").fill("3d")
     page.get_by_label("Interval", exact=True).fill("14d")
-    page.get_by_role("button", name="Preview").click()
+    page.set_viewport_size(PHONE)
+    page.get_by_role("button", name="Preview").click()  # on a phone the page lands on the preview
     preview = page.locator("#preview")
-    assert "(not saved yet)" in preview.inner_text()
+    assert "(not saved yet)" in preview.inner_text() and page.url.endswith("/policy#preview")
+    assert page.evaluate("Math.abs(document.getElementById('preview').getBoundingClientRect().top)") < 5
+    page.set_viewport_size(DESKTOP)
     table = page.locator("table").last.inner_text()
-    assert "2026-01-12 10:00 CET" in table and "reminder" in table and "2026-01-15 10:00 CET" in table
+    assert "2026-01-12 10:00 CET" in table and "Reminder" in table and "2026-01-15 10:00 CET" in table
     visit.shot("policy-preview")
     visit.shot("policy-preview", phone=True)
     page.get_by_role("button", name="Save").click()
@@ -123,10 +138,17 @@ def test_people_register_readiness_and_a_drill(owner_site: Site, visit: Visit, t
     page.get_by_role("link", name="Readiness", exact=True).click()
     assert heading(page) == "Readiness"
     assert "ana" in page.locator("#findings").inner_text()  # no key yet: named with what to do
+    assert page.locator("#simulated").inner_text().startswith("Suppose the switch fired now, at 2026-01-01 10:00 CET")
     visit.shot("readiness")
+    visit.shot("readiness", phone=True)
 
     page.get_by_role("link", name="Drills", exact=True).click()
     page.get_by_role("button", name="Start a drill").click()
-    assert "the report" in page.locator("#report").inner_text()
+    report = page.locator("#report")
+    assert "Drill 1: things to fix" in report.inner_text() and report.get_attribute("class") == "warning"
     visit.shot("drill-report")
     visit.shot("drill-report", phone=True)
+    site.clock.advance(minutes=11)
+    page.get_by_role("button", name="Send ana the enrolment link again").click()  # re-sends, from the report
+    assert "A new enrolment link was sent to ana (ana@heirs.example)" in page.get_by_role("status").inner_text()
+    visit.shot("enrolment-sent-again")

@@ -43,12 +43,13 @@ def test_lines_that_cannot_be_read_name_their_line_and_nothing_else_is_flagged()
     values = form_values(policy_to_dict(policy_from_dict(WEEKLY)))
     bad_verifier = read_form({**values, "verifiers": "Ana <ana@example.org>\n<nobody@example.org>"})
     assert bad_verifier.policy is None and list(bad_verifier.errors) == ["verifiers"]
-    assert bad_verifier.errors["verifiers"].startswith("confirm.verifiers: line 2: expected a name first")
+    assert bad_verifier.errors["verifiers"] == ("Verifier on line 2: it should be a name first, like "
+                                                "'Ana <ana@example.org>', not “<nobody@example.org>”.")
     quorum = read_form({**values, "quorum": "two"})
-    assert quorum.errors == {"quorum": "confirm.quorum: expected a whole number of 1 or more, got 'two'"}
+    assert quorum.errors == {"quorum": "Quorum: it should be a whole number of 1 or more, not “two”."}
     mode = read_form({**values, "mode": "sometimes"})
-    assert mode.errors == {"interval": "interval: expected a check-in every interval or on a schedule, "
-                                       "got 'sometimes'"}
+    assert mode.errors == {"interval": "Interval: it should be a check-in every interval or on a schedule, "
+                                      "not “sometimes”."}
 
 
 def test_the_preview_runs_from_now_to_the_last_stage() -> None:

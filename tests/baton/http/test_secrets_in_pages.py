@@ -423,9 +423,13 @@ def _live(tmp: Path, keep: _Keep, attach: Callable[[], None], patch: pytest.Monk
         putu = _mailed(sender, "n", "putu@secret-life-customers.example")[-1]
         giulia = _mailed(sender, "n", "giulia@secret-life-customers.example")[-1]
         _ok(browser.get(putu))
-        _ok(browser.post(putu, data={"read": "yes", "auth_code": "putu-shop.com", "note": "please hurry"}))
+        answered = _ok(browser.post(putu, data={"read": "yes", "auth_code": "putu-shop.com", "note": "please hurry"}),
+                       303)  # then the thank-you page, by GET
+        _ok(browser.get(f"{putu}{answered.headers['location']}"))
         _ok(browser.post(giulia, data={"account:domreg": "has spaces"}), 422)
-        _ok(browser.post(giulia, data={"read": "yes", "account:domreg": "giulia.own", "hosting:h-giulia": "g@aruba"}))
+        answered = _ok(browser.post(giulia, data={"read": "yes", "account:domreg": "giulia.own",
+                                                  "hosting:h-giulia": "g@aruba"}), 303)
+        _ok(browser.get(f"{giulia}{answered.headers['location']}"))
         _ok(api.post("/api/notices/printable"))
         _ok(api.get("/api/handover/data"))
 

@@ -456,3 +456,17 @@ def test_a_drill_mails_the_owner_one_sample_per_language_and_no_customer(world: 
                          stored_links.expand(world.runtime.service.key, stored.body_text))
     sample = world.client.get(link)
     assert sample.status_code == 200
+
+
+def test_an_answer_is_redirected_to_a_page_that_names_no_internal_id(world: World, fired: dict[str, Any]) -> None:
+    """POST, then redirect, then GET: Back or a reload never sends the answer again."""
+    link = path_of(fired["budi"])
+    shown = world.client.get(link)
+    assert re.search(r"<h1>[^<]+</h1>", shown.text)  # the page has its heading
+    posted = world.client.post(link, data={"read": "yes", "hosting:h-budi": "budi@upcloud"}, follow_redirects=False)
+    assert (posted.status_code, posted.headers["location"]) == (303, "?answered=1")  # this page, relative
+    done = world.client.get(f"{link}?answered=1")
+    assert done.status_code == 200 and translated("id", "Thank you") in done.text and "budi@upcloud" in done.text
+    assert "h-budi" not in done.text and f'href="{link}#answer"' in done.text
+    assert world.client.get(f"{link}?answered=1").status_code == 200  # a reload only shows
+    assert len(world.audit("handover.answered")) == 1

@@ -287,11 +287,11 @@ def test_a_drill_reaches_customers_in_four_languages_and_their_answers_reach_the
         assert "answered" not in shown and "\tread" not in shown, shown
 
         done = web.post(luca, data={"read": "yes", "account:domainregister": LUCA_ACCOUNT,
-                                    "note": "Grazie, aspetto lo spostamento."})
+                                    "note": "Grazie, aspetto lo spostamento."}, follow_redirects=True)
         assert done.status_code == 200 and '<html lang="it">' in done.text, done.text[:500]
         assert LUCA_ACCOUNT in done.text
         done = web.post(budi, data={"read": "yes", "auth_code": ["xn--bcher-kva.co.id", "damai.co.id"],
-                                    "hosting:h2": BUDI_HOSTING_ACCOUNT})
+                                    "hosting:h2": BUDI_HOSTING_ACCOUNT}, follow_redirects=True)
         assert done.status_code == 200 and '<html lang="id">' in done.text, done.text[:500]
         assert "bücher.co.id" in done.text
 

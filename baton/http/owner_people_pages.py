@@ -1,0 +1,66 @@
+"""The owner's People page: the heirs, staff, notaries and verifiers, adding one, asking every holder to
+prove their key, and sending a holder who has not enrolled their enrolment link again."""
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse
+
+from baton.errors import BatonError
+from baton.http.csrf import FIELD
+from baton.http.ownerkit import OwnerKit, Session, field_errors
+from baton.services import enrolment
+from baton.services.vault import LANGUAGES, ROLES, VaultService
+
+
+def install(app: FastAPI, kit: OwnerKit, vault: VaultService) -> None:
+    Owner = Annotated[Session, Depends(kit.signed_in)]
+
+    def people_page(who: Session, status_code: int = 200, errors: dict[str, str] | None = None,
+                    typed: dict[str, str] | None = None, notice: str = "") -> HTMLResponse:
+        listed = [{**p, "verified_local": kit.local_time(p["verified_at"], who)}
+                  for p in vault.list_people(who.owner.id)]
+        return kit.view(who, "people", "/people", status_code, people=listed,
+                        errors=errors or {}, typed=typed or {"language": "en", "role": "heir"}, notice=notice,
+                        languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint)
+
+    @app.get("/people", response_class=HTMLResponse, include_in_schema=False)
+    def people(who: Owner) -> HTMLResponse:
+        return people_page(who)
+
+    @app.post("/people", response_class=HTMLResponse, include_in_schema=False)
+    def add_person(request: Request, who: Owner, name: Annotated[str, Form()] = "",
+                   display_name: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
+                   language: Annotated[str, Form()] = "en", role: Annotated[str, Form()] = "heir",
+                   csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
+        kit.checked(request, who, csrf_token)
+        typed = {"name": name, "display_name": display_name, "email": email, "language": language, "role": role}
+        if role != "verifier" and not email.strip():
+            return people_page(who, 422, {"email": "email: a holder needs an address for the enrolment link"}, typed)
+        try:
+            vault.add_person(who.owner.id, name.strip(), display_name.strip(), email.strip() or None, language, role)
+        except BatonError as exc:
+            return people_page(who, exc.status, field_errors(exc, tuple(typed), "name"), typed)
+        sent = " An enrolment link is on its way to them." if role != "verifier" else ""
+        return people_page(who, notice=f"{name.strip()} was added.{sent}")
+
+    @app.post("/people/checks", response_class=HTMLResponse, include_in_schema=False)
+    def send_checks(request: Request, who: Owner, csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
+        kit.checked(request, who, csrf_token)
+        try:
+            sent = vault.request_checks(who.owner.id, None, "owner", notify=True)
+        except BatonError as exc:
+            return people_page(who, exc.status, {"checks": str(exc)})
+        return people_page(who, notice=f"Key checks sent to {len(sent)} holder{'' if len(sent) == 1 else 's'}.")
+
+    @app.post("/people/{name}/enrolment", response_class=HTMLResponse, include_in_schema=False)
+    def resend_enrolment(request: Request, who: Owner, name: str,
+                         csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
+        kit.checked(request, who, csrf_token)
+        try:
+            sent = enrolment.resend_enrolment(vault, who.owner.id, name)
+        except BatonError as exc:
+            return people_page(who, exc.status, {"checks": str(exc)})
+        return people_page(who, notice=f"A new enrolment link was sent to {sent['name']} ({sent['email']}); it "
+                                       f"works until {kit.local_time(sent['expires'], who)}. Older links for "
+                                       f"{sent['name']} no longer work.")
