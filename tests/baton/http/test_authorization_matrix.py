@@ -571,6 +571,8 @@ CELLS = [
       for path in ("/", "/timeline", "/policy", "/people", "/register", "/readiness", "/drill")],
     Cell("POST", "/changes/{change_id}/cancel", "B's held change", 404,
          lambda w: _web_form(w, f"/changes/{w.b.change_id}/cancel"), web=True),
+    Cell("POST", "/people/{name}/enrolment", "B's heir wilma", 404,
+         lambda w: _web_form(w, "/people/wilma/enrolment"), web=True),
     Cell("GET", "/drill/{release}/packages/{package}", "A's own drill package", 200,
          lambda w: Call(f"/drill/{w.a.drill}/packages/{w.a.drill_packages[0]}"), web=True),
     Cell("GET", "/drill/{release}/packages/{package}", "B's drill and B's package", 404,
