@@ -24,6 +24,7 @@ from switch.machine import (
                             vote,
 )
 from switch.policy import Confirm, Policy, Stage, Verifier, policy_from_dict, policy_to_dict
+from switch.shelf import wake_after_shelf
 from switch.timeline import Scenario, parse_scenario, simulate
 from switch.tokens import hash_token, new_token
 
@@ -34,5 +35,5 @@ __all__ = [
     "format_duration", "hash_token", "iso", "new_token", "next_entry", "next_timer",
     "parse_duration", "parse_scenario", "pause", "policy_from_dict", "policy_to_dict",
     "request_release", "run_due", "simulate", "state_from_dict", "state_to_dict", "verify_chain",
-    "vote",
+    "vote", "wake_after_shelf",
 ]

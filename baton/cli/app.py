@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from baton.cli import access, server, switch
+from baton.cli import access, backup, server, switch
 from baton.cli.handover import domains_app, handover_app, notices_app, readiness_command, register_app
 from baton.cli.keys import key_app
 from baton.cli.people import keycheck_command, people_app
@@ -46,6 +46,8 @@ app.add_typer(notices_app, name="notices")
 app.command("readiness")(readiness_command)
 app.command("recover")(recover_command)
 app.command("drill")(drill_command)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.command("keycheck")(keycheck_command)
 
 

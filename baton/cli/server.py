@@ -138,23 +138,43 @@ def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision.")] =
 
 
 @audit_app.command("verify")
-def audit_verify(email: Annotated[str, typer.Option(help="The owner whose chain to check.")]) -> None:
-    """Check an owner's audit chain; exit 1 naming the first altered, removed or reordered entry."""
+def audit_verify(
+    email: Annotated[str | None, typer.Option(help="The owner whose chain to check.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Check every owner's chain.")] = False,
+) -> None:
+    """Check an owner's audit chain (or every owner's); exit 1 naming the first altered, removed or reordered
+    entry."""
+    from sqlalchemy import select
+
     from baton.services import accounts
     from baton.store import auditlog
     from baton.store.engine import reading
+    from baton.store.tables import owners
+    if (email is None) == (not every):
+        fail("expected --email ADDRESS or --all", code=2)
     runtime = open_runtime(upgrade=False)
+    broken = []
     try:
         with reading(runtime.engine) as conn:
-            found = accounts.find_owner(conn, email)
-            if found is None:
-                fail(f"no owner with the e-mail {email.strip().lower()}", code=4)
-            count, problem = auditlog.verify(conn, found.id)
+            if email is not None:
+                found = accounts.find_owner(conn, email)
+                if found is None:
+                    fail(f"no owner with the e-mail {email.strip().lower()}", code=4)
+                chosen = [(found.id, found.email)]
+            else:
+                chosen = [(r.id, r.email) for r in conn.execute(select(owners.c.id, owners.c.email)
+                                                                .order_by(owners.c.id))]
+            for owner_id, address in chosen:
+                count, problem = auditlog.verify(conn, owner_id)
+                if problem is None:
+                    typer.echo(f"audit chain of {address}: {count} entries, all intact")
+                else:
+                    typer.echo(f"error: audit chain of {address} is broken at {problem}", err=True)
+                    typer.echo(f"hint: {count} entries read; entries before {problem.seq} are intact", err=True)
+                    broken.append(address)
     finally:
         runtime.engine.dispose()
-    if problem is not None:
-        fail(f"audit chain of {found.email} is broken at {problem}",
-             hint=f"{count} entries read; entries before {problem.seq} are intact")
-    typer.echo(f"audit chain of {found.email}: {count} entries, all intact")
-
-
+    if broken:
+        raise typer.Exit(1)
+    if every:
+        typer.echo(f"{len(chosen)} owner(s), every chain intact")

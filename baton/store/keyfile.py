@@ -119,6 +119,18 @@ def _create(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def write(path: Path, key: DeploymentKey) -> None:
+    """Write a key file (a restore's): mode 0600 in a folder of mode 0700, whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.secret.hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
 def _read(path: Path) -> DeploymentKey:
     text = path.read_text(encoding="ascii").strip()
     try:

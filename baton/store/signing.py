@@ -139,3 +139,11 @@ def deployment_signer(engine: Engine, sealing: DeploymentKey) -> DeploymentSigne
                                                    deployment_keys.c.secret.notlike("sealed:%"))
                      .values(secret=sealing.seal(bytes(found.key))))
     return DeploymentSigner(found, sealing)
+
+
+def signer_in(conn: Connection, sealing: DeploymentKey) -> DeploymentSigner:
+    """The deployment key as ``conn`` sees it (rows not yet committed, as in a restore)."""
+    found = _load(conn, sealing)
+    if found is None:
+        raise LookupError("this deployment has no signing key yet")
+    return DeploymentSigner(found, sealing)
