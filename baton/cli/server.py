@@ -90,16 +90,20 @@ def totp_enable(
 
 def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
           port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
-    """Run the API and a worker in one process (SQLite by default)."""
+    """Run the API and a worker in one process (SQLite by default); links in messages follow --host and
+    --port unless BATON_BASE_URL is set."""
     import uvicorn
 
     from baton import logging_setup
     from baton.http.app import create_app
-    runtime = open_runtime()
-    settings = runtime.settings
+    settings = get_settings().listening(host, port)
+    runtime = open_runtime(settings=settings)
     application = create_app(runtime.service, runtime.worker())
     typer.echo(f"Baton {settings.base_url} — database {_safe_url(settings)}", err=True)
-    config = uvicorn.Config(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    if settings.host in ("0.0.0.0", "::") and not settings.base_url_given:
+        typer.echo("hint: links in messages point to the loopback; set BATON_BASE_URL to the address "
+                   "others reach", err=True)
+    config = uvicorn.Config(application, host=settings.host, port=settings.port, log_level="info")
     server = uvicorn.Server(config)
     logging_setup.install()  # after uvicorn configured its loggers
     server.run()
