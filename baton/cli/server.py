@@ -15,6 +15,7 @@ from baton.cli.common import client_config_path, fail, open_runtime, read_file
 from baton.errors import exit_code
 from baton.settings import Settings, get_settings
 from switch import SwitchError
+from switch.durations import kind
 
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -37,7 +38,7 @@ def init(
     data = read_file(policy) if policy else None
     if policy and not isinstance(data, dict):
         fail(f"{policy}: expected a policy object (interval, reminders, grace, stages…), "
-             f"got {type(data).__name__}", code=2)
+             f"got {kind(data)}", code=2)
     runtime = open_runtime()
     try:
         made = runtime.service.create_owner(email, password, timezone, totp=totp, policy=data)

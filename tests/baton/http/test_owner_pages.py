@@ -388,7 +388,7 @@ def test_saving_a_policy_with_verifiers_and_stages_stores_it(site: Site) -> None
     assert stored["confirm"] == {"window": "3d", "quorum": 1,
                                  "verifiers": [{"name": "Ana", "email": "ana@example.org"}, "Marco"]}
     assert [(s["name"], s["after"], s["action"], s["audience"]) for s in stored["stages"]] == [
-        ("heirs", "0s", "release", ["Ana"]), ("customers", "7d", "notify_customers", [])]
+        ("heirs", "0d", "release", ["Ana"]), ("customers", "7d", "notify_customers", [])]
     again = policy_form(client)
     assert again["verifiers"] == "Ana &lt;ana@example.org&gt;\nMarco" and again["quorum"] == "1"
 
