@@ -46,6 +46,9 @@ def init(
         fail(str(exc), code=exit_code(exc))
     view = runtime.service.status(made.owner.id)
     typer.echo(f"Owner {made.owner.email} created. Switch armed; deadline {view.to_dict()['deadline_local']}.")
+    if data is not None:
+        from baton.cli.switch import warn_about
+        warn_about(data)
     typer.echo("\nAPI token (shown once; keep it safe):")
     typer.echo(f"  {made.api_token}")
     if made.totp_secret:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from baton.cli.common import JsonFlag, call, fail, read_file, show_status
-from switch import ScenarioError, parse_scenario, simulate
+from switch import ScenarioError, SwitchError, parse_scenario, policy_from_dict, policy_warnings, simulate
 
 policy_app = typer.Typer(help="The switch policy.", no_args_is_help=True)
 channel_app = typer.Typer(help="Where the owner's alerts go besides e-mail (Apprise URLs).", no_args_is_help=True)
@@ -83,7 +83,19 @@ def policy_set(file: Annotated[Path, typer.Argument(help="Policy file (JSON or Y
                        f"Cancel it with `baton changes cancel {held[-1]['id']}`. Until then:")
         else:
             typer.echo(f"Policy saved; it counts as a check-in, so the next deadline is {view['deadline_local']}.")
+    warn_about(data)
     show_status(view, as_json)
+
+
+def warn_about(policy: object) -> None:
+    """A ``warning:`` line on standard error for each thing a valid policy still gets wrong (verifiers nobody
+    can ask); the server has accepted the policy, so one it would refuse says nothing here."""
+    try:
+        said = policy_warnings(policy_from_dict(policy))
+    except SwitchError:
+        return
+    for line in said:
+        typer.echo(f"warning: {line}", err=True)
 
 
 @channel_app.command("add")

@@ -270,3 +270,20 @@ def test_channels_are_added_listed_and_removed(server: tuple[str, Runtime], monk
     again = runner.invoke(app, ["channel", "remove", "1"])
     assert again.exit_code == 4 and "error: no channel 1 (HTTP 404)" in again.output
     assert runner.invoke(app, ["channel", "list"]).output == "no channels: alerts go by e-mail only\n"
+
+
+def test_policy_set_warns_of_a_verifier_nobody_can_ask(server: tuple[str, Runtime], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy is saved (exit 0), and standard error says which verifier has no address."""
+    url, _runtime = server
+    runner = CliRunner()
+    _init(runner)
+    monkeypatch.setenv("BATON_URL", url)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("interval: 30d\nconfirm: {window: 3d, quorum: 1, verifiers: [{name: ana, email: "
+                      "ana@example.org}, budi]}\nstages: [{name: staff, after: 0d, audience: [owner]}]\n")
+    saved = runner.invoke(app, ["policy", "set", str(policy)])
+    assert saved.exit_code == 0, saved.output
+    assert saved.stderr == ("warning: verifier budi has no e-mail address: nobody can ask them, so they can never "
+                            "answer (give one: {name: budi, email: …})\n")
+    assert saved.stdout.startswith("Policy saved;")

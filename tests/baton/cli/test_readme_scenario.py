@@ -1,4 +1,5 @@
-"""The README's ``simulate`` scenario runs as written, and a scenario missing a key is told so plainly."""
+"""The README's examples run as written (the `simulate` scenario, the policy), and a scenario missing a key
+is told so plainly."""
 
 from __future__ import annotations
 
@@ -73,3 +74,16 @@ def test_a_wrong_policy_in_a_scenario_is_said_in_plain_words(tmp_path: Path, pol
     result = CliRunner().invoke(app, ["simulate", str(scenario)])
     assert result.exit_code == 2
     assert result.output == f"error: {scenario}: {message}\n"
+
+
+def test_the_readmes_policy_example_is_valid_and_every_verifier_can_be_asked() -> None:
+    """The policy the README shows validates, and warns of nothing: each verifier has an address."""
+    import yaml
+
+    from switch import policy_from_dict, policy_warnings
+    section = README.read_text().split("A **policy** (JSON or YAML):", 1)[1]
+    found = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert found, "the README shows no policy example"
+    policy = policy_from_dict(yaml.safe_load(found.group(1)))
+    assert policy.confirm is not None and len(policy.confirm.verifiers) == 3
+    assert policy_warnings(policy) == ()
