@@ -401,7 +401,7 @@ def test_a_verifier_without_an_address_is_saved_with_a_warning_and_flagged_by_re
         client, interval="21d", confirm_window="3d", verifiers="Ana <ana@example.org>\nMarco", quorum="2"),
         "action": "save"})
     assert answer.status_code == 200 and "Saved." in answer.text
-    warning = re.search(r'<div class="notice" role="status" id="unaskable">(.*?)</div>', answer.text, re.S)
+    warning = re.search(r'<div class="warning" id="unaskable">(.*?)</div>', answer.text, re.S)
     assert warning, answer.text
     assert ("<strong>A verifier without an e-mail address:</strong> nobody can ask them, so they can never answer. "
             "Give each an address on their line, like “Marco &lt;marco@example.org&gt;”.") in warning.group(1)
