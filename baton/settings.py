@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from handover.rules import TransferRules
@@ -122,10 +122,28 @@ class Settings(BaseSettings):
     def _schemes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(scheme.lower().removesuffix("://") for scheme in value)
 
+    _base_url_derived: bool = PrivateAttr(False)  # no BATON_BASE_URL given: it follows where we listen
+
     @model_validator(mode="after")
     def _public_url(self) -> Settings:
-        self.base_url = (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        self._base_url_derived = not self.base_url.strip()
+        self.base_url = (self.base_url.strip() or local_url(self.host, self.port)).rstrip("/")
         return self
+
+    @property
+    def base_url_given(self) -> bool:
+        """Whether ``BATON_BASE_URL`` named the public address (else it is where the server listens)."""
+        return not self._base_url_derived
+
+    def listening(self, host: str | None, port: int | None) -> Settings:
+        """These settings for a server on ``host``/``port`` (``baton serve --host --port``): the links in
+        messages follow them unless ``BATON_BASE_URL`` was set, which names the public address."""
+        host, port = host or self.host, port or self.port
+        changed = self.model_copy(update={"host": host, "port": port})
+        if self._base_url_derived:
+            changed.base_url = local_url(host, port)
+        changed._base_url_derived = self._base_url_derived
+        return changed
 
     def transfer_rules(self) -> TransferRules:
         return TransferRules(self.creation_lock_days, self.transfer_lock_days, self.owner_change_lock_days,
@@ -139,6 +157,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'baton.db'}"
+
+
+def local_url(host: str, port: int) -> str:
+    """The address of a server listening on ``host``: one on every interface is reached at the loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @lru_cache(maxsize=1)

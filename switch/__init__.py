@@ -1,5 +1,6 @@
 """The dead-man's switch: policy, state machine, timeline, audit chain, tokens. Pure."""
 
+from switch.advice import policy_warnings, unaskable_verifiers
 from switch.audit import AuditEntry, ChainProblem, next_entry, verify_chain
 from switch.codec import state_from_dict, state_to_dict
 from switch.durations import format_duration, parse_duration
@@ -33,7 +34,7 @@ __all__ = [
     "PolicyError", "Scenario", "ScenarioError", "Stage", "Status", "Step", "SwitchError",
     "SwitchState", "Timer", "Verifier", "arm", "check_in", "deadline_after", "fire_moment",
     "format_duration", "hash_token", "iso", "new_token", "next_entry", "next_timer",
-    "parse_duration", "parse_scenario", "pause", "policy_from_dict", "policy_to_dict",
-    "request_release", "run_due", "simulate", "state_from_dict", "state_to_dict", "verify_chain",
-    "vote", "wake_after_shelf",
+    "parse_duration", "parse_scenario", "pause", "policy_from_dict", "policy_to_dict", "policy_warnings",
+    "request_release", "run_due", "simulate", "state_from_dict", "state_to_dict", "unaskable_verifiers",
+    "verify_chain", "vote", "wake_after_shelf",
 ]

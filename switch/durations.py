@@ -38,17 +38,43 @@ def parse_duration(text: str, maximum: timedelta = LONGEST, minimum: timedelta =
 
 
 def shown(value: object, limit: int = 40) -> str:
-    """What arrived, for a message: its repr, cut after ``limit`` characters (a line stays a line)."""
-    if isinstance(value, str) and len(value) > limit:
-        return repr(value[:limit] + "…")
-    return repr(value)
+    """What arrived, for a message, as the person wrote it rather than as Python holds it: text in quotes
+    (cut after ``limit`` characters, so a line stays a line), ``nothing`` for a missing or empty value,
+    ``true``/``false``, a number as itself, and anything else by its kind (``a list``, ``an object``)."""
+    if isinstance(value, str):
+        return repr(value[:limit] + "…") if len(value) > limit else repr(value)
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return kind(value)
+
+
+def kind(value: object) -> str:
+    """What sort of value arrived, in a person's words: nothing, true/false, a number, text, a list, an object."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "something else"
 
 
 def format_duration(delta: timedelta) -> str:
-    """A duration as people write it, in days and smaller units: ``30d``, ``1d12h`` (``0s`` for zero)."""
+    """A duration as people write it, in days and smaller units: ``30d``, ``1d12h``; zero is ``0d``, the
+    unit policies are written in (a stage ``after: 0d`` reads back as written)."""
     seconds = int(delta.total_seconds())
     if seconds == 0:
-        return "0s"
+        return "0d"
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     parts = []

@@ -32,6 +32,6 @@ class ScenarioError(SwitchError):
     """A simulation scenario is invalid; ``where`` names the place (``events[2].at``)."""
 
     def __init__(self, where: str, message: str) -> None:
-        self.where = where
+        self.where = where  # empty: the scenario as a whole (a missing key)
         self.detail = message
-        super().__init__(f"scenario `{where}`: {message}")
+        super().__init__(f"scenario `{where}`: {message}" if where else f"scenario: {message}")

@@ -12,7 +12,7 @@ from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from switch.durations import format_duration, parse_duration
+from switch.durations import format_duration, kind, parse_duration, shown
 from switch.errors import PolicyError
 from switch.schedule import WEEKDAYS, CalendarSchedule
 
@@ -87,31 +87,31 @@ def _duration(value: Any, name: str, *, allow_zero: bool = True) -> timedelta:
     except ValueError as exc:
         raise PolicyError(name, str(exc)) from None
     if not allow_zero and delta == timedelta():
-        raise PolicyError(name, f"expected a duration longer than zero, got {value!r}")
+        raise PolicyError(name, f"expected a duration longer than zero, got {shown(value)}")
     return delta
 
 
 def _timezone(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise PolicyError("timezone", f"expected an IANA time zone like Europe/Rome, got {value!r}")
+        raise PolicyError("timezone", f"expected an IANA time zone like Europe/Rome, got {shown(value)}")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise PolicyError("timezone",
-                          f"expected an IANA time zone like Europe/Rome, got {value!r}") from None
+                          f"expected an IANA time zone like Europe/Rome, got {shown(value)}") from None
     return value
 
 
 def _schedule(value: Any, timezone: str) -> CalendarSchedule:
     if not isinstance(value, Mapping):
         raise PolicyError("schedule", f"expected an object like {{\"every\": \"week\", "
-                          f"\"on\": [\"mon\"], \"at\": \"09:00\"}}, got {value!r}")
+                          f"\"on\": [\"mon\"], \"at\": \"09:00\"}}, got {shown(value)}")
     unknown = set(value) - {"every", "on", "at"}
     if unknown:
         raise PolicyError(f"schedule.{sorted(unknown)[0]}", "unknown field")
     every = value.get("every")
     if every not in ("day", "week", "month"):
-        raise PolicyError("schedule.every", f"expected day, week or month, got {every!r}")
+        raise PolicyError("schedule.every", f"expected day, week or month, got {shown(every)}")
     at_text = value.get("at", "09:00")
     try:
         at: time | None = time.fromisoformat(at_text)
@@ -120,7 +120,7 @@ def _schedule(value: Any, timezone: str) -> CalendarSchedule:
     # Hours and minutes of the owner's wall clock only: the policy's time zone would silently
     # override an offset, and policy_to_dict writes HH:MM, so seconds would not survive it.
     if at is None or at.tzinfo is not None or at.second or at.microsecond:
-        raise PolicyError("schedule.at", f"expected a time like 09:00, got {at_text!r}")
+        raise PolicyError("schedule.at", f"expected a time like 09:00, got {shown(at_text)}")
     on_raw = value.get("on", [])
     if not isinstance(on_raw, list):
         on_raw = [on_raw]
@@ -130,11 +130,11 @@ def _schedule(value: Any, timezone: str) -> CalendarSchedule:
             day = item.strip().lower() if isinstance(item, str) else ""
             if day not in WEEKDAYS and day not in WEEKDAY_NAMES:
                 raise PolicyError(f"schedule.on[{i}]",
-                                  f"expected a weekday like mon or thursday, got {item!r}")
+                                  f"expected a weekday like mon or thursday, got {shown(item)}")
             on.append(WEEKDAYS.index(day[:3]))
         elif every == "month":
             if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= 31:
-                raise PolicyError(f"schedule.on[{i}]", f"expected a day of month 1..31, got {item!r}")
+                raise PolicyError(f"schedule.on[{i}]", f"expected a day of month 1..31, got {shown(item)}")
             on.append(item)
         else:
             raise PolicyError("schedule.on", "a daily schedule takes no days")
@@ -145,14 +145,14 @@ def _schedule(value: Any, timezone: str) -> CalendarSchedule:
 
 def _confirm(value: Any) -> Confirm:
     if not isinstance(value, Mapping):
-        raise PolicyError("confirm", f"expected an object with window, verifiers and quorum, got {value!r}")
+        raise PolicyError("confirm", f"expected an object with window, verifiers and quorum, got {shown(value)}")
     unknown = set(value) - {"window", "verifiers", "quorum"}
     if unknown:
         raise PolicyError(f"confirm.{sorted(unknown)[0]}", "unknown field")
     window = _duration(value.get("window"), "confirm.window")
     raw = value.get("verifiers")
     if not isinstance(raw, list) or not raw:
-        raise PolicyError("confirm.verifiers", f"expected a list of at least one verifier, got {raw!r}")
+        raise PolicyError("confirm.verifiers", f"expected a list of at least one verifier, got {shown(raw)}")
     verifiers: list[Verifier] = []
     for i, item in enumerate(raw):
         if isinstance(item, str) and item.strip():
@@ -161,17 +161,17 @@ def _confirm(value: Any) -> Confirm:
             email = item.get("email")
             if email is not None and (not isinstance(email, str) or "@" not in email):
                 raise PolicyError(f"confirm.verifiers[{i}].email",
-                                  f"expected an e-mail address, got {email!r}")
+                                  f"expected an e-mail address, got {shown(email)}")
             verifiers.append(Verifier(item["name"].strip(), email))
         else:
             raise PolicyError(f"confirm.verifiers[{i}]",
-                              f"expected a name or {{\"name\": ..., \"email\": ...}}, got {item!r}")
+                              f"expected a name or {{\"name\": ..., \"email\": ...}}, got {shown(item)}")
     names = [v.name for v in verifiers]
     if len(set(names)) != len(names):
-        raise PolicyError("confirm.verifiers", f"expected distinct names, got {names!r}")
+        raise PolicyError("confirm.verifiers", f"expected distinct names, got {_twice(names)}")
     quorum = value.get("quorum", len(verifiers))
     if not isinstance(quorum, int) or isinstance(quorum, bool) or quorum < 1:
-        raise PolicyError("confirm.quorum", f"expected a whole number of 1 or more, got {quorum!r}")
+        raise PolicyError("confirm.quorum", f"expected a whole number of 1 or more, got {shown(quorum)}")
     if quorum > len(verifiers):
         raise PolicyError("confirm.quorum",
                           f"expected at most {len(verifiers)} (the number of verifiers), got {quorum}")
@@ -180,37 +180,43 @@ def _confirm(value: Any) -> Confirm:
 
 def _stages(value: Any) -> tuple[Stage, ...]:
     if not isinstance(value, list):
-        raise PolicyError("stages", f"expected a list of stages, got {value!r}")
+        raise PolicyError("stages", f"expected a list of stages, got {shown(value)}")
     stages: list[Stage] = []
     for i, item in enumerate(value):
         where = f"stages[{i}]"
         if not isinstance(item, Mapping):
-            raise PolicyError(where, f"expected an object with name and after, got {item!r}")
+            raise PolicyError(where, f"expected an object with name and after, got {shown(item)}")
         unknown = set(item) - {"name", "after", "audience", "action"}
         if unknown:
             raise PolicyError(f"{where}.{sorted(unknown)[0]}", "unknown field")
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise PolicyError(f"{where}.name", f"expected a stage name, got {name!r}")
+            raise PolicyError(f"{where}.name", f"expected a stage name, got {shown(name)}")
         audience = item.get("audience", [])
         if not isinstance(audience, list) or not all(isinstance(a, str) and a for a in audience):
             raise PolicyError(f"{where}.audience",
-                              f"expected a list of names or e-mail addresses, got {audience!r}")
+                              f"expected a list of names or e-mail addresses, got {shown(audience)}")
         action = item.get("action", "notify")
         if not isinstance(action, str) or not action:
-            raise PolicyError(f"{where}.action", f"expected an action name like notify, got {action!r}")
+            raise PolicyError(f"{where}.action", f"expected an action name like notify, got {shown(action)}")
         stages.append(Stage(name.strip(), _duration(item.get("after", "0d"), f"{where}.after"),
                             tuple(audience), action))
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
-        raise PolicyError("stages", f"expected distinct stage names, got {names!r}")
+        raise PolicyError("stages", f"expected distinct stage names, got {_twice(names)}")
     return tuple(sorted(stages, key=lambda s: s.after))
+
+
+def _twice(names: list[str]) -> str:
+    """The names given more than once, as a message shows them: ``'ana' twice``."""
+    counts = {name: names.count(name) for name in names}
+    return ", ".join(f"{name!r} {'twice' if n == 2 else f'{n} times'}" for name, n in counts.items() if n > 1)
 
 
 def policy_from_dict(data: Any) -> Policy:
     """Validate a policy written as a mapping; raise ``PolicyError`` naming the bad field."""
     if not isinstance(data, Mapping):
-        raise PolicyError("policy", f"expected an object, got {type(data).__name__}")
+        raise PolicyError("policy", f"expected an object (interval, reminders, grace, stages…), got {kind(data)}")
     unknown = set(data) - _KEYS
     if unknown:
         raise PolicyError(sorted(unknown)[0], "unknown field")
@@ -226,21 +232,21 @@ def policy_from_dict(data: Any) -> Policy:
         period = schedule.shortest_gap()
     raw_reminders = data.get("reminders", [])
     if not isinstance(raw_reminders, list):
-        raise PolicyError("reminders", f"expected a list of durations, got {raw_reminders!r}")
+        raise PolicyError("reminders", f"expected a list of durations, got {shown(raw_reminders)}")
     reminders = []
     for i, item in enumerate(raw_reminders):
         offset = _duration(item, f"reminders[{i}]", allow_zero=False)
         if offset >= period:
             what = "interval" if interval else "shortest gap of the schedule"
             raise PolicyError(f"reminders[{i}]", f"expected less than the {what} "
-                              f"({format_duration(period)}), got {item!r}")
+                              f"({format_duration(period)}), got {shown(item)}")
         reminders.append(offset)
     every = data.get("grace_reminder_every")
     # Absent or zero: no reminders during grace beyond the alert at the deadline.
     grace_every = None if every is None else _duration(every, "grace_reminder_every") or None
     request = data.get("release_request", {})
     if not isinstance(request, Mapping) or set(request) - {"wait"}:
-        raise PolicyError("release_request", f"expected {{\"wait\": \"7d\"}}, got {request!r}")
+        raise PolicyError("release_request", f"expected {{\"wait\": \"7d\"}}, got {shown(request)}")
     return Policy(
         timezone=timezone, interval=interval, schedule=schedule,
         reminders=tuple(sorted(set(reminders), reverse=True)),

@@ -138,18 +138,23 @@ def live_server(app: Any, port: int | None = None, log_level: str = "warning",
 
 
 @contextmanager
-def baton_serve(folder: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def baton_serve(folder: Path, *, port_on_command_line: bool = False,
+                **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real ``baton serve`` in a child process, on a free loopback port, its settings from ``env``
     (``BATON_DATABASE_URL``, ``TMPDIR``…) and run from ``folder`` (its output in ``folder/serve.log``);
-    yields its URL and the process, once it answers."""
+    yields its URL and the process, once it answers. ``port_on_command_line``: the address is given as
+    ``--host``/``--port`` and ``BATON_HOST``/``BATON_PORT`` are left unset."""
     import httpx
     port = free_port()
     environment = {**os.environ, "BATON_HOST": "127.0.0.1", "BATON_PORT": str(port),
                    "BATON_DATA_DIR": str(folder / "data"), **env}
+    command = [sys.executable, "-m", "baton.cli", "serve"]
+    if port_on_command_line:
+        del environment["BATON_HOST"], environment["BATON_PORT"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
     log = folder / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "baton.cli", "serve"], env=environment, cwd=folder,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, env=environment, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

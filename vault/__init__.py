@@ -7,6 +7,7 @@ from vault.errors import (
     CorruptShare,
     DamagedFile,
     EntryError,
+    ExcessiveWork,
     MismatchedShares,
     NotEnoughShares,
     RecipientError,
@@ -22,7 +23,8 @@ from vault.shares import SharePolicy, policy_from_dict
 
 __all__ = [
     "KINDS", "BadSignature", "Compartment", "CorruptShare", "DamagedFile", "Entry", "EntryError",
-    "MismatchedShares", "NotEnoughShares", "Package", "PackageFile", "RecipientError", "RecipientKey",
+    "ExcessiveWork", "MismatchedShares", "NotEnoughShares", "Package", "PackageFile", "RecipientError",
+    "RecipientKey",
     "Recovered", "Report", "SealedSplit", "ShareError", "SharePolicy", "VaultError", "WrongKey", "entry_from_dict",
     "pack", "parse_identities", "parse_recipient", "policy_from_dict", "recover", "seal", "unpack", "write_opened",
 ]

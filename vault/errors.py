@@ -5,6 +5,7 @@
     ├── RecipientError      a recipient or identity in an unknown or broken format
     ├── WrongKey            no identity given can open this file (or a wrong passphrase)
     ├── DamagedFile         a file that is truncated or altered (MAC or checksum named)
+    ├── ExcessiveWork       a passphrase file whose scrypt work factor is too costly to compute
     ├── BadSignature        a package whose signature does not verify
     └── ShareError          shares that cannot be combined
         ├── NotEnoughShares     fewer than the threshold ("2 of 3 shares needed")
@@ -32,6 +33,10 @@ class WrongKey(VaultError):
 
 
 class DamagedFile(VaultError):
+    pass
+
+
+class ExcessiveWork(VaultError):
     pass
 
 

@@ -14,12 +14,41 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Protocol, cast
 
 from vault import agecrypt, document, release, shares
 from vault.errors import BadSignature, MismatchedShares, ShareError, VaultError, WrongKey
 from vault.keyhistory import Rotation
 from vault.keys import Identity
 from vault.package import Package
+
+
+class Steps(Protocol):
+    """Where a long recovery reports how far it is (a progress bar on a terminal; nothing by default)."""
+
+    def describe(self, description: str, total: float | None = None, unit: str = "items") -> None: ...
+
+    def advance(self, steps: int = 1) -> None: ...
+
+
+class _Unseen:
+    def describe(self, description: str, total: float | None = None, unit: str = "items") -> None:
+        pass
+
+    def advance(self, steps: int = 1) -> None:
+        pass
+
+
+class _Counted:
+    """A binary source that tells ``steps`` how many bytes were read from it."""
+
+    def __init__(self, source: IO[bytes], steps: Steps) -> None:
+        self._source, self._steps = source, steps
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self._steps.advance(len(data))
+        return data
 
 
 @dataclass
@@ -44,7 +73,7 @@ class Report:
 
 
 def recover(packages: Sequence[Package], identities: Sequence[Identity],
-            trusted_key: bytes | None = None, fingerprint: str | None = None) -> Report:
+            trusted_key: bytes | None = None, fingerprint: str | None = None, steps: Steps | None = None) -> Report:
     """Open every compartment for which the packages and identities make a quorum.
 
     A package that fails its signature or checksums stops everything (``BadSignature`` /
@@ -52,11 +81,15 @@ def recover(packages: Sequence[Package], identities: Sequence[Identity],
     one key: with ``fingerprint`` (known from outside the packages: the holders' e-mails) or
     ``trusted_key``, that key; without either, the key the first package carries, which proves
     nothing about who made them. Compartments short of a quorum are reported in ``problems``;
-    if none opens, the first problem is raised.
+    if none opens, the first problem is raised. ``steps`` hears of each package checked and of
+    each compartment's bytes decrypted.
     """
+    steps = steps or _Unseen()
+    steps.describe("checking the packages' signatures and checksums", len(packages))
     key = trusted_key
     for package in packages:
         key = package.verify(key, fingerprint)
+        steps.advance()
     by_compartment: dict[str, list[Package]] = defaultdict(list)
     for package in packages:
         by_compartment[str(package.manifest["compartment"])].append(package)
@@ -64,7 +97,7 @@ def recover(packages: Sequence[Package], identities: Sequence[Identity],
     errors: list[VaultError] = []
     for name, group in sorted(by_compartment.items()):
         try:
-            report.opened.append(_open(name, group, identities))
+            report.opened.append(_open(name, group, identities, steps))
         except (ShareError, WrongKey) as exc:
             errors.append(exc)
             report.problems.append(f"compartment {name}: {exc}")
@@ -73,7 +106,7 @@ def recover(packages: Sequence[Package], identities: Sequence[Identity],
     return report
 
 
-def _open(name: str, packages: list[Package], identities: Sequence[Identity]) -> Recovered:
+def _open(name: str, packages: list[Package], identities: Sequence[Identity], steps: Steps) -> Recovered:
     splits = {int(p.manifest["split"]) for p in packages}
     if len(splits) > 1:
         raise MismatchedShares(f"compartment {name}: the packages come from different splits "
@@ -96,15 +129,20 @@ def _open(name: str, packages: list[Package], identities: Sequence[Identity]) ->
     master = shares.combine(labelled, policy)
     release_key = release.open_release_key(packages[0].read(packages[0].file_with_role("release-key")), master)
     out = io.BytesIO()
-    with packages[0].open_stream(packages[0].file_with_role("compartment")) as source:
-        agecrypt.decrypt_stream(source, out, [release_key], f"compartment {name}")
+    file = packages[0].file_with_role("compartment")
+    size = next((f.get("size") for f in packages[0].manifest.get("files", []) if f.get("name") == file), None)
+    steps.describe(f"decrypting compartment {name}", size if isinstance(size, int) else None, unit="bytes")
+    with packages[0].open_stream(file) as source:
+        agecrypt.decrypt_stream(cast(IO[bytes], _Counted(source, steps)), out, [release_key], f"compartment {name}")
     plaintext = out.getvalue()
     document.unpack(plaintext, f"compartment {name}")  # proves it is whole before anything is written
     return Recovered(name, plaintext, holders, bool(packages[0].manifest.get("drill")))
 
 
-def write_opened(recovered: Recovered, out_dir: Path) -> Path:
-    """Extract an opened compartment into ``out_dir/<name>``; appears whole or not at all."""
+def write_opened(recovered: Recovered, out_dir: Path, steps: Steps | None = None) -> Path:
+    """Extract an opened compartment into ``out_dir/<name>``; appears whole or not at all. ``steps`` hears
+    of each file written."""
+    steps = steps or _Unseen()
     target = out_dir / recovered.compartment
     if target.exists():
         raise FileExistsError(f"{target} exists already; choose an empty output folder")
@@ -113,13 +151,16 @@ def write_opened(recovered: Recovered, out_dir: Path) -> Path:
     staging.mkdir(parents=True, mode=0o700)
     try:
         with zipfile.ZipFile(io.BytesIO(recovered.plaintext)) as archive:
-            for member in archive.infolist():
+            members = archive.infolist()
+            steps.describe(f"writing the files of {recovered.compartment}", len(members))
+            for member in members:
                 path = (staging / member.filename).resolve()
                 if not path.is_relative_to(staging.resolve()):
                     raise BadSignature(f"compartment {recovered.compartment}: a file name leaves the folder")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as src, open(path, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
+                steps.advance()
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # no opened secrets left half-written

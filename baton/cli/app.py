@@ -11,13 +11,14 @@ import sys
 
 import typer
 
-from baton.cli import access, backup, server, switch
+from baton.cli import access, backup, helptext, server, switch
 from baton.cli.handover import domains_app, handover_app, notices_app, readiness_command, register_app
 from baton.cli.keys import key_app
 from baton.cli.people import keycheck_command, people_app
 from baton.cli.recovery import drill_command, recover_command
 from baton.cli.vault import vault_app
 
+helptext.install()
 app = typer.Typer(help="Baton: business continuity for one-person hosting and domain businesses.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.command()(server.init)

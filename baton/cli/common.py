@@ -13,7 +13,7 @@ import typer
 import yaml
 
 from baton.errors import BatonError, exit_code
-from baton.settings import get_settings
+from baton.settings import Settings, get_settings
 from vault import VaultError, keys
 
 
@@ -42,10 +42,10 @@ def read_file(path: Path) -> Any:
              f"{str(exc).splitlines()[0]}")
 
 
-def open_runtime(upgrade: bool = True) -> Any:
+def open_runtime(upgrade: bool = True, settings: Settings | None = None) -> Any:
     from baton.runtime import build
     try:
-        return build(get_settings(), upgrade=upgrade)
+        return build(settings or get_settings(), upgrade=upgrade)
     except Exception as exc:  # noqa: BLE001 - shown to the person, with the database named
         fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}",
              hint="check BATON_DATABASE_URL (default: SQLite in BATON_DATA_DIR)", code=exit_code(exc))

@@ -21,6 +21,7 @@ import typer
 
 from baton.cli.common import api_response, call, fail, read_file
 from baton.cli.progress import CountingReader, progress
+from switch.durations import kind as kind_of
 
 register_app = typer.Typer(help="The business register: customers, domains, hosting, registrars.",
                            no_args_is_help=True)
@@ -188,7 +189,7 @@ def handover_profile(file: Annotated[Path | None, typer.Argument(help="YAML or J
         return
     data = read_file(file)
     if not isinstance(data, dict):
-        fail(f"{file}: expected a mapping of profile fields, got {type(data).__name__}", code=2)
+        fail(f"{file}: expected a mapping of profile fields, got {kind_of(data)}", code=2)
     call("PUT", "/api/handover/profile", json=data)
     typer.echo("handover profile saved")
 

@@ -20,14 +20,14 @@ SETTING = "BATON_PROGRESS"
 class Bar(Protocol):
     def advance(self, steps: int = 1) -> None: ...
 
-    def describe(self, description: str, total: float | None = None) -> None: ...
+    def describe(self, description: str, total: float | None = None, unit: str = "items") -> None: ...
 
 
 class _Silent:
     def advance(self, steps: int = 1) -> None:
         pass
 
-    def describe(self, description: str, total: float | None = None) -> None:
+    def describe(self, description: str, total: float | None = None, unit: str = "items") -> None:
         pass
 
 
@@ -38,8 +38,9 @@ class _Drawn:
     def advance(self, steps: int = 1) -> None:
         self.progress.advance(self.task, steps)  # rich's Progress holds a lock: callable from worker threads
 
-    def describe(self, description: str, total: float | None = None) -> None:
-        self.progress.update(self.task, description=description, total=total, completed=0)
+    def describe(self, description: str, total: float | None = None, unit: str = "items") -> None:
+        """The same bar for the next step of the work (counted in ``unit``: items, or bytes shown as sizes)."""
+        self.progress.update(self.task, description=description, total=total, completed=0, unit=unit)
 
 
 def shown() -> bool:
@@ -71,14 +72,21 @@ def progress(description: str, total: float | None = None, *, unit: str = "items
         DownloadColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         SpinnerColumn,
         TextColumn,
         TimeRemainingColumn,
     )
-    count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), count, TimeRemainingColumn())
+    class Count(ProgressColumn):
+        """``3/10`` for items, ``1.2/4.0 GB`` for bytes: each step of the work says which it counts."""
+        sizes, items = DownloadColumn(), MofNCompleteColumn()
+
+        def render(self, task: Any) -> Any:
+            return (self.sizes if task.fields.get("unit") == "bytes" else self.items).render(task)
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), Count(), TimeRemainingColumn())
     with Progress(*columns, console=Console(file=sys.stderr, force_terminal=True), transient=True) as bar:
-        yield _Drawn(bar, bar.add_task(description, total=total))
+        yield _Drawn(bar, bar.add_task(description, total=total, unit=unit))
 
 
 class CountingReader:

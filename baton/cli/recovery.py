@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from baton.cli.common import fail, guard, identities, owner_vault
+from baton.cli.progress import progress
 from vault import VaultError, recovery, signature
 from vault.package import Package
 
@@ -37,7 +38,8 @@ def recover_into(paths: list[Path], ids: list[Any], out: Path, fingerprint: str 
     if fingerprint is None and not trust_package_key:
         raise VaultError(NO_FINGERPRINT)
     packages = [Package(p) for p in paths]
-    report = recovery.recover(packages, ids, fingerprint=fingerprint)
+    with progress("checking the packages", len(packages)) as bar:
+        report = recovery.recover(packages, ids, fingerprint=fingerprint, steps=bar)
     if fingerprint is None and warn is not None and report.signing_key is not None:
         warn(f"warning: --trust-package-key: the packages were checked only against the key they carry, "
              f"fingerprint {signature.fingerprint(report.signing_key)}; nothing proves Baton made them unless "
@@ -48,7 +50,8 @@ def recover_into(paths: list[Path], ids: list[Any], out: Path, fingerprint: str 
     lines += [audit_summary(p) for p in {str(p.manifest["compartment"]): p for p in packages}.values()]
     out.mkdir(parents=True, exist_ok=True)
     for opened in report.opened:
-        target = recovery.write_opened(opened, out)
+        with progress(f"writing the files of {opened.compartment}") as bar:
+            target = recovery.write_opened(opened, out, steps=bar)
         lines.append(f"opened {opened.compartment}{' (DRILL)' if opened.drill else ''} with the shares of "
                      f"{', '.join(opened.holders)}: {target}")
     lines += [f"not opened: {p}" for p in report.problems]
@@ -109,14 +112,18 @@ def drill_command(out: Annotated[Path, typer.Option(help="Sandbox folder for the
                   ) -> None:
     """Fire drill: a real release into a sandbox, key checks, recovery with the keys you give, a report."""
     with owner_vault() as owner:
-        report = guard(lambda: owner.json("POST", "/api/drill", json={"ask_holders": ask_holders}))
+        with progress("running the drill's release on the server"):
+            report = guard(lambda: owner.json("POST", "/api/drill", json={"ask_holders": ask_holders}))
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for p in report["packages"]:
-            response = guard(lambda p=p: owner._call("GET", f"/api/drill/{report['release']}/packages/{p['id']}"))
-            target = out / f"DRILL-{p['compartment']}-{p['holder']}.zip"
-            target.write_bytes(response.content)
-            paths.append(target)
+        with progress("downloading the DRILL packages", len(report["packages"])) as bar:
+            for p in report["packages"]:
+                response = guard(lambda p=p: owner._call("GET",
+                                                         f"/api/drill/{report['release']}/packages/{p['id']}"))
+                target = out / f"DRILL-{p['compartment']}-{p['holder']}.zip"
+                target.write_bytes(response.content)
+                paths.append(target)
+                bar.advance()
         typer.echo(f"drill {report['release']}: {len(paths)} packages in {out}")
         notices = report.get("notices") or {}
         if notices.get("notices"):

@@ -15,6 +15,7 @@ from baton.cli.common import client_config_path, fail, open_runtime, read_file
 from baton.errors import exit_code
 from baton.settings import Settings, get_settings
 from switch import SwitchError
+from switch.durations import kind
 
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -37,7 +38,7 @@ def init(
     data = read_file(policy) if policy else None
     if policy and not isinstance(data, dict):
         fail(f"{policy}: expected a policy object (interval, reminders, grace, stages…), "
-             f"got {type(data).__name__}", code=2)
+             f"got {kind(data)}", code=2)
     runtime = open_runtime()
     try:
         made = runtime.service.create_owner(email, password, timezone, totp=totp, policy=data)
@@ -45,6 +46,9 @@ def init(
         fail(str(exc), code=exit_code(exc))
     view = runtime.service.status(made.owner.id)
     typer.echo(f"Owner {made.owner.email} created. Switch armed; deadline {view.to_dict()['deadline_local']}.")
+    if data is not None:
+        from baton.cli.switch import warn_about
+        warn_about(data)
     typer.echo("\nAPI token (shown once; keep it safe):")
     typer.echo(f"  {made.api_token}")
     if made.totp_secret:
@@ -90,16 +94,20 @@ def totp_enable(
 
 def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
           port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
-    """Run the API and a worker in one process (SQLite by default)."""
+    """Run the API and a worker in one process (SQLite by default); links in messages follow --host and
+    --port unless BATON_BASE_URL is set."""
     import uvicorn
 
     from baton import logging_setup
     from baton.http.app import create_app
-    runtime = open_runtime()
-    settings = runtime.settings
+    settings = get_settings().listening(host, port)
+    runtime = open_runtime(settings=settings)
     application = create_app(runtime.service, runtime.worker())
     typer.echo(f"Baton {settings.base_url} — database {_safe_url(settings)}", err=True)
-    config = uvicorn.Config(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    if settings.host in ("0.0.0.0", "::") and not settings.base_url_given:
+        typer.echo("hint: links in messages point to the loopback; set BATON_BASE_URL to the address "
+                   "others reach", err=True)
+    config = uvicorn.Config(application, host=settings.host, port=settings.port, log_level="info")
     server = uvicorn.Server(config)
     logging_setup.install()  # after uvicorn configured its loggers
     server.run()

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from baton.cli.common import JsonFlag, call, fail, read_file, show_status
-from switch import ScenarioError, parse_scenario, simulate
+from switch import ScenarioError, SwitchError, parse_scenario, policy_from_dict, policy_warnings, simulate
 
 policy_app = typer.Typer(help="The switch policy.", no_args_is_help=True)
 channel_app = typer.Typer(help="Where the owner's alerts go besides e-mail (Apprise URLs).", no_args_is_help=True)
@@ -30,7 +30,10 @@ def simulate_command(file: Annotated[Path, typer.Argument(help="Scenario file (J
 
 def checkin(as_json: JsonFlag = False) -> None:
     """Check in: re-arms the switch and cancels any stage not yet run."""
-    show_status(call("POST", "/api/checkin"), as_json)
+    view = call("POST", "/api/checkin")
+    if not as_json:
+        typer.echo(f"Checked in at {view['last_checkin_local']}; next deadline {view['deadline_local']}.")
+    show_status(view, as_json)
 
 
 def status(as_json: JsonFlag = False) -> None:
@@ -69,16 +72,30 @@ def policy_set(file: Annotated[Path, typer.Argument(help="Policy file (JSON or Y
                as_json: JsonFlag = False) -> None:
     """Replace the policy (counts as a check-in). A policy that could make the release earlier waits a
     cooling-off, announced on every channel; `baton changes` shows and cancels it."""
-    view = call("PUT", "/api/policy", json=read_file(file))
+    data = read_file(file)
+    before = {c["id"] for c in call("GET", "/api/status").get("pending_changes") or []}
+    view = call("PUT", "/api/policy", json=data)
     if not as_json:
-        held = [c for c in view.get("pending_changes") or [] if c["kind"] == "policy"]
+        held = [c for c in view.get("pending_changes") or [] if c["kind"] == "policy" and c["id"] not in before]
         if held:
-            typer.echo(f"The new policy could make your release earlier ({'; '.join(held[-1]['reasons'])}), so it "
-                       f"waits until {held[-1]['takes_effect_local']}; you were told on every channel. "
+            typer.echo(f"Policy change held until {held[-1]['takes_effect_local']} (it could bring your release "
+                       f"earlier: {'; '.join(held[-1]['reasons'])}); you were told on every channel. "
                        f"Cancel it with `baton changes cancel {held[-1]['id']}`. Until then:")
         else:
-            typer.echo("Policy saved; it counts as a check-in:")
+            typer.echo(f"Policy saved; it counts as a check-in, so the next deadline is {view['deadline_local']}.")
+    warn_about(data)
     show_status(view, as_json)
+
+
+def warn_about(policy: object) -> None:
+    """A ``warning:`` line on standard error for each thing a valid policy still gets wrong (verifiers nobody
+    can ask); the server has accepted the policy, so one it would refuse says nothing here."""
+    try:
+        said = policy_warnings(policy_from_dict(policy))
+    except SwitchError:
+        return
+    for line in said:
+        typer.echo(f"warning: {line}", err=True)
 
 
 @channel_app.command("add")

@@ -13,7 +13,7 @@ from baton.http.csrf import FIELD
 from baton.http.ownerkit import OwnerKit, Session, countdown, text_of
 from baton.services import accounts
 from baton.services.access import OwnerAccess
-from switch import PolicyError, SwitchError, policy_from_dict
+from switch import PolicyError, SwitchError, policy_from_dict, unaskable_verifiers
 
 HASTENING_CODE = ("This change could make your release earlier: enter the current 6-digit code from your "
                   "authenticator app (each code works once). Nothing was saved.")
@@ -28,8 +28,14 @@ def install(app: FastAPI, kit: OwnerKit, access: OwnerAccess) -> None:
         lines: list[dict[str, Any]] = []
         cut = False
         now = service.clock.now()
+        unaskable: tuple[str, ...] = ()
+        short_of_quorum: tuple[int, int] | None = None
         if form.policy is not None and not form.errors:
-            found, cut = policyform.preview(policy_from_dict(form.policy), now)
+            typed = policy_from_dict(form.policy)
+            unaskable = unaskable_verifiers(typed)
+            if typed.confirm and unaskable and len(typed.confirm.verifiers) - len(unaskable) < typed.confirm.quorum:
+                short_of_quorum = (len(typed.confirm.verifiers) - len(unaskable), typed.confirm.quorum)
+            found, cut = policyform.preview(typed, now)
             lines = [{"at_local": kit.local_time(line.at, who), "after": countdown(line.at, now),
                       "event": eventwords.kind_words(str(line.event.kind)), "stage": line.event.stage,
                       "reason": eventwords.in_zone(line.event.reason, who.owner.timezone)} for line in found]
@@ -37,7 +43,8 @@ def install(app: FastAPI, kit: OwnerKit, access: OwnerAccess) -> None:
         held = next((c for c in reversed(changes) if c["kind"] == "policy"), None)
         errors = [(name, form.errors[name]) for name in (*policyform.FIELDS, "code") if name in form.errors]
         return kit.view(who, "policy", "/policy", status_code, form=form, preview=lines, preview_cut=cut, saved=saved,
-                        previewed=previewed, changes=changes, held=held, listed_errors=errors)
+                        previewed=previewed, changes=changes, held=held, listed_errors=errors,
+                        unaskable=unaskable, short_of_quorum=short_of_quorum)
 
     @app.get("/policy", response_class=HTMLResponse, include_in_schema=False)
     def policy(who: Owner) -> HTMLResponse:

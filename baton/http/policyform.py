@@ -58,7 +58,7 @@ def form_values(policy: Mapping[str, Any]) -> dict[str, str]:
         "schedule_on": ", ".join(str(d) for d in schedule.get("on", [])),
         "schedule_at": schedule.get("at", ""),
         "reminders": ", ".join(policy.get("reminders", [])),
-        "grace": policy.get("grace", "0s"),
+        "grace": policy.get("grace", "0d"),
         "grace_reminder_every": policy.get("grace_reminder_every", ""),
         "confirm_window": confirm.get("window", ""),
         "verifiers": "\n".join(verifiers),
@@ -144,7 +144,7 @@ def _neutral(name: str) -> dict[str, str]:
         return {"mode": "interval", "interval": "3650d"}  # the longest: no reminder is refused because of it
     if name == "verifiers":
         return {"confirm_window": "", "verifiers": "", "quorum": ""}
-    return {name: {"timezone": "UTC", "grace": "0s", "confirm_window": "1d", "max_pause": "90d",
+    return {name: {"timezone": "UTC", "grace": "0d", "confirm_window": "1d", "max_pause": "90d",
                    "request_wait": "7d"}.get(name, "")}
 
 
@@ -165,7 +165,7 @@ def _mapping(values: dict[str, str], listed: dict[str, list[tuple[int, str]]]) -
     else:
         raise PolicyError("interval", f"expected a check-in every interval or on a schedule, got {values['mode']!r}")
     data["reminders"] = [item for _, item in listed["reminders"]]
-    data["grace"] = values["grace"] or "0s"
+    data["grace"] = values["grace"] or "0d"
     if values["grace_reminder_every"]:
         data["grace_reminder_every"] = values["grace_reminder_every"]
     if values["confirm_window"] or values["verifiers"]:

@@ -20,7 +20,7 @@ from baton.services.vault import VaultService
 from baton.store import auditlog
 from baton.store.engine import reading
 from baton.store.tables import owners, releases, switches
-from switch import iso, policy_from_dict
+from switch import iso, policy_from_dict, unaskable_verifiers
 
 
 def readiness(vault: VaultService, owner_id: int) -> list[dict[str, str]]:
@@ -66,7 +66,13 @@ def readiness(vault: VaultService, owner_id: int) -> list[dict[str, str]]:
     with reading(vault.engine) as conn:
         row = conn.execute(select(switches.c.policy).where(switches.c.owner_id == owner_id)).first()
     if row is not None:
-        stages = [s for s in policy_from_dict(row.policy).stages if s.action == "release"]
+        policy = policy_from_dict(row.policy)
+        for name in unaskable_verifiers(policy):
+            found.append({"what": f"verifier {name} in the policy has no e-mail address: nobody can ask them, so "
+                                  "they can never answer",
+                          "fix": f"give them one in the policy ({{name: {name}, email: …}}, or on the policy "
+                                 f"page: {name} <address>)"})
+        stages = [s for s in policy.stages if s.action == "release"]
         if not stages:
             found.append({"what": "no stage of the switch has the action release: nothing would be released",
                           "fix": "add a stage such as {name: release, after: 0d, audience: [], action: release}"})

@@ -38,6 +38,7 @@ from handover.model import (
 )
 from handover.names import DomainName
 from handover.rows import KIND_ORDER, Parsed
+from switch.durations import kind
 
 BATCH = 1000
 MAX_REPORTED = 1000  # errors listed in full; beyond this, counted
@@ -272,7 +273,7 @@ def profile_to_dict(profile: HandoverProfile) -> dict[str, Any]:
 def profile_from_dict(data: Any) -> HandoverProfile:
     """A profile from JSON, or ``ValueError`` naming the field that is wrong."""
     if not isinstance(data, dict):
-        raise ValueError(f"profile: expected an object with business, owner_name, …, got {type(data).__name__}")
+        raise ValueError(f"profile: expected an object with business, owner_name, …, got {kind(data)}")
 
     def text(name: str, default: str | None = None) -> str:
         value = data.get(name, default)

@@ -152,3 +152,23 @@ def test_people_register_readiness_and_a_drill(owner_site: Site, visit: Visit, t
     page.get_by_role("button", name="Send ana the enrolment link again").click()  # re-sends, from the report
     assert "A new enrolment link was sent to ana (ana@heirs.example)" in page.get_by_role("status").inner_text()
     visit.shot("enrolment-sent-again")
+
+
+def test_a_verifier_without_an_address_is_saved_with_a_warning_on_the_policy_page(owner_site: Site,
+                                                                                  visit: Visit) -> None:
+    """Saving verifiers one of whom has no e-mail: saved, and the page says who cannot be asked and why."""
+    site, page = owner_site, visit.page
+    sign_in(site, visit)
+    page.get_by_role("link", name="Policy", exact=True).click()
+    page.get_by_label("Ask verifiers for").fill("3d")
+    page.get_by_label("Verifiers", exact=True).fill("Ana <ana@example.org>\nMarco")
+    page.get_by_label("Quorum").fill("1")
+    page.get_by_role("button", name="Save").click()
+    assert "Saved." in page.get_by_role("status").inner_text()
+    warning = page.locator("#unaskable")
+    assert warning.inner_text().startswith("A verifier without an e-mail address: nobody can ask them")
+    assert warning.locator("li").all_inner_texts() == ["Marco"]
+    visit.shot("policy-verifier-without-address")
+    visit.shot("policy-verifier-without-address", phone=True)
+    stored = site.runtime.service.get_policy(site.owner_id)
+    assert stored["confirm"]["verifiers"] == [{"name": "Ana", "email": "ana@example.org"}, "Marco"]

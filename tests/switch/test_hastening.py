@@ -57,7 +57,7 @@ def test_each_kind_of_hastening_change_is_named() -> None:
         "a new stage 'leak' (release, 30d after firing)": policy(
             stages=[*BASE["stages"], {"name": "leak", "after": "30d", "audience": ["x@example.net"],
                                       "action": "release"}]),
-        "stage 'family' runs 0s after firing instead of 14d": policy(
+        "stage 'family' runs 0d after firing instead of 14d": policy(
             stages=[BASE["stages"][0], {**BASE["stages"][1], "after": "0d"}]),
         "stage 'family' reaches more people: thief@example.net": policy(
             stages=[BASE["stages"][0], {**BASE["stages"][1], "audience": ["budi", "thief@example.net"]}]),

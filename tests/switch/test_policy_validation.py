@@ -63,7 +63,7 @@ INVALID = [
                  "policy field `confirm.quorum`: expected a whole number of 1 or more, got 0",
                  id="quorum-zero"),
     pytest.param({**BASE, "confirm": {"window": "3d", "verifiers": ["ana", "ana"]}},
-                 "policy field `confirm.verifiers`: expected distinct names, got ['ana', 'ana']",
+                 "policy field `confirm.verifiers`: expected distinct names, got 'ana' twice",
                  id="duplicate-verifiers"),
     pytest.param({**BASE, "intervall": "30d"},
                  "policy field `intervall`: unknown field",
@@ -81,7 +81,7 @@ INVALID = [
                  "policy field `interval`: expected exactly one of interval or schedule",
                  id="neither-interval-nor-schedule"),
     pytest.param({**BASE, "stages": [{"name": "staff", "after": "0d"}, {"name": "staff", "after": "14d"}]},
-                 "policy field `stages`: expected distinct stage names, got ['staff', 'staff']",
+                 "policy field `stages`: expected distinct stage names, got 'staff' twice",
                  id="duplicate-stage-names"),
     pytest.param({**_without("interval"), "schedule": {"every": "month", "on": [32]}},
                  "policy field `schedule.on[0]`: expected a day of month 1..31, got 32",
@@ -93,7 +93,7 @@ INVALID = [
                  "policy field `schedule.at`: expected a time like 09:00, got '09:00:30'",
                  id="schedule-time-with-seconds"),
     pytest.param([BASE],
-                 "policy field `policy`: expected an object, got list",
+                 "policy field `policy`: expected an object (interval, reminders, grace, stages…), got a list",
                  id="not-an-object"),
 ]
 

@@ -119,7 +119,17 @@ def _free_port() -> int:
 @pytest.fixture
 def server(env: Path) -> Iterator[tuple[str, Runtime]]:
     """The API served by uvicorn on 127.0.0.1, in a thread."""
-    runtime = build(settings_for(f"sqlite:///{env}/baton.db"))
+    yield from _serve(env)
+
+
+@pytest.fixture
+def cooling_server(env: Path) -> Iterator[tuple[str, Runtime]]:
+    """The same, with the 72-hour cooling-off of changes that could hasten a release."""
+    yield from _serve(env, cooling_off_hours=72)
+
+
+def _serve(env: Path, **settings: object) -> Iterator[tuple[str, Runtime]]:
+    runtime = build(settings_for(f"sqlite:///{env}/baton.db", **settings))
     port = _free_port()
     config = uvicorn.Config(create_app(runtime.service), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
@@ -150,6 +160,51 @@ def test_status_and_checkin_talk_to_the_server(server: tuple[str, Runtime],
     owner = runtime.service.authenticate(token)
     assert owner is not None
     assert [e["event"] for e in runtime.service.timeline(owner)] == ["checkin"]
+
+
+def test_checkin_says_what_it_did_before_the_status(server: tuple[str, Runtime],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``baton checkin`` opens with one line: when it checked in (local time) and the next deadline."""
+    url, _runtime = server
+    runner = CliRunner()
+    _init(runner)
+    monkeypatch.setenv("BATON_URL", url)
+    done = runner.invoke(app, ["checkin"])
+    assert done.exit_code == 0, done.output
+    first, second = done.output.splitlines()[:2]
+    view = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    assert first == f"Checked in at {view['last_checkin_local']}; next deadline {view['deadline_local']}."
+    assert second == "status:         armed"
+
+
+def test_policy_set_says_saved_or_held_before_the_status(cooling_server: tuple[str, Runtime], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy that cannot hasten a release: "Policy saved" with the next deadline; one that could: held until
+    when and why; a `0d` stage reads back as `0d`."""
+    url, _runtime = cooling_server
+    runner = CliRunner()
+    _init(runner)
+    monkeypatch.setenv("BATON_URL", url)
+    current = json.loads(runner.invoke(app, ["policy", "show"]).output)
+    assert current["stages"][0]["after"] == "0d"  # the default's stage, shown back as it was written
+    slower = tmp_path / "slower.json"
+    slower.write_text(json.dumps({**current, "interval": "40d"}))
+    saved = runner.invoke(app, ["policy", "set", str(slower)])
+    assert saved.exit_code == 0, saved.output
+    view = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    assert saved.output.splitlines()[0] == (f"Policy saved; it counts as a check-in, so the next deadline is "
+                                            f"{view['deadline_local']}.")
+    sooner = tmp_path / "sooner.json"
+    sooner.write_text(json.dumps({**current, "interval": "10d"}))
+    held = runner.invoke(app, ["policy", "set", str(sooner)])
+    assert held.exit_code == 0, held.output
+    change = json.loads(runner.invoke(app, ["status", "--json"]).output)["pending_changes"][0]
+    assert held.output.splitlines()[0] == (
+        f"Policy change held until {change['takes_effect_local']} (it could bring your release earlier: "
+        f"{'; '.join(change['reasons'])}); you were told on every channel. Cancel it with "
+        f"`baton changes cancel {change['id']}`. Until then:")
+    again = runner.invoke(app, ["policy", "set", str(slower)])
+    assert again.output.splitlines()[0].startswith("Policy saved; it counts as a check-in"), again.output
 
 
 def test_a_wrong_token_fails_with_a_clear_error(server: tuple[str, Runtime],
@@ -215,3 +270,20 @@ def test_channels_are_added_listed_and_removed(server: tuple[str, Runtime], monk
     again = runner.invoke(app, ["channel", "remove", "1"])
     assert again.exit_code == 4 and "error: no channel 1 (HTTP 404)" in again.output
     assert runner.invoke(app, ["channel", "list"]).output == "no channels: alerts go by e-mail only\n"
+
+
+def test_policy_set_warns_of_a_verifier_nobody_can_ask(server: tuple[str, Runtime], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy is saved (exit 0), and standard error says which verifier has no address."""
+    url, _runtime = server
+    runner = CliRunner()
+    _init(runner)
+    monkeypatch.setenv("BATON_URL", url)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("interval: 30d\nconfirm: {window: 3d, quorum: 1, verifiers: [{name: ana, email: "
+                      "ana@example.org}, budi]}\nstages: [{name: staff, after: 0d, audience: [owner]}]\n")
+    saved = runner.invoke(app, ["policy", "set", str(policy)])
+    assert saved.exit_code == 0, saved.output
+    assert saved.stderr == ("warning: verifier budi has no e-mail address: nobody can ask them, so they can never "
+                            "answer (give one: {name: budi, email: …})\n")
+    assert saved.stdout.startswith("Policy saved;")

@@ -603,3 +603,40 @@ def test_a_refused_recovery_leaves_no_opened_files_behind(refused_recovery: tupl
     """The refusal leaves nothing of the opened compartment (its secrets in clear) in the folder."""
     _result, out = refused_recovery
     assert sorted(p.name for p in out.iterdir()) == ["operations"]
+
+
+# -- progress (issue 16): quiet where output is not a terminal, drawn when asked ---------------------------------
+def test_a_drill_and_a_recovery_draw_no_progress_into_a_pipe(drilled: Drilled, tmp_path: Path) -> None:
+    """The test runner's output is no terminal: the drill and recover write their report and no bar at all."""
+    assert "\x1b[" not in drilled.result.stderr and "downloading" not in drilled.result.stderr
+    result = ok(_recover(drilled, *drilled.packages, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
+                         "--out", tmp_path / "opened"))
+    assert result.stderr == ""
+
+
+def test_progress_always_shows_each_step_of_a_recovery(drilled: Drilled, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """BATON_PROGRESS=always: checking, decrypting (in bytes) and writing the files are drawn on standard error;
+    standard output is the same report as in a pipe."""
+    monkeypatch.setenv("BATON_PROGRESS", "always")
+    result = ok(_recover(drilled, *drilled.packages, "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"],
+                         "--out", tmp_path / "opened"))
+    assert "checking the packages" in result.stderr
+    assert "decrypting compartment operations" in result.stderr
+    assert re.search(r"\d+(\.\d+)?/\d+(\.\d+)? (bytes|kB|MB)", result.stderr), result.stderr
+    assert "writing the files of operations" in result.stderr
+    assert "\x1b[" not in result.stdout and result.stdout.splitlines()[-1] == (
+        f"opened operations (DRILL) with the shares of ana, bruno: {tmp_path / 'opened' / 'operations'}")
+
+
+def test_progress_always_shows_a_drills_steps(drilled: Drilled, served: Served, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """BATON_PROGRESS=always: the drill's release on the server, the downloads and the recovery are drawn."""
+    _use(monkeypatch, served, drilled.owner)
+    monkeypatch.setenv("BATON_PROGRESS", "always")
+    result = baton("drill", "--out", tmp_path / "again", "-i", drilled.keys["ana"], "-i", drilled.keys["bruno"])
+    assert result.exit_code == 1, result.output  # carla's key is still unverified
+    for step in ("running the drill's release on the server", "downloading the DRILL packages",
+                 "decrypting compartment operations", "writing the files of operations"):
+        assert step in result.stderr, (step, result.stderr[-2000:])
+    assert "\x1b[" not in result.stdout

@@ -388,9 +388,33 @@ def test_saving_a_policy_with_verifiers_and_stages_stores_it(site: Site) -> None
     assert stored["confirm"] == {"window": "3d", "quorum": 1,
                                  "verifiers": [{"name": "Ana", "email": "ana@example.org"}, "Marco"]}
     assert [(s["name"], s["after"], s["action"], s["audience"]) for s in stored["stages"]] == [
-        ("heirs", "0s", "release", ["Ana"]), ("customers", "7d", "notify_customers", [])]
+        ("heirs", "0d", "release", ["Ana"]), ("customers", "7d", "notify_customers", [])]
     again = policy_form(client)
     assert again["verifiers"] == "Ana &lt;ana@example.org&gt;\nMarco" and again["quorum"] == "1"
+
+
+def test_a_verifier_without_an_address_is_saved_with_a_warning_and_flagged_by_readiness(site: Site) -> None:
+    """Marco has no e-mail: the policy saves, the page says nobody can ask him (and, with a quorum of 2 and one
+    address, that answers can never fire early); readiness lists him until he has an address."""
+    client = site.signed_in()
+    answer = post(client, "/policy", "/policy", {**policy_form(
+        client, interval="21d", confirm_window="3d", verifiers="Ana <ana@example.org>\nMarco", quorum="2"),
+        "action": "save"})
+    assert answer.status_code == 200 and "Saved." in answer.text
+    warning = re.search(r'<div class="warning" id="unaskable">(.*?)</div>', answer.text, re.S)
+    assert warning, answer.text
+    assert ("<strong>A verifier without an e-mail address:</strong> nobody can ask them, so they can never answer. "
+            "Give each an address on their line, like “Marco &lt;marco@example.org&gt;”.") in warning.group(1)
+    assert "<li>Marco</li>" in warning.group(1)
+    assert ("Only 1 can be asked, fewer than the quorum of 2: their answers can never fire the switch early; it "
+            "fires when the window ends.") in warning.group(1)
+    assert 'id="unaskable"' in client.get("/policy").text  # still said while the policy has it
+    assert "verifier Marco in the policy has no e-mail address" in client.get("/readiness").text
+    fixed = post(client, "/policy", "/policy", {**policy_form(
+        client, interval="21d", confirm_window="3d", verifiers="Ana <ana@example.org>\nMarco <m@example.org>",
+        quorum="2"), "action": "save"})
+    assert "Saved." in fixed.text and 'id="unaskable"' not in fixed.text
+    assert "verifier Marco" not in client.get("/readiness").text
 
 
 def test_a_stage_line_that_cannot_be_read_says_what_was_expected(site: Site) -> None:
