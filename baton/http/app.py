@@ -21,8 +21,10 @@ from baton.http import (
     access_api,
     bodylimit,
     handover_api,
+    health,
     holder_pages,
     link_pages,
+    metrics,
     outage,
     owner_pages,
     pagelanguage,
@@ -174,9 +176,8 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     @app.exception_handler(SwitchError)
     async def _switch_error(_request: Request, exc: SwitchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=http_status(exc))
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    health.install(app, service)
+    metrics.install(app, service)
     switch_api.install(app, service, auth)
     access = OwnerAccess(service)
     access_api.install(app, access, auth)
