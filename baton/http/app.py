@@ -189,3 +189,12 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link, links.on_link_form)
     owner_pages.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)
     return app
+
+
+def api_from_settings() -> FastAPI:
+    """The API and pages without a worker, built from the settings: the factory each of uvicorn's
+    worker processes calls (``baton serve --workers N``, ``baton api --workers N``). The process
+    that starts them has migrated the database; this one only checks the revision."""
+    from baton.runtime import build
+    from baton.settings import get_settings
+    return create_app(build(get_settings(), upgrade=False).service)
