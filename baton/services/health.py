@@ -64,7 +64,7 @@ class WorkerSeen:
         age = self.age
         return {"last_run": iso(self.last_beat) if self.last_beat else None,
                 "seconds_ago": None if age is None else round(age, 1), "running": self.running,
-                "stale_after_seconds": self.stale_after}
+                "stale_after_seconds": self.stale_after, "said": self.sentence()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,12 @@ class Health:
 
 def worker_seen(conn: Connection, settings: Settings, now: datetime) -> WorkerSeen:
     return WorkerSeen(heartbeats.newest(conn), now, settings.heartbeat_stale())
+
+
+def worker_report(engine: Engine, settings: Settings, now: datetime) -> WorkerSeen:
+    """When a worker last ran, for the dashboard and ``baton status`` (the database must answer)."""
+    with reading(engine) as conn:
+        return worker_seen(conn, settings, now)
 
 
 def check(engine: Engine, settings: Settings, now: datetime) -> Health:
