@@ -23,7 +23,8 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything a deployment can set; the defaults run on one machine with SQLite."""
 
-    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore")
+    # A refused value is never echoed: settings hold passwords, the ping URL's check and the metrics token.
+    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = default_data_dir()
     key_file: Path | None = None  # the deployment's secret key, outside the database; default data_dir/deployment.key
