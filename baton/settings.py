@@ -23,7 +23,8 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything a deployment can set; the defaults run on one machine with SQLite."""
 
-    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore")
+    # A refused value is never echoed: settings hold passwords, the ping URL's check and the metrics token.
+    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = default_data_dir()
     key_file: Path | None = None  # the deployment's secret key, outside the database; default data_dir/deployment.key
@@ -105,7 +106,16 @@ class Settings(BaseSettings):
         "slack", "tgram", "webex", "workflow", "workflows", "wxteams", "xml", "xmls", "zulip")
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()  # CIDRs the guard lets through, e.g. 10.8.0.0/16
 
-    @field_validator("apprise_schemes", "outbound_allow", mode="before")
+    # Operations: processes, the worker's heartbeat and metrics (README: production layout)
+    # Addresses or ranges whose X-Forwarded-For/-Proto are believed (the reverse proxy); none by default.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # /healthz answers 503 when the newest worker heartbeat is older than this; default 3 sweeps.
+    heartbeat_stale_seconds: Annotated[float | None, Field(gt=0)] = None
+    ping_url: SecretStr = SecretStr("")  # GET after every sweep (a healthchecks-style check); may hold a secret
+    ping_timeout: Annotated[float, Field(gt=0)] = 5.0  # seconds to connect, and again to read the answer
+    metrics_token: SecretStr = SecretStr("")  # /metrics with this bearer token from anywhere; else loopback only
+
+    @field_validator("apprise_schemes", "outbound_allow", "trusted_proxies", mode="before")
     @classmethod
     def _listed(cls, value: object) -> object:
         """A comma- or space-separated list, as an environment variable gives it."""
@@ -116,6 +126,24 @@ class Settings(BaseSettings):
     def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         from baton.netguard import parse_networks
         return tuple(str(net) for net in parse_networks(value))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from baton.netguard import parse_networks
+        parse_networks(value)  # uvicorn takes the same forms: addresses and CIDR ranges
+        return value
+
+    @field_validator("ping_url")
+    @classmethod
+    def _ping_url(cls, value: SecretStr) -> SecretStr:
+        from urllib.parse import urlsplit
+        url = value.get_secret_value().strip()
+        parts = urlsplit(url)
+        if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            shown = f"{parts.scheme}://…" if parts.scheme else "a value without a scheme"
+            raise ValueError(f"expected an http:// or https:// URL, got {shown}")
+        return SecretStr(url)
 
     @field_validator("apprise_schemes")
     @classmethod
@@ -152,6 +180,10 @@ class Settings(BaseSettings):
 
     def minimum_terms(self) -> MinimumTerms:
         return MinimumTerms(self.min_act_within_days, self.min_grace_days)
+
+    def heartbeat_stale(self) -> float:
+        """Seconds after which the newest worker heartbeat means no worker is running."""
+        return self.heartbeat_stale_seconds or 3 * self.sweep_seconds
 
     def resolved_database_url(self) -> str:
         if self.database_url:

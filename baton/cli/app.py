@@ -1,6 +1,6 @@
 """The ``baton`` command line: server-side administration and the owner's client.
 
-Server-side commands (init, serve, worker, audit verify, db upgrade) use the database in
+Server-side commands (init, serve, api, worker, audit verify, db upgrade) use the database in
 the settings. Client commands (checkin, status, pause, policy, ...) talk to the API with
 the owner's token from ``BATON_TOKEN`` or the client file written by ``baton init``.
 """
@@ -23,6 +23,7 @@ app = typer.Typer(help="Baton: business continuity for one-person hosting and do
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.command()(server.init)
 app.command()(server.serve)
+app.command()(server.api)
 app.command()(server.worker)
 app.command()(switch.checkin)
 app.command()(switch.status)

@@ -115,6 +115,9 @@ def show_status(view: dict[str, Any], as_json: bool) -> None:
     for change in view.get("pending_changes") or []:
         typer.echo(f"{'waiting change:':<16}{change['what']} (#{change['id']}), takes effect "
                    f"{change['takes_effect_local']} unless cancelled (`baton changes cancel {change['id']}`)")
+    worker = view.get("worker")
+    if worker:
+        typer.echo(f"{'worker:':<16}{worker['said']}" if worker["running"] else f"warning: {worker['said']}")
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]

@@ -92,25 +92,58 @@ def totp_enable(
     typer.echo(f"Two-step sign-in is on for {email.strip().lower()}; {ended} web session(s) signed out.")
 
 
-def serve(host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-          port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None) -> None:
-    """Run the API and a worker in one process (SQLite by default); links in messages follow --host and
-    --port unless BATON_BASE_URL is set."""
-    import uvicorn
+Host = Annotated[str | None, typer.Option(help="Address to listen on (default BATON_HOST).")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on (default BATON_PORT).")]
+Workers = Annotated[int, typer.Option("--workers", min=1, max=64,
+                                      help="API processes (uvicorn's workers); each opens its own connections.")]
 
-    from baton import logging_setup
-    from baton.http.app import create_app
+
+def _listening(host: str | None, port: int | None) -> Settings:
+    """The settings for a server on --host/--port: links follow them unless BATON_BASE_URL is set (the
+    API processes uvicorn spawns read the settings again, so they are told the same base URL)."""
     settings = get_settings().listening(host, port)
+    if not settings.base_url_given:
+        os.environ["BATON_BASE_URL"] = settings.base_url
+        if settings.host in ("0.0.0.0", "::"):
+            typer.echo("hint: links in messages point to the loopback; set BATON_BASE_URL to the address "
+                       "others reach", err=True)
+    return settings
+
+
+def serve(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
+    """Run the API and a worker: in one process (SQLite by default), or the API in N processes beside the
+    worker; links in messages follow --host and --port unless BATON_BASE_URL is set."""
+    from baton.cli.processes import run_api
+    from baton.http.app import create_app
+    settings = _listening(host, port)
     runtime = open_runtime(settings=settings)
-    application = create_app(runtime.service, runtime.worker())
-    typer.echo(f"Baton {settings.base_url} — database {_safe_url(settings)}", err=True)
-    if settings.host in ("0.0.0.0", "::") and not settings.base_url_given:
-        typer.echo("hint: links in messages point to the loopback; set BATON_BASE_URL to the address "
-                   "others reach", err=True)
-    config = uvicorn.Config(application, host=settings.host, port=settings.port, log_level="info")
-    server = uvicorn.Server(config)
-    logging_setup.install()  # after uvicorn configured its loggers
-    server.run()
+    typer.echo(f"Baton {settings.base_url} — database {_safe_url(settings)}"
+               + (f" — {workers} API processes and a worker" if workers > 1 else ""), err=True)
+    if workers == 1:
+        run_api(settings, settings.host, settings.port, 1, create_app(runtime.service, runtime.worker()))
+        return
+    w = runtime.worker()
+    w.start()  # in this process's threads; the API processes are spawned without them
+    try:
+        run_api(settings, settings.host, settings.port, workers)
+    finally:
+        w.stop()
+        runtime.engine.dispose()
+
+
+def api(host: Host = None, port: Port = None, workers: Workers = 1) -> None:
+    """Run the API and the pages without a worker (behind a load balancer; run `baton worker` elsewhere)."""
+    from baton.cli.processes import run_api
+    from baton.http.app import create_app
+    settings = _listening(host, port)
+    runtime = open_runtime(upgrade=False, settings=settings)
+    typer.echo(f"Baton API {settings.base_url} — database {_safe_url(settings)}"
+               + (f" — {workers} processes" if workers > 1 else "") + "; no worker in this process", err=True)
+    if workers == 1:
+        run_api(settings, settings.host, settings.port, 1, create_app(runtime.service))
+        return
+    runtime.engine.dispose()
+    run_api(settings, settings.host, settings.port, workers)
 
 
 def worker(once: Annotated[bool, typer.Option(help="Do the due work once and exit.")] = False) -> None:
@@ -119,6 +152,7 @@ def worker(once: Annotated[bool, typer.Option(help="Do the due work once and exi
     w = runtime.worker()
     if once:
         events, sent = w.run_once()
+        w.heartbeat.beat()
         typer.echo(json.dumps({"events": events, "sent": sent}))
         return
     stop = threading.Event()

@@ -21,8 +21,10 @@ from baton.http import (
     access_api,
     bodylimit,
     handover_api,
+    health,
     holder_pages,
     link_pages,
+    metrics,
     outage,
     owner_pages,
     pagelanguage,
@@ -174,9 +176,8 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     @app.exception_handler(SwitchError)
     async def _switch_error(_request: Request, exc: SwitchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=http_status(exc))
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    health.install(app, service)
+    metrics.install(app, service)
     switch_api.install(app, service, auth)
     access = OwnerAccess(service)
     access_api.install(app, access, auth)
@@ -188,3 +189,12 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link, links.on_link_form)
     owner_pages.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)
     return app
+
+
+def api_from_settings() -> FastAPI:
+    """The API and pages without a worker, built from the settings: the factory each of uvicorn's
+    worker processes calls (``baton serve --workers N``, ``baton api --workers N``). The process
+    that starts them has migrated the database; this one only checks the revision."""
+    from baton.runtime import build
+    from baton.settings import get_settings
+    return create_app(build(get_settings(), upgrade=False).service)

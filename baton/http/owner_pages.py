@@ -31,7 +31,7 @@ from baton.http.handover_api import store_uploads
 from baton.http.ownerkit import FormRefused, OwnerKit, Page, Session, SignInFirst, countdown
 from baton.http.ownerkit import text_of as _text
 from baton.http.ratelimit import RateLimiter
-from baton.services import accounts
+from baton.services import accounts, health
 from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
 from baton.services.releases import PackageBuilder
@@ -202,12 +202,13 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
     def dashboard(who: Session, status_code: int = 200, notice: str = "", error: str = "") -> HTMLResponse:
         now = service.clock.now()
         state, recent = service.overview(who.owner.id)
+        worker = health.worker_report(service.engine, settings, now)
         asked = state.release_request or {}
         return view(who, "dashboard", "/", status_code, view=state.to_dict(), notice=notice, error=error,
                     release_asked=local_time(asked.get("at"), who),
                     release_completes=local_time(asked.get("completes"), who),
                     countdown=countdown(state.deadline, now), fires_in=countdown(state.fires_at, now),
-                    now_local=local_time(now, who),
+                    now_local=local_time(now, who), worker=worker,
                     recent=[readable(e, who) for e in reversed(recent)])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

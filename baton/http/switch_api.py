@@ -21,6 +21,7 @@ from baton.http.switch_models import (
     SwitchStatus,
     TimelineEntry,
 )
+from baton.services import health
 from baton.services.switch import SwitchService
 from baton.store import auditlog
 from baton.store.engine import reading
@@ -54,7 +55,10 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth) -> None:
     @app.get("/api/status", response_model=SwitchStatus, responses=problems(), tags=["switch"])
     async def status(who: Owner) -> JSONResponse:
         """State, deadline and next reminder, in UTC and in the owner's time zone."""
-        return await as_owner(who, lambda owner_id: service.status(owner_id).to_dict())
+        def status_of(owner_id: int) -> dict[str, Any]:
+            seen = health.worker_report(service.engine, service.settings, service.clock.now())
+            return {**service.status(owner_id).to_dict(), "worker": seen.to_dict()}
+        return await as_owner(who, status_of)
 
     @app.get("/api/policy", response_model=Policy, responses=problems(), tags=["switch"])
     async def get_policy(who: Owner) -> JSONResponse:

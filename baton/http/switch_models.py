@@ -29,6 +29,16 @@ class HeldChange(BaseModel):
     takes_effect_local: str
 
 
+class WorkerRun(BaseModel):
+    """When Baton's worker (which sends reminders and acts at deadlines) last ran."""
+
+    last_run: str | None = Field(description="The newest worker heartbeat; null when no worker has run yet.")
+    seconds_ago: float | None
+    running: bool = Field(description="False when the newest heartbeat is older than stale_after_seconds.")
+    stale_after_seconds: float
+    said: str = Field(examples=["Baton's worker last ran 12 s ago."])
+
+
 class SwitchStatus(BaseModel):
     """The switch as the owner sees it; ``*_local`` fields are in the owner's time zone."""
 
@@ -49,6 +59,7 @@ class SwitchStatus(BaseModel):
     release_request: ReleaseRequest | None
     pending_changes: list[HeldChange] = Field(description="Changes that could hasten a release, waiting for their "
                                                           "cooling-off; empty when none waits.")
+    worker: WorkerRun | None = Field(None, description="When Baton's worker last ran (GET /api/status only).")
 
 
 class Verifier(BaseModel):

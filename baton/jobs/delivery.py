@@ -132,6 +132,11 @@ class Deliverer:
                     lane.rest()
         return self._sent_count - sent_before
 
+    @property
+    def sent_count(self) -> int:
+        """Messages sent by this deliverer since it was made (the worker's heartbeat reports the increase)."""
+        return self._sent_count
+
     def dispatch(self) -> int:
         """Claim due messages for the free senders, most overdue first, and hand them over; how many.
         Returns at once: the senders work in their own threads."""

@@ -3,7 +3,8 @@
 All state is in the database. Two wakes, each a date job moved after every run: one at
 the next due switch (and after every change made in this process), one at the next
 message due for delivery; and a safety sweep for changes made by other processes, which also
-deletes the blobs (compartment files) that nothing refers to any more.
+deletes the blobs (compartment files) that nothing refers to any more, and records the worker's
+heartbeat (``heartbeat``: a row for /healthz, and the operator's ping URL).
 Switches and delivery run in separate jobs, so a slow mail server never delays firing; a
 delivery wake only hands due messages to the senders' pools (``delivery``) and returns,
 and a sender that frees up wakes it again.
@@ -28,6 +29,7 @@ from sqlalchemy import Engine
 from baton.jobs import outbox
 from baton.jobs.channels import PerThread, Sender, default_senders
 from baton.jobs.delivery import Deliverer
+from baton.jobs.heartbeat import Heartbeat
 from baton.jobs.outbox import Channel
 from baton.jobs.wake import Wake, after_run
 from baton.services.switch import SwitchService
@@ -62,6 +64,8 @@ class Worker:
         self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.service.key,
                                    self.name, self.senders or default_senders(self.settings),
                                    stopping=self._stopping, on_done=self._sender_free)
+        self.heartbeat = Heartbeat(self.engine, self.settings, self.clock, self.name,
+                                   sent_total=lambda: self.deliverer.sent_count)
         self._switch_lock = threading.Lock()
         self._delivery_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -81,6 +85,7 @@ class Worker:
                 if done is None:
                     break
                 events += done
+        self.heartbeat.tally.add(events=events)
         return events
 
     def deliver(self) -> int:
@@ -142,6 +147,7 @@ class Worker:
         self.deliverer.open()
         scheduler.start()
         self._scheduler = scheduler
+        self.heartbeat.beat()  # at once: /healthz answers for a worker that has only just started
         now = self.clock.now()
         self._switch_wake.at(now)
         self._delivery_wake.at(now)
@@ -161,6 +167,7 @@ class Worker:
         self._delivery_wake.at(self.clock.now())
 
     def _sweep(self) -> None:
+        self.heartbeat.beat()
         self._switch_wake.at(self.clock.now())
         self._delivery_wake.at(self.clock.now())
         self._packages_soon()
@@ -193,6 +200,7 @@ class Worker:
             due = self.service.next_due()
         except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
             log.exception("advancing switches failed; retrying shortly")
+            self.heartbeat.tally.add(failures=1)
             self._switch_wake.at(self.clock.now() + timedelta(seconds=5))
             return
         if events:
@@ -212,6 +220,7 @@ class Worker:
             due = self.deliverer.next_due(after=started)
         except Exception:  # noqa: BLE001 - never let the scheduler die; try again soon
             log.exception("delivery failed; retrying shortly")
+            self.heartbeat.tally.add(failures=1)
             self._delivery_wake.at(self.clock.now() + timedelta(seconds=5))
             return
         if due is not None:

@@ -436,3 +436,17 @@ pending_changes = Table(
     Column("settled_at", UTCDateTime),
     Column("outcome", String(16)),  # applied | cancelled | dropped
 )
+
+
+# Added by migration 0008: each worker's last sign of life (store.heartbeats), for /healthz and the dashboard.
+worker_heartbeats = Table(
+    "worker_heartbeats", metadata,
+    Column("worker", String(64), primary_key=True),  # Worker.name: host:pid:random
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("beat_at", UTCDateTime, nullable=False, index=True),
+    Column("events", Integer, nullable=False, server_default="0"),  # switch events recorded since the last beat
+    Column("sent", Integer, nullable=False, server_default="0"),  # messages sent since the last beat
+    Column("failures", Integer, nullable=False, server_default="0"),  # runs that failed since the last beat
+)

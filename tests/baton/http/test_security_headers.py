@@ -29,7 +29,7 @@ def client(sqlite_url: str, clock: FakeClock) -> Iterator[TestClient]:
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/healthz", 200),
+    ("GET", "/healthz", 503),  # no worker has run yet against this database
     ("GET", "/api/status", 401),  # no credentials: JSON error
     ("POST", "/api/checkin", 401),
     ("GET", "/l/not-a-real-token-123456", 404),  # a link page that explains itself
