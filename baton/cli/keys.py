@@ -19,8 +19,7 @@ def show() -> None:
     from vault import signature
     runtime = open_runtime(upgrade=False)
     try:
-        with reading(runtime.engine) as conn:
-            runtime.service.signer.refresh(conn)
+        with reading(runtime.engine) as conn:  # the runtime just loaded the key in use
             changes = signingkeys.history(conn)
     finally:
         runtime.engine.dispose()
