@@ -22,7 +22,7 @@ from baton.store.tables import channels, transitions
 from baton.timeutil import local
 from switch import Event, Kind, Policy, SwitchState, iso
 
-_INSERT_TRANSITION = insert(transitions)
+INSERT_TRANSITION = insert(transitions)
 
 
 class Recorder:
@@ -90,7 +90,7 @@ class Recorder:
         for event in events:
             if event.kind in (Kind.CHECKIN, Kind.PAUSED):
                 cycle += 1  # an owner's act starts a new cycle; what came before belongs to the old one
-            self.conn.execute(_INSERT_TRANSITION, dict(
+            self.conn.execute(INSERT_TRANSITION, dict(
                 switch_id=self.switch_id, owner_id=self.owner.id, cycle=cycle, kind=str(event.kind),
                 stage=event.stage, who=event.who, reason=event.reason, due_at=event.at, recorded_at=self.now,
                 data=event.data))

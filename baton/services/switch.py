@@ -8,21 +8,21 @@ the messages it causes to the outbox. Losing the race for a version changes noth
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
-from baton.services import accounts, actions, changes, channels
+from baton.services import accounts, actions, changes, channels, checkin
 from baton.services import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
 from baton.services import releases as _releases  # noqa: F401 - registers the "release" stage action
+from baton.services import switchrows as rows
 from baton.services.recorder import Recorder
+from baton.services.switchrows import LoadedSwitch
 from baton.services.switchview import SwitchView, timeline, view
 from baton.settings import Settings
 from baton.store import auditlog, links
@@ -30,7 +30,7 @@ from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import DeploymentSigner
-from baton.store.tables import api_tokens, owners, switches
+from baton.store.tables import switches
 from baton.timeutil import Clock
 from switch import (
     Event,
@@ -44,7 +44,6 @@ from switch import (
     next_timer,
     policy_from_dict,
     policy_to_dict,
-    state_from_dict,
     state_to_dict,
 )
 from switch import machine as core
@@ -56,23 +55,6 @@ DEFAULT_POLICY: dict[str, Any] = {
     "interval": "30d", "reminders": ["7d", "1d"], "grace": "7d", "grace_reminder_every": "1d",
     "stages": [{"name": "notify", "after": "0d", "audience": ["owner"], "action": "notify"}],
 }
-
-
-@dataclass(frozen=True)
-class LoadedSwitch:
-    """A switch as read for a change, with its owner and the owner's audit head (both locked)."""
-
-    id: int
-    owner: accounts.Owner
-    version: int
-    policy: Policy
-    state: SwitchState
-    audit_head: tuple[int, str | None]
-    change_due: datetime | None = None  # the earliest change waiting for its cooling-off
-
-    @property
-    def owner_id(self) -> int:
-        return self.owner.id
 
 
 @dataclass
@@ -127,12 +109,13 @@ class SwitchService:
         """Authenticate and check in within one transaction (the API's hot path); None: unknown token."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            row = conn.execute(_SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
+            row = conn.execute(rows.SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
             if row is None:
                 return None
             accounts.touch_token(conn, row.token_id, row.token_used_at, now)
-            policy, state = self._apply(conn, _loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
-        return self._changed(policy, state)
+            policy, state, tell = self._apply(conn, rows.loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via),
+                                              now)
+        return self._changed(policy, state, tell=tell)
 
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
         """Pause until ``until`` (any time zone offset; stored in UTC)."""
@@ -313,7 +296,7 @@ class SwitchService:
         """Run a switch's due timers; the number of events recorded (0 if another worker had it)."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            query = _SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else _SWITCH_BY_ID
+            query = rows.SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else rows.SWITCH_BY_ID
             row = conn.execute(query, {"switch_id": switch_id}).first()
             return self._advance_row(conn, row, now)
 
@@ -326,7 +309,7 @@ class SwitchService:
         """
         now = self.clock.now()
         with self.engine.begin() as conn:
-            row = conn.execute(_NEXT_DUE, {"now": now}).first()
+            row = conn.execute(rows.NEXT_DUE, {"now": now}).first()
             if row is None:
                 return None
             switch_id, version = row.id, row.version
@@ -351,7 +334,7 @@ class SwitchService:
     def _advance_row(self, conn: Connection, row: Row[Any] | None, now: datetime) -> int:
         if row is None or row.next_due_at is None or row.next_due_at > now:
             return 0
-        loaded = _loaded(row)
+        loaded = rows.loaded(row)
         if loaded.change_due is not None and loaded.change_due <= now:
             return self._settle_changes(conn, loaded, now)
         step = core.run_due(loaded.policy, loaded.state, now)
@@ -383,28 +366,34 @@ class SwitchService:
 
     def load(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
         """The owner's switch as read in ``conn`` (locked with its owner's row when ``lock``)."""
-        row = conn.execute(_SWITCH_LOCKED if lock else _SWITCH, {"owner_id": owner_id}).first()
+        row = conn.execute(rows.SWITCH_LOCKED if lock else rows.SWITCH, {"owner_id": owner_id}).first()
         if row is None:
             raise NotFound(f"owner {owner_id} has no switch")
-        return _loaded(row)
+        return rows.loaded(row)
 
     def _act(self, owner_id: int, fn: Callable[[Policy, SwitchState, datetime], Step],
              new_policy: Policy | None = None) -> SwitchView:
         now = self.clock.now()
         with self.engine.begin() as conn:
             loaded = self.load(conn, owner_id, lock=True)
-            policy, state = self._apply(conn, loaded, fn, now, new_policy)
-        return self._changed(policy, state)
+            policy, state, tell = self._apply(conn, loaded, fn, now, new_policy)
+        return self._changed(policy, state, tell=tell)
 
     def _apply(self, conn: Connection, loaded: LoadedSwitch, fn: Callable[[Policy, SwitchState, datetime], Step],
                now: datetime, new_policy: Policy | None = None,
-               requester: links.Link | None = None) -> tuple[Policy, SwitchState]:
-        """Step a switch read (locked) in this transaction, and store it; the policy and state after."""
+               requester: links.Link | None = None) -> tuple[Policy, SwitchState, bool]:
+        """Step a switch read (locked) in this transaction, and store it; the policy and state after, and
+        whether the worker needs telling: not after a plain check-in (no message to send) that moved the
+        next due moment later, since whatever would have woken the worker for the old one still does, and
+        that wake-up finds the new one."""
         step = fn(loaded.policy, loaded.state, now)
         policy = new_policy or loaded.policy
         if not self._store(conn, loaded, policy, step, now, requester=requester):
             raise Conflict("the switch changed at the same moment; try again")
-        return policy, step.state
+        due = _next_due(policy, step.state, loaded.change_due)
+        quiet = (new_policy is None and checkin.plain(step, loaded.audit_key, self.signer)
+                 and loaded.next_due is not None and due is not None and due >= loaded.next_due)
+        return policy, step.state, not quiet
 
     def _act_by_link(self, token: str, purpose: Purpose,
                      fn: Callable[[links.Link, Policy, SwitchState, datetime], Step]) -> SwitchView:
@@ -415,14 +404,15 @@ class SwitchService:
             links.consume(conn, link, now)
             loaded = self.load(conn, link.owner_id, lock=True)
             requester = link if purpose is Purpose.REQUEST else None
-            policy, state = self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now,
-                                        requester=requester)
-        return self._changed(policy, state)
+            policy, state, tell = self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now,
+                                              requester=requester)
+        return self._changed(policy, state, tell=tell)
 
     def _changed(self, policy: Policy, state: SwitchState, change_due: datetime | None = None,
-                 held: list[dict[str, Any]] | None = None) -> SwitchView:
-        """After a committed change: wake the worker at the next due moment; the new view."""
-        self.on_change(_next_due(policy, state, change_due))
+                 held: list[dict[str, Any]] | None = None, tell: bool = True) -> SwitchView:
+        """After a committed change: wake the worker at the next due moment (if ``tell``); the new view."""
+        if tell:
+            self.on_change(_next_due(policy, state, change_due))
         return view(policy, state, held)
 
     def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
@@ -433,7 +423,11 @@ class SwitchService:
                                       version=loaded.version + 1, updated_at=now)
         if policy is not loaded.policy:
             values["policy"] = policy_to_dict(policy)
-        moved = conn.execute(_MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
+        if requester is None and "policy" not in values and checkin.plain(step, loaded.audit_key, self.signer):
+            return checkin.store(conn, self.signer, switch_id=loaded.id, owner_id=loaded.owner_id, seen=loaded.version,
+                                 audit_head=loaded.audit_head, start_cycle=loaded.state.cycle, step=step,
+                                 values=values, now=now)
+        moved = conn.execute(checkin.MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
         if moved.rowcount != 1:
             return False
         if step.events:
@@ -451,43 +445,8 @@ class SwitchService:
         auditlog.append(conn, self.signer, owner_id, at, kind, data)
 
 
-# Built once: on the check-in path, building a statement costs more than running it.
-_JOINED = select(switches, owners.c.email, owners.c.timezone, owners.c.language, owners.c.audit_seq,
-                 owners.c.audit_head).join(owners, owners.c.id == switches.c.owner_id)
-_SWITCH = _JOINED.where(switches.c.owner_id == bindparam("owner_id"))
-# FOR UPDATE locks the switch and its owner's row (the audit head) on PostgreSQL; SQLite
-# ignores it, its writers being serialised by BEGIN IMMEDIATE.
-_SWITCH_LOCKED = _SWITCH.with_for_update()
-# The token, its owner and the switch in one round trip; only the switch and owner rows are locked.
-_SWITCH_FOR_TOKEN = _JOINED.add_columns(api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at.label(
-    "token_used_at")).join(api_tokens, api_tokens.c.owner_id == switches.c.owner_id).where(
-    api_tokens.c.token_hash == bindparam("digest")).with_for_update(of=[switches, owners])
-_SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
-_SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
-_NEXT_DUE = _JOINED.where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= bindparam("now")).order_by(
-    switches.c.next_due_at).limit(1).with_for_update(of=[switches, owners], skip_locked=True)
-_MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
-                                      switches.c.version == bindparam("seen"))
-
-
 def _next_due(policy: Policy, state: SwitchState, change_due: datetime | None) -> datetime | None:
     """When the worker must look at a switch: its next timer, or a held change's moment if sooner."""
     timer = next_timer(policy, state)
     found = [m for m in (timer.due if timer else None, change_due) if m is not None]
     return min(found) if found else None
-
-
-def _loaded(row: Row[Any]) -> LoadedSwitch:
-    owner = accounts.Owner(row.owner_id, row.email, row.timezone, row.language)
-    return LoadedSwitch(row.id, owner, row.version, _policy(row.policy), state_from_dict(row.state),
-                        (row.audit_seq, row.audit_head), row.change_due_at)
-
-
-@lru_cache(maxsize=4096)
-def _parsed_policy(canonical: str) -> Policy:
-    return policy_from_dict(json.loads(canonical))
-
-
-def _policy(data: dict[str, Any]) -> Policy:
-    """A stored policy, parsed once per distinct policy (policies are immutable values)."""
-    return _parsed_policy(json.dumps(data, sort_keys=True))

@@ -35,12 +35,12 @@ def append(conn: Connection, signer: DeploymentSigner, owner_id: int, at: dateti
     seq, digest = head if head is not None else tuple(conn.execute(_HEAD, {"owner_id": owner_id}).one())
     last = (seq, digest) if seq else None
     entry = next_entry(str(owner_id), last, at, kind, data, signer)
-    if not _move_head(conn, owner_id, seq, entry, signer.public_hex):
+    if not move_head(conn, owner_id, seq, entry, signer.public_hex):
         _take_current_key(conn, signer, owner_id, seq)
         entry = next_entry(str(owner_id), last, at, kind, data, signer)
-        if not _move_head(conn, owner_id, seq, entry, signer.public_hex):
+        if not move_head(conn, owner_id, seq, entry, signer.public_hex):
             raise RuntimeError(f"audit chain of owner {owner_id} moved under us")
-    _insert(conn, owner_id, entry)
+    insert_entry(conn, owner_id, entry)
     return entry
 
 
@@ -55,10 +55,11 @@ def rotate(conn: Connection, old: DeploymentSigner, new: DeploymentSigner, owner
     if moved.rowcount != 1:
         raise RuntimeError(f"audit chain of owner {owner_id} moved under us")
     for entry in pair:
-        _insert(conn, owner_id, entry)
+        insert_entry(conn, owner_id, entry)
 
 
-def _move_head(conn: Connection, owner_id: int, seen: int, entry: AuditEntry, key: str) -> bool:
+def move_head(conn: Connection, owner_id: int, seen: int, entry: AuditEntry, key: str) -> bool:
+    """Move the owner's head from ``seen`` to ``entry`` if the chain is still signed by ``key``."""
     moved = conn.execute(_MOVE_HEAD, {"owner_id": owner_id, "seen": seen, "key": key, "audit_seq": entry.seq,
                                       "audit_head": entry.hash, "audit_key": key})
     return bool(moved.rowcount == 1)
@@ -77,7 +78,8 @@ def _take_current_key(conn: Connection, signer: DeploymentSigner, owner_id: int,
         raise RuntimeError(f"audit chain of owner {owner_id} is signed by a key this deployment does not use")
 
 
-def _insert(conn: Connection, owner_id: int, entry: AuditEntry) -> None:
+def insert_entry(conn: Connection, owner_id: int, entry: AuditEntry) -> None:
+    """Store an entry whose head was moved (``move_head``) in this transaction."""
     conn.execute(_INSERT, {"owner_id": owner_id, "seq": entry.seq, "at": entry.at, "kind": entry.kind,
                            "data": entry.data, "prev_hash": entry.prev_hash, "hash": entry.hash,
                            "signature": entry.signature})
