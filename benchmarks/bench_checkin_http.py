@@ -34,15 +34,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import _common
-import httpx
-from sqlalchemy import func, select
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's code, here and in the server (run from ROOT)
 
-from baton.runtime import build
-from baton.store.tables import audit_entries, transitions
+import _common  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from baton.runtime import build  # noqa: E402
+from baton.store.tables import audit_entries, transitions  # noqa: E402
 
 TARGET = 0.3
-ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
 LUA = """
 local tokens = {%(tokens)s}
 local threads = {}
@@ -84,6 +87,7 @@ class Run:
     non_2xx: int
     socket_errors: int
     sent: int | None
+    cpu: float  # seconds of CPU the server's processes used during the run
 
     @property
     def rate(self) -> float:
@@ -100,11 +104,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wrk(url: str, args: argparse.Namespace, seconds: float, script: Path | None) -> Run:
+def group_cpu(group: int) -> float:
+    """The CPU seconds (user and system) of the live processes in a process group."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def wrk(url: str, args: argparse.Namespace, seconds: float, script: Path | None, group: int) -> Run:
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds:g}s", "--timeout", "10s"]
     if script is not None:
         command += ["-s", str(script)]
+    before = group_cpu(group)
     done = subprocess.run(command + [url], capture_output=True, text=True, timeout=seconds + 60, check=True)
+    cpu = group_cpu(group) - before
     out = done.stdout
     found = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
     if found is None:
@@ -115,7 +134,7 @@ def wrk(url: str, args: argparse.Namespace, seconds: float, script: Path | None)
     sent = re.search(r"SENT (\d+)", out)
     return Run(url.rsplit("/", 1)[-1], int(found.group(1)), float(found.group(2)) * unit,
                int(non_2xx.group(1)) if non_2xx else 0,
-               sum(int(g) for g in errors.groups()) if errors else 0, int(sent.group(1)) if sent else None)
+               sum(int(g) for g in errors.groups()) if errors else 0, int(sent.group(1)) if sent else None, cpu)
 
 
 def start_server(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
@@ -181,11 +200,12 @@ def bench(kind: str, args: argparse.Namespace) -> bool:
             try:
                 wait_healthy(port, server)
                 base = f"http://127.0.0.1:{port}"
-                warm.append(wrk(f"{base}/healthz", args, args.warmup, None))
-                warm.append(wrk(f"{base}/api/checkin", args, args.warmup, script))
+                group = server.pid
+                warm.append(wrk(f"{base}/healthz", args, args.warmup, None, group))
+                warm.append(wrk(f"{base}/api/checkin", args, args.warmup, script, group))
                 for _ in range(args.rounds):
-                    runs.append(wrk(f"{base}/healthz", args, args.duration, None))
-                    runs.append(wrk(f"{base}/api/checkin", args, args.duration, script))
+                    runs.append(wrk(f"{base}/healthz", args, args.duration, None, group))
+                    runs.append(wrk(f"{base}/api/checkin", args, args.duration, script, group))
             finally:
                 stop_server(server)
             with engine.connect() as conn:
@@ -204,15 +224,20 @@ def report(kind: str, args: argparse.Namespace, runs: list[Run], warm: list[Run]
     print(f"   baton serve{f' --workers {args.workers}' if args.workers > 1 else ''}; wrk -t {args.threads} "
           f"-c {args.connections}, {args.rounds} × ({args.duration:g} s /healthz, {args.duration:g} s check-in), "
           f"{args.owners} owners' tokens round-robin")
-    totals: dict[str, tuple[int, float]] = {}
+    totals: dict[str, tuple[int, float, float]] = {}
     for run in runs:
         print(f"   {run.route:<8} {run.requests:7,} requests in {run.seconds:6.2f} s  {run.rate:8.1f} req/s"
+              f"   server CPU {run.cpu / run.requests * 1000:5.2f} ms/request"
               f"   non-2xx {run.non_2xx}, socket errors {run.socket_errors}")
-        done, spent = totals.get(run.route, (0, 0.0))
-        totals[run.route] = (done + run.requests, spent + run.seconds)
+        done, spent, cpu = totals.get(run.route, (0, 0.0, 0.0))
+        totals[run.route] = (done + run.requests, spent + run.seconds, cpu + run.cpu)
     health = totals["healthz"][0] / totals["healthz"][1]
     checkin = totals["checkin"][0] / totals["checkin"][1]
     ratio = checkin / health
+    cpu_health, cpu_checkin = (totals[r][2] / totals[r][0] * 1000 for r in ("healthz", "checkin"))
+    print(f"   server CPU per request: /healthz {cpu_health:.2f} ms, check-in {cpu_checkin:.2f} ms "
+          f"(ratio {cpu_health / cpu_checkin:.2f}: the rate ratio if the server had the cores to itself; "
+          f"PostgreSQL's own processes are not counted)")
     bad = sum(r.non_2xx + r.socket_errors for r in runs + warm)
     checkins = [r for r in runs + warm if r.route == "checkin"]
     answered = sum(r.ok for r in checkins)
