@@ -10,12 +10,15 @@ import argparse
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +32,7 @@ from switch import arm, next_timer, policy_from_dict, policy_to_dict, state_to_d
 
 PG_ADMIN = os.environ.get("BATON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CHUNK = 10_000
+Request = tuple[str, str, dict[str, str]]  # method, path, headers
 
 
 def arguments(description: str) -> argparse.ArgumentParser:
@@ -225,3 +229,31 @@ def filesystem(path: Path) -> str:
     except OSError:
         pass
     return f"{found[0]} at {found[1]}" if found[1] else found[0]
+
+
+def hammer(client: Any, pool: ThreadPoolExecutor, requests: list[Request], concurrency: int) -> float:
+    """Send ``requests`` with ``concurrency`` in flight; the seconds it took. Any non-200 stops the run."""
+    queue = iter(requests)
+    lock = threading.Lock()
+
+    def one_client() -> None:
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            method, path, headers = item
+            response = client.request(method, path, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
+
+    began = time.perf_counter()
+    for future in [pool.submit(one_client) for _ in range(concurrency)]:
+        future.result()
+    return time.perf_counter() - began
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

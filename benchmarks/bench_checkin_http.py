@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -96,12 +95,6 @@ class Run:
     @property
     def ok(self) -> int:
         return self.requests - self.non_2xx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def group_cpu(group: int) -> float:
@@ -190,7 +183,7 @@ def bench(kind: str, args: argparse.Namespace) -> bool:
                                       .where(transitions.c.kind == "checkin")).scalar_one()
             script = folder / "checkin.lua"
             script.write_text(LUA % {"tokens": ", ".join(json.dumps(t) for t in tokens)})
-            port = free_port()
+            port = _common.free_port()
             env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_DATA_DIR": str(folder / "server"),
                    "BATON_SMTP_HOST": "127.0.0.1", "BATON_SMTP_PORT": "9"}
             env.pop("BATON_BASE_URL", None)

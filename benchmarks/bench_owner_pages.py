@@ -52,7 +52,7 @@ from typing import Any
 import _common
 import httpx
 import pyotp
-from bench_checkin import Request, free_port, hammer
+from _common import Request, free_port, hammer
 from sqlalchemy import Engine, insert, select
 
 from baton.runtime import build

@@ -27,6 +27,7 @@ from baton.services.switchview import SwitchView, timeline, view
 from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.engine import reading
+from baton.store.groupcommit import GroupCommit
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import DeploymentSigner
@@ -67,6 +68,11 @@ class SwitchService:
     signer: DeploymentSigner
     key: DeploymentKey  # the key file's secret: link tokens and sealed secrets
     on_change: Callable[[datetime | None], None] = field(default=lambda due: None)
+    _group: GroupCommit | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            self._group = GroupCommit(self.engine)
 
     # -- owners -----------------------------------------------------------------------------
     def create_owner(self, email: str, password: str, timezone: str, *, totp: bool = False,
@@ -107,15 +113,25 @@ class SwitchService:
 
     def check_in_with_token(self, token: str, via: str = "api") -> SwitchView | None:
         """Authenticate and check in within one transaction (the API's hot path); None: unknown token."""
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            row = conn.execute(rows.SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
+        digest = hash_token(token)
+
+        def work(conn: Connection) -> tuple[Policy, SwitchState, bool] | None:
+            now = self.clock.now()
+            row = conn.execute(rows.SWITCH_FOR_TOKEN, {"digest": digest}).first()
             if row is None:
                 return None
             accounts.touch_token(conn, row.token_id, row.token_used_at, now)
-            policy, state, tell = self._apply(conn, rows.loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via),
-                                              now)
-        return self._changed(policy, state, tell=tell)
+            return self._apply(conn, rows.loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
+        done = self._write(work)
+        return None if done is None else self._changed(done[0], done[1], tell=done[2])
+
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        """``work`` in a transaction of its own, committed on return; on SQLite it may share the transaction
+        (and its fsync) with other writes of this process arriving at the same time (``store.groupcommit``)."""
+        if self._group is not None:
+            return self._group.run(work)
+        with self.engine.begin() as conn:
+            return work(conn)
 
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
         """Pause until ``until`` (any time zone offset; stored in UTC)."""
@@ -398,14 +414,14 @@ class SwitchService:
     def _act_by_link(self, token: str, purpose: Purpose,
                      fn: Callable[[links.Link, Policy, SwitchState, datetime], Step]) -> SwitchView:
         """Use a one-time link and act on its owner's switch, in one transaction."""
-        now = self.clock.now()
-        with self.engine.begin() as conn:
+        def work(conn: Connection) -> tuple[Policy, SwitchState, bool]:
+            now = self.clock.now()
             link = links.resolve(conn, self.key, token, purpose, now)
             links.consume(conn, link, now)
             loaded = self.load(conn, link.owner_id, lock=True)
             requester = link if purpose is Purpose.REQUEST else None
-            policy, state, tell = self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now,
-                                              requester=requester)
+            return self._apply(conn, loaded, lambda p, s, at: fn(link, p, s, at), now, requester=requester)
+        policy, state, tell = self._write(work)
         return self._changed(policy, state, tell=tell)
 
     def _changed(self, policy: Policy, state: SwitchState, change_due: datetime | None = None,
