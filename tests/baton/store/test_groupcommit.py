@@ -4,7 +4,7 @@ returns only once committed, and one that fails is rolled back alone, its error 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -73,7 +73,7 @@ def test_a_failing_write_is_rolled_back_alone_and_its_caller_gets_the_error(engi
         conn.execute(text("INSERT INTO t (x) VALUES (2)"))
         conn.execute(text("INSERT INTO t (x) VALUES (1)"))  # already there: IntegrityError
 
-    def fine(x: int) -> object:
+    def fine(x: int) -> Callable[[Connection], object]:
         return lambda conn: conn.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": x})
 
     with ThreadPoolExecutor(4) as pool:
