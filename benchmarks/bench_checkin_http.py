@@ -139,7 +139,7 @@ def start_server(env: dict[str, str], port: int, workers: int, log: Path) -> sub
                                 start_new_session=True)
 
 
-def wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
