@@ -12,6 +12,7 @@ from pathlib import Path
 from browser_support import Site
 
 from baton.cli.ownervault import OwnerVault
+from baton.services import signingkeys
 from tests_support import tool
 from vault import keys
 from vault.entries import entry_from_dict
@@ -45,7 +46,9 @@ class Release:
         return secret
 
 
-def released(site: Site, tmp: Path) -> Release:
+def released(site: Site, tmp: Path, *, rotate_key: bool = False) -> Release:
+    """The release; ``rotate_key``: the deployment replaces its signing key before the switch fires (the
+    e-mails then show the new fingerprint, the packages carry signing-keys.json)."""
     holder_keys: dict[str, Path] = {}
     for name in ("ana", "bruno", "carla"):
         made = site.api.post("/api/people", json={"name": name, "display_name": name.title(),
@@ -82,6 +85,9 @@ def released(site: Site, tmp: Path) -> Release:
         owner.split(compartment, policy_from_dict({"threshold": 2, "holders": ["ana", "bruno", "carla"]}))
         entries[compartment] = made_entries
     site.run_worker()
+    if rotate_key:
+        service = site.runtime.service
+        signingkeys.rotate(site.runtime.engine, service.signer, service.key, site.clock.now())
     site.clock.advance(days=33)
     mails = [m for m in site.run_worker() if m.purpose == "release"]
     assert sorted(m.recipient for m in mails) == ["ana@example.org", "bruno@example.org", "carla@example.org"]

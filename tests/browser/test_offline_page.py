@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import segno
 from browser_support import Site, Visit
 from offline_support import ATTACHMENT, COMPARTMENTS, PASSWORD, POLICY, Release, released
 
 from tests_support import needs_tools
-from vault import keys
+from vault import keys, signature
 from vault.package import Package
 from vault.recovery import recover
 
@@ -93,8 +94,14 @@ def test_a_holder_with_an_age_key_file_opens_both_compartments_with_typed_words(
     (he opened his share with his SSH key in a terminal) and opens each compartment."""
     page = offline.page
     for compartment in COMPARTMENTS:
-        assert _pick(offline, release.packages[(compartment, "ana")]) == (
-            "The package is whole and its signature is valid. Now compare the fingerprint below.")
+        folder = release.packages[(compartment, "ana")]
+        if compartment == COMPARTMENTS[0]:
+            assert _pick(offline, folder) == (
+                "The package is whole and its signature is valid. Now compare the fingerprint below.")
+        else:  # the folder itself, as a phone's or a computer's folder picker gives it
+            page.goto((folder / "open.html").as_uri())
+            page.locator("#pick-folder").set_input_files(folder)
+            assert _status(offline, "package-status", "ok").startswith("The package is whole")
         assert page.locator("#fingerprint").inner_text() == release.fingerprint
         page.locator("#compare-fp").fill(" ".join(release.fingerprint[i:i + 4] for i in range(0, 64, 4)).upper())
         assert _status(offline, "compare-result", "ok") == (
@@ -120,7 +127,8 @@ def test_a_holder_with_an_age_key_file_opens_both_compartments_with_typed_words(
 
 def test_a_key_card_holder_opens_both_compartments_with_an_opened_share_file(release: Release, offline: Visit,
                                                                             tmp_path: Path) -> None:
-    """Carla types the secret line of her key card, then adds Ana's opened share file; the .zip is picked whole."""
+    """Carla types the secret line of her key card (then gives a photo of its QR code), adds Ana's opened share
+    file, and picks her package's .zip whole."""
     page = offline.page
     for compartment in COMPARTMENTS:
         folder = release.packages[(compartment, "carla")]
@@ -128,7 +136,12 @@ def test_a_key_card_holder_opens_both_compartments_with_an_opened_share_file(rel
         page.locator("#pick-files").set_input_files(release.zips[(compartment, "carla")])
         assert _status(offline, "package-status", "ok").startswith("The package is whole")
         secret = release.card_secret()
-        page.locator("#key-text").fill(" ".join(secret[i:i + 8] for i in range(0, len(secret), 8)).lower())
+        if compartment == COMPARTMENTS[0]:  # typed from the card, in groups and lower case
+            page.locator("#key-text").fill(" ".join(secret[i:i + 8] for i in range(0, len(secret), 8)).lower())
+        else:  # a photo of the card's QR code (as the key card prints it: segno, error level M)
+            photo = tmp_path / "key-card.png"
+            segno.make(secret, error="m").save(str(photo), scale=6, border=4)
+            page.locator("#key-photo").set_input_files(photo)
         page.get_by_role("button", name="Open my share").click()
         assert _status(offline, "share-status", "ok").startswith("Your share is open")
         shared = tmp_path / f"ana-{compartment}.txt"
@@ -137,6 +150,24 @@ def test_a_key_card_holder_opens_both_compartments_with_an_opened_share_file(rel
         assert _status(offline, "others-status", "ok") == f"Share 1 in {shared.name} added."
         page.get_by_role("button", name="Combine the shares and open").click()
         _opened(offline, release, compartment, tmp_path)
+
+
+def test_an_older_fingerprint_is_followed_through_the_signed_key_change(serve: Callable[..., Site], offline: Visit,
+                                                                        tmp_path: Path) -> None:
+    """After the deployment replaced its key, the fingerprint of the old key (from earlier e-mails) is accepted
+    through signing-keys.json, where both keys signed the change; a stranger's fingerprint is refused."""
+    site = serve(POLICY)
+    old = signature.signer_fingerprint(site.runtime.service.signer)
+    release = released(site, tmp_path, rotate_key=True)
+    assert release.fingerprint != old
+    page = offline.page
+    assert _pick(offline, release.packages[("operations", "ana")]).startswith("The package is whole")
+    assert page.locator("#fingerprint").inner_text() == release.fingerprint
+    page.locator("#compare-fp").fill(old)
+    assert _status(offline, "compare-result", "ok").startswith("Baton replaced its signing key on ")
+    page.locator("#compare-fp").fill("ab" * 32)
+    assert _status(offline, "compare-result", "error") == (
+        "The fingerprints differ. Stop: this package was not made by your Baton service, whatever it says.")
 
 
 def test_an_ssh_key_is_sent_to_the_terminal_path(release: Release, offline: Visit) -> None:
