@@ -78,6 +78,18 @@ async function pickPackage(event) {
   }
 }
 
+/** A moment from the manifest, as the holder's language writes a date (UTC, as the e-mails give it). */
+function when(iso) {
+  const date = new Date(iso ?? "");
+  if (Number.isNaN(date.getTime())) return iso ?? "";
+  try {
+    return new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+      { dateStyle: "long", timeStyle: "short", timeZone: "UTC" }).format(date) + " UTC";
+  } catch {
+    return iso;
+  }
+}
+
 function policyText(manifest) {
   const policy = manifest.policy ?? {};
   const groups = policy.groups ?? [{ threshold: policy.threshold, holders: policy.holders ?? [] }];
@@ -92,7 +104,7 @@ function showFacts(pkg) {
   $("fact-compartment").textContent = m.compartment;
   $("fact-holder").textContent = m.holder?.display_name ?? m.holder?.name ?? "";
   $("fact-owner").textContent = m.owner;
-  $("fact-released").textContent = m.released_at ?? "";
+  $("fact-released").textContent = when(m.released_at);
   $("fact-reason").textContent = m.reason ?? "";
   $("fact-policy").textContent = policyText(m);
   $("fingerprint").textContent = pkg.fingerprint;
@@ -110,7 +122,7 @@ async function compareFingerprint() {
   const changes = await changesSince(state.pkg.files, state.pkg.publicKey, expected).catch(() => []);
   if (changes.length) {
     const last = changes[changes.length - 1];
-    return say("compare-result", t("fp.replaced", { at: last.at.slice(0, 10) }), "ok");
+    return say("compare-result", t("fp.replaced", { at: when(last.at) }), "ok");
   }
   say("compare-result", t("fp.differ"), "error");
 }
