@@ -22,6 +22,7 @@ from baton.errors import Conflict, NotFound
 from baton.jobs.outbox import Channel, enqueue
 from baton.services import actions, signingkeys
 from baton.services.messages import render_email, render_file
+from baton.services.offlinepage import render_offline_page
 from baton.services.vault import VaultService
 from baton.settings import Settings
 from baton.store import auditlog, links
@@ -191,6 +192,7 @@ class PackageBuilder:
                             render_file("package/RECOVER.md.j2", person.language, **context).encode()),
             pkg.PackageFile("RECOVER.html", "instructions",
                             render_file("package/RECOVER.html.j2", person.language, **context).encode()),
+            pkg.PackageFile("open.html", "instructions", render_offline_page(person.language)),
         ]
         manifest = {"drill": bool(row.drill), "owner": owner_email, "compartment": comp.name,
                     "holder": {"name": person.name, "display_name": person.display_name,
