@@ -11,8 +11,8 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -453,9 +453,10 @@ worker_heartbeats = Table(
 )
 
 
-# Added by migration 0014: witnesses (DESIGN "Surviving our own server"). On the primary, each witness an
-# owner linked; on a witness, each primary switch it watches (a mirror owner holding only ciphertext and
-# the policy) and the one-time pairing codes its operator made.
+
+
+# Added by migration 0014 (DESIGN "Surviving our own server"). On the primary, each witness an owner linked;
+# on a witness, each switch it watches (its mirror owner holds only ciphertext and the policy), and codes.
 witness_links = Table(
     "witness_links", metadata,
     Column("id", Integer, primary_key=True),
@@ -469,12 +470,10 @@ witness_links = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("beat_at", UTCDateTime),  # the last heartbeat the witness acknowledged
     Column("synced_version", Integer),  # the last version the witness stored
-    Column("problem", Text),  # the last failure or refusal, in words (unreachable, out of disk, ...)
-    Column("problem_at", UTCDateTime),
+    Column("problem", Text), Column("problem_at", UTCDateTime),  # the last failure or refusal, in words
     Column("witness_report", JSON),  # what the witness did while it held the switch (merged on return)
     UniqueConstraint("owner_id", "url", name="uq_witness_links_owner_url"),
 )
-
 witnessed = Table(
     "witnessed", metadata,
     Column("id", Integer, primary_key=True),
@@ -485,19 +484,15 @@ witnessed = Table(
     Column("rank", Integer, nullable=False, server_default="0"),
     Column("silence_seconds", Float, nullable=False),
     Column("last_seq", Integer, nullable=False, server_default="0"),  # the highest message number accepted
-    Column("version", Integer, nullable=False, server_default="-1"),  # the highest switch version stored
+    Column("version", Integer, nullable=False, server_default="-1"),  # the highest sync version stored
     Column("heard_at", UTCDateTime, nullable=False),
     Column("reported", JSON),  # the last heartbeat's switch state and version
-    Column("taken_over_at", UTCDateTime),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("taken_over_at", UTCDateTime), Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("primary_public", "remote_owner", name="uq_witnessed_primary_public"),
 )
-
 witness_codes = Table(
-    "witness_codes", metadata,
-    Column("id", Integer, primary_key=True),
+    "witness_codes", metadata, Column("id", Integer, primary_key=True),
     Column("code_hash", String(64), nullable=False, unique=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False), Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
 )
