@@ -1,7 +1,6 @@
 """The witness's endpoints (a primary pairs, syncs and sends heartbeats, every message signed) and the
 owner's (link a witness, list them). DESIGN "Surviving our own server"."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
