@@ -41,7 +41,7 @@ class WitnessView(BaseModel):
 def install(app: FastAPI, service: SwitchService, auth: OwnerAuth, linking: Linking, witness: Witness) -> None:
     Owner = Annotated[Caller, Depends(auth.owner)]
 
-    @app.get("/witness/key", tags=["witness"])
+    @app.get("/witness/key", include_in_schema=False)
     async def witness_key() -> JSONResponse:
         """This deployment's public signing key, for an owner to compare before linking it as a witness."""
         return JSONResponse({"public_key": service.signer.public_hex})
@@ -67,17 +67,17 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth, linking: Link
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)
         return JSONResponse(answer)
 
-    @app.post("/witness/pair", tags=["witness"])
+    @app.post("/witness/pair", include_in_schema=False)
     async def pair(request: Request) -> JSONResponse:
         """A primary pairs with the operator's one-time code (signed by the primary's key)."""
         return await receive(request, "pair")
 
-    @app.post("/witness/sync", tags=["witness"])
+    @app.post("/witness/sync", include_in_schema=False)
     async def sync(request: Request) -> JSONResponse:
         """A primary's new version of a switch (ciphertext and policy only); older versions are refused."""
         return await receive(request, "sync")
 
-    @app.post("/witness/heartbeat", tags=["witness"])
+    @app.post("/witness/heartbeat", include_in_schema=False)
     async def heartbeat(request: Request) -> JSONResponse:
         """A primary's signed heartbeat: its switch's state; the answer says what this witness did."""
         return await receive(request, "heartbeat")

@@ -220,3 +220,41 @@ def test_a_forged_or_replayed_heartbeat_is_refused_and_audited(pair: Pair) -> No
                                                 .where(audit_entries.c.kind == "witness.refused"))]
     assert [r["kind"] for r in refused] == ["heartbeat", "heartbeat"]
     assert "signature" in refused[0]["why"] and "replay" in refused[1]["why"]
+
+
+def test_a_wrong_code_a_changed_key_or_an_address_that_does_not_answer_links_nothing(pair: Pair) -> None:
+    """Each bad input is refused with what was expected, and nothing is linked on either side."""
+    from baton.errors import BadRequest, Conflict
+    key = pair.witness.service.signer.public_hex
+    with pytest.raises(BadRequest) as wrong:
+        pair.linking.add(pair.owner_id, pair.url, "000000-000000-000000", key, "1d")
+    assert str(wrong.value) == ("the witness refused to pair: pairing code: expected a code this witness's operator "
+                                "made (unused, under a day old), got one it does not know; nothing linked")
+    with pair.witness.engine.begin() as conn:
+        code = make_code(conn, pair.clock.now())
+    with pytest.raises(Conflict) as changed:
+        pair.linking.add(pair.owner_id, pair.url, code, "ab" * 32, "1d")
+    assert f"signs with {key[:16]}…, not the key abababababababab… you compared" in str(changed.value)
+    with pytest.raises(BadRequest) as silent:
+        pair.linking.add(pair.owner_id, "http://127.0.0.1:9", code, key, "1d")
+    assert str(silent.value).startswith("expected a Baton witness at 127.0.0.1:9, but it did not answer as one")
+    assert pair.linking.listed(pair.owner_id) == []
+    with pair.witness.engine.connect() as conn:
+        assert conn.execute(select(witnessed.c.id)).first() is None
+
+
+def test_a_witness_out_of_disk_refuses_new_versions_and_readiness_says_so(pair: Pair) -> None:
+    """A witness short of disk refuses the version (HTTP 507) and says why; the primary flags it in readiness."""
+    link(pair)
+    pair.witness.service.settings.witness_min_free_bytes = 10**18
+    pair.client.post("/api/people", json={"name": "dora", "display_name": "Dora", "email": "dora@example.org",
+                                          "role": "heir"}).raise_for_status()
+    assert pair.linking.push_all() == 0
+    [seen] = pair.linking.listed(pair.owner_id)
+    assert seen["problem"].startswith("refuses new versions: out of disk:")
+    findings = pair.client.get("/api/readiness").json()["findings"]
+    assert any(f["kind"] == "witness" and "out of disk" in f["what"] for f in findings)
+    with pair.witness.engine.connect() as conn:
+        kinds = [r.data.get("why", "") for r in conn.execute(select(audit_entries.c.data)
+                                                             .where(audit_entries.c.kind == "witness.refused"))]
+    assert any("out of disk" in k for k in kinds)
