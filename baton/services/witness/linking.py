@@ -172,21 +172,10 @@ class Linking:
         return row, int(row.seq)
 
     def push_link(self, link_id: int) -> int:
-        """Sync when the content changed since the witness last stored it, then the heartbeat; 1 when the
-        witness took both."""
+        """The heartbeat first (its answer says what the witness did while it held the switch, taken in at
+        once), then a sync when the content changed since the witness last stored it; 1 when the witness
+        took both."""
         try:
-            with reading(self.service.engine) as conn:
-                link = conn.execute(select(witness_links).where(witness_links.c.id == link_id)).one()
-                data = mirror.export(conn, self.store, link.owner_id)
-                policy = self.service.get_policy(link.owner_id)
-            digest = hashlib.sha256(json.dumps([data, policy, link.silence_seconds], sort_keys=True,
-                                               default=str).encode()).hexdigest()
-            if self.sent.get(link_id) != digest:
-                link, seq = self._next_seq(link_id)
-                body = {"version": seq, "data": data, "policy": policy, "silence_seconds": link.silence_seconds}
-                self._send(link, "sync", seq, body)
-                self._note(link_id, synced_version=seq)
-                self.sent[link_id] = digest
             link, seq = self._next_seq(link_id)
             with reading(self.service.engine) as conn:
                 loaded = self.service.load(conn, link.owner_id)
@@ -195,6 +184,18 @@ class Linking:
             outcome = answer.body.get("outcome")
             if outcome:
                 self.take_in(link.owner_id, link_id, outcome)
+                return 1  # the witness hands the switch back on the next heartbeat; changes follow then
+            with reading(self.service.engine) as conn:
+                data = mirror.export(conn, self.store, link.owner_id)
+            policy = self.service.get_policy(link.owner_id)
+            digest = hashlib.sha256(json.dumps([data, policy, link.silence_seconds], sort_keys=True,
+                                               default=str).encode()).hexdigest()
+            if self.sent.get(link_id) != digest:
+                link, seq = self._next_seq(link_id)
+                body = {"version": seq, "data": data, "policy": policy, "silence_seconds": link.silence_seconds}
+                self._send(link, "sync", seq, body)
+                self._note(link_id, synced_version=seq)
+                self.sent[link_id] = digest
             return 1
         except (WitnessUnreachable, Conflict, BadRequest) as exc:
             self._note(link_id, problem=str(exc)[:500], problem_at=self.service.clock.now())

@@ -73,15 +73,19 @@ def serve(folder: Path, db: str, *args: str, base_url: str | None = None, port: 
         proc = subprocess.Popen([sys.executable, "-m", "baton.cli", *(args or ("serve",))], env=environment,
                                 cwd=folder.parent, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120  # on a loaded machine (other jobs on 2 cores) a start took 30 s
-    while True:
-        assert proc.poll() is None, f"baton exited ({proc.returncode}): {log.read_text()[-3000:]}"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code in (200, 503):
-                return url, proc
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"baton did not answer in 120 s: {log.read_text()[-3000:]}"
-        time.sleep(0.1)
+    try:
+        while True:
+            assert proc.poll() is None, f"baton exited ({proc.returncode}): {log.read_text()[-3000:]}"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code in (200, 503):
+                    return url, proc
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"baton did not answer in 120 s: {log.read_text()[-3000:]}"
+            time.sleep(0.1)
+    except BaseException:
+        stop(proc)
+        raise
 
 
 def stop(proc: subprocess.Popen[bytes] | None) -> None:
