@@ -179,7 +179,9 @@ class Linking:
             link, seq = self._next_seq(link_id)
             with reading(self.service.engine) as conn:
                 loaded = self.service.load(conn, link.owner_id)
-            answer = self._send(link, "heartbeat", seq, {"version": loaded.version, "state": _state(loaded)})
+            # The policy rides with the state: a witness never judges a new state by an old policy.
+            answer = self._send(link, "heartbeat", seq, {"version": loaded.version, "state": _state(loaded),
+                                                         "policy": self.service.get_policy(link.owner_id)})
             self._note(link_id, beat_at=self.service.clock.now(), problem=None, problem_at=None)
             outcome = answer.body.get("outcome")
             if outcome:

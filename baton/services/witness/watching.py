@@ -24,7 +24,18 @@ from baton.services.witness import mirror, wire
 from baton.store import auditlog
 from baton.store.blobs import BlobStore
 from baton.store.tables import api_tokens, switches, witness_codes, witnessed
-from switch import Event, Kind, Status, Step, hash_token, iso, next_timer, state_from_dict, state_to_dict
+from switch import (
+    Event,
+    Kind,
+    Status,
+    Step,
+    hash_token,
+    iso,
+    next_timer,
+    policy_to_dict,
+    state_from_dict,
+    state_to_dict,
+)
 from switch import witness as rule
 
 log = logging.getLogger("baton.witness")
@@ -75,7 +86,6 @@ class Witness:
                                          secrets.token_urlsafe(24), str(owner.get("timezone", "UTC")), now,
                                          language=str(owner.get("language", "en")))
             conn.execute(delete(api_tokens).where(api_tokens.c.owner_id == made.owner.id))
-            from switch import policy_to_dict
             conn.execute(insert(switches).values(owner_id=made.owner.id, policy=policy_to_dict(policy),
                                                  state=state_to_dict(state), status=str(state.status),
                                                  next_due_at=None, version=0, updated_at=now))
@@ -133,6 +143,9 @@ class Witness:
                 if version < reported_version:
                     raise Conflict(f"switch version {version}: expected {reported_version} or newer — refused")
                 values = {"reported": {"version": version, "state": msg.body["state"]}, "heard_at": now}
+                if "policy" in msg.body and link.taken_over_at is None:
+                    policy = policy_to_dict(self.service.check_policy(msg.body["policy"]))
+                    conn.execute(update(switches).where(switches.c.owner_id == link.owner_id).values(policy=policy))
             conn.execute(update(witnessed).where(witnessed.c.id == link.id).values(last_seq=msg.seq, **values))
             answer = self._outcome(conn, link, msg.body.get("state"), now) if kind == "heartbeat" else {}
         return wire.seal(self.service.signer, "answer", msg.owner, msg.seq, now,
@@ -162,7 +175,6 @@ class Witness:
             raise BadRequest(f"sync version {version}: {exc}") from None
         if "policy" in msg.body:
             policy = self.service.check_policy(msg.body["policy"])
-            from switch import policy_to_dict
             conn.execute(update(switches).where(switches.c.owner_id == link.owner_id)
                          .values(policy=policy_to_dict(policy)))
         if "silence_seconds" in msg.body:

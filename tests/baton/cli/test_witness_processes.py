@@ -129,6 +129,32 @@ def fired_at(db: str) -> datetime | None:
         engine.dispose()
 
 
+def switch_state(db: str) -> dict[str, Any]:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(select(switches.c.state)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def reported(db: str) -> dict[str, Any]:
+    """The state the witness last heard from the primary."""
+    from baton.store.tables import witnessed
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return dict((conn.execute(select(witnessed.c.reported)).scalar_one() or {}).get("state") or {})
+    finally:
+        engine.dispose()
+
+
+def heard(world: World) -> None:
+    """Wait until the witness has heard the primary's current state (a heartbeat after the last change)."""
+    wait_for("the witness hearing the primary's state",
+             lambda: reported(world.witness.db) == switch_state(world.primary.db), 60)
+
+
 def primary_fire_moment(db: str) -> datetime:
     """What the primary's own timeline says: the deadline plus grace, from its stored state."""
     engine = create_engine(db)
@@ -231,16 +257,16 @@ def test_primary_killed_owner_silent_the_witness_alerts_then_fires_at_the_policy
     """SIGKILL on the primary, the owner silent: the witness alerts the owner, fires no earlier than the primary
     would have (and one grace after its alert), and ana and bruno's packages open with age and shamir."""
     world.link("2s")
-    world.policy(short(interval=5, grace=4))
-    time.sleep(1.5)  # a heartbeat or two with the new policy
+    world.policy(short(interval=15, grace=6))
+    heard(world)
     primary_fires = primary_fire_moment(world.primary.db)
     world.kill_primary()
-    [alert] = wait_for("the witness's alert", lambda: rows(world.witness.db, "witness"), 30)
+    [alert] = wait_for("the witness's alert", lambda: rows(world.witness.db, "witness"), 60)
     assert alert.recipient == "owner@example.org" and "silent" in alert.subject
     assert alert.created_at >= primary_fires
-    released = wait_for("the witness's release mails", lambda: rows(world.witness.db, "release"), 30)
+    released = wait_for("the witness's release mails", lambda: rows(world.witness.db, "release"), 60)
     fired = fired_at(world.witness.db)
-    assert fired is not None and fired >= primary_fires and fired >= alert.created_at + timedelta(seconds=3.9)
+    assert fired is not None and fired >= primary_fires and fired >= alert.created_at + timedelta(seconds=5.9)
     assert sorted(m.recipient for m in released) == ["ana@example.org", "bruno@example.org"]
     key = _witness_key(world)
     folders = {}
@@ -263,15 +289,15 @@ def test_primary_killed_owner_checks_in_at_the_witness_then_the_primary_shows_it
     """The owner checks in at the witness's link: nothing fires; the primary, restarted, shows the check-in
     and re-arms from it."""
     world.link("2s")
-    world.policy(short(interval=5, grace=6))
-    time.sleep(1.5)
+    world.policy(short(interval=15, grace=10))
+    heard(world)
     world.kill_primary()
-    [alert] = wait_for("the witness's alert", lambda: rows(world.witness.db, "witness"), 30)
+    [alert] = wait_for("the witness's alert", lambda: rows(world.witness.db, "witness"), 60)
     link = re.findall(r"http://witness.test(/l/\S+)", stored_links.expand(_witness_key(world), alert.body_text))[0]
     answer = httpx.post(f"{world.witness.url}{link}", timeout=30)
     assert answer.status_code == 200, answer.text
     checked_at = time.time()
-    time.sleep(8)  # past the witness's fire moment had nobody checked in
+    time.sleep(12)  # past the witness's fire moment had nobody checked in
     assert rows(world.witness.db, "release") == [] and fired_at(world.witness.db) is None
     world.start_primary()
     with world.owner() as client:
@@ -306,11 +332,11 @@ def test_the_primary_runs_stage_one_and_dies_the_witness_runs_two_and_three_once
     notice) and nothing else; each holder has each stage's message once, across both deployments."""
     world.link("2s")
     stages = [LONG["stages"][0],
-              {"name": "family", "after": "7s", "audience": ["carla@example.org"], "action": "release"},
-              {"name": "tell", "after": "9s", "audience": ["owner"], "action": "notify"}]
+              {"name": "family", "after": "20s", "audience": ["carla@example.org"], "action": "release"},
+              {"name": "tell", "after": "24s", "audience": ["owner"], "action": "notify"}]
     world.policy(short(interval=3, grace=1, stages=stages))
     first = wait_for("the primary's stage 1", lambda: rows(world.primary.db, "release"), 30)
-    time.sleep(1.2)  # the heartbeat that reports it
+    wait_for("the heartbeat that reports stage 1", lambda: reported(world.witness.db).get("stages_run") == 1, 60)
     world.kill_primary()
     wait_for("the witness's stage 3", lambda: rows(world.witness.db, "stage"), 40)
     time.sleep(1)
