@@ -304,7 +304,7 @@ def test_primary_killed_owner_checks_in_at_the_witness_then_the_primary_shows_it
         status = client.get("/api/status").json()
         assert status["status"] == "armed"
         last = datetime.fromisoformat(status["last_checkin"].replace("Z", "+00:00")).timestamp()
-        assert abs(last - checked_at) < 2
+        assert abs(last - checked_at) < 5
         timeline = client.get("/api/timeline").json()
         assert any("witness" in t["reason"] for t in timeline if t["event"] == "checkin")
     assert rows(world.primary.db, "release") == []
