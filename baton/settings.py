@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     heartbeat_stale_seconds: Annotated[float | None, Field(gt=0)] = None
     ping_url: SecretStr = SecretStr("")  # GET after every sweep (a healthchecks-style check); may hold a secret
     ping_timeout: Annotated[float, Field(gt=0)] = 5.0  # seconds to connect, and again to read the answer
+    # Witnesses (DESIGN "Surviving our own server"): how often a primary sends each witness its heartbeat and
+    # changes, how often a witness looks at the switches it watches, and the free disk below which a witness
+    # refuses new versions (and says so).
+    witness_heartbeat_seconds: Annotated[float, Field(gt=0)] = 60.0
+    witness_watch_seconds: Annotated[float, Field(gt=0)] = 30.0
+    witness_min_free_bytes: Annotated[int, Field(ge=0)] = 64 * 1024**2
+    witness_timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds to connect to a witness, and to read its answer
     metrics_token: SecretStr = SecretStr("")  # /metrics with this bearer token from anywhere; else loopback only
 
     @field_validator("apprise_schemes", "outbound_allow", "trusted_proxies", mode="before")

@@ -17,6 +17,7 @@ from baton.cli.keys import key_app
 from baton.cli.people import keycheck_command, people_app
 from baton.cli.recovery import drill_command, recover_command
 from baton.cli.vault import vault_app
+from baton.cli.witness import witness_app
 
 helptext.install()
 app = typer.Typer(help="Baton: business continuity for one-person hosting and domain businesses.",
@@ -45,6 +46,7 @@ app.add_typer(register_app, name="register")
 app.add_typer(domains_app, name="domains")
 app.add_typer(handover_app, name="handover")
 app.add_typer(notices_app, name="notices")
+app.add_typer(witness_app, name="witness")
 app.command("readiness")(readiness_command)
 app.command("recover")(recover_command)
 app.command("drill")(drill_command)

@@ -43,8 +43,14 @@ def status(as_json: JsonFlag = False) -> None:
     keys = {p["name"]: p["key"] for p in people if p["key"] in ("none", "unverified", "stale")}
     if as_json:
         view = {**view, "holder_keys": keys}
+    witnesses = call("GET", "/api/witnesses")
+    if as_json:
+        view = {**view, "witnesses": witnesses}
     show_status(view, as_json)
     if not as_json:
+        for item in witnesses:
+            typer.echo(f"{'witness:':<16}{item['url']}: heartbeat {item['last_heartbeat'] or 'never'}, version "
+                       f"{item['synced_version']}" + (f" — {item['problem']}" if item["problem"] else ""))
         for name, state in sorted(keys.items()):
             typer.echo(f"{'holder key:':<16}{name}: {state}" + (" (no key yet)" if state == "none" else ""))
 

@@ -30,12 +30,14 @@ from baton.http import (
     pagelanguage,
     switch_api,
     vault_api,
+    witness_api,
 )
 from baton.http.auth import owner_auth
 from baton.http.bodylimit import BodyLimit, BodyTooLarge, size_text
 from baton.http.csrf import CsrfTokens
 from baton.http.headers import SecurityHeaders
 from baton.http.ratelimit import RateLimiter
+from baton.jobs.witnessing import Witnessing
 from baton.jobs.worker import Worker
 from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
@@ -43,6 +45,8 @@ from baton.services.reissue import Reissue
 from baton.services.releases import PackageBuilder, vault_parts
 from baton.services.switch import SwitchService
 from baton.services.vault import VaultService
+from baton.services.witness.linking import Linking
+from baton.services.witness.watching import Witness
 from baton.store.links import PATHS, Purpose
 from switch import SwitchError
 
@@ -61,13 +65,19 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     if vault is None or builder is None:
         vault, builder = vault_parts(service)
 
+    linking, witness = Linking(service), Witness(service)
+    witnessing = Witnessing(linking, witness)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(witnessing.ask_first)  # a primary back from the dead hears its witnesses first
         if worker is not None:
             worker.start()
+        witnessing.start()
         try:
             yield
         finally:
+            witnessing.stop()
             if worker is not None:
                 worker.stop()
 
@@ -179,6 +189,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     health.install(app, service)
     metrics.install(app, service)
     switch_api.install(app, service, auth)
+    witness_api.install(app, service, auth, linking, witness)
     access = OwnerAccess(service)
     access_api.install(app, access, auth)
     link_pages.install(app, service, access, links)

@@ -39,7 +39,7 @@ def limits(settings: Settings) -> Callable[[str, str], int]:
     def limit(method: str, path: str) -> int:
         if method == "PUT" and VAULT_FILE.fullmatch(path):
             return settings.max_compartment_bytes
-        if (method, path) in IMPORTS:
+        if (method, path) in IMPORTS or (method, path) == ("POST", "/witness/sync"):
             return settings.max_import_bytes
         return settings.max_body_bytes
     return limit

@@ -37,6 +37,7 @@ from baton.services.handover import HandoverService
 from baton.services.releases import PackageBuilder
 from baton.services.switch import SwitchService
 from baton.services.vault import VaultService
+from baton.services.witness.linking import Linking
 from baton.store import auditlog
 from baton.store.engine import reading
 from baton.store.tables import audit_entries, owners
@@ -209,6 +210,8 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
                     release_completes=local_time(asked.get("completes"), who),
                     countdown=countdown(state.deadline, now), fires_in=countdown(state.fires_at, now),
                     now_local=local_time(now, who), worker=worker,
+                    witnesses=[{**w, "last_heartbeat": local_time(w["last_heartbeat"], who)}
+                               for w in Linking(service).listed(who.owner.id)],
                     recent=[readable(e, who) for e in reversed(recent)])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

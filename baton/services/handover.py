@@ -148,6 +148,10 @@ class HandoverService:
                           "action notify_customers: no customer would be told", "fix": "add a stage such as "
                           "{name: customers, after: 21d, action: notify_customers}"})
         found += [{"kind": "vault", "subject": "vault", **f} for f in drills.readiness(self.vault, owner_id)]
+        from baton.services.witness.linking import Linking
+        found += [{"kind": "witness", "subject": "witness", "what": problem,
+                   "fix": "ask the witness's operator (disk, address, key), or link another with `baton witness add`"}
+                  for problem in Linking(self.service).problems(owner_id, self.now())]
         return {"at": self.now().isoformat(), "notices_reach": reach and reach.isoformat(), "findings": found}
 
     def calendar(self, owner_id: int, kind: str) -> tuple[bytes, str]:

@@ -113,6 +113,12 @@ class Recorder:
             deadline = datetime.fromisoformat(event.data["deadline"])
             fires = deadline + self.policy.grace + (self.policy.confirm.window if self.policy.confirm
                                                     else timedelta())
+            if "silent_since" in event.data:  # a witness took the switch over from a silent primary
+                self.alert(key, "witness", "witness_takeover", fires_local=self.tz(fires),
+                           silent_since_local=self.tz(datetime.fromisoformat(event.data["silent_since"])),
+                           fires_in=_human(fires - self.now), confirm=self.policy.confirm is not None,
+                           checkin_url=self.checkin_url())
+                return
             self.alert(key, str(event.kind), "deadline", level=event.data.get("level", 0) + 1,
                        deadline_local=self.tz(deadline), fires_local=self.tz(fires),
                        fires_in=_human(fires - event.at), confirm=self.policy.confirm is not None,

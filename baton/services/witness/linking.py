@@ -1,0 +1,252 @@
+"""The primary's side: linking a witness (its key compared, the operator's one-time code), sending each
+witness its heartbeat and every change (signed, numbered), recording what each answered, and taking in
+what a witness did while it held a switch (a check-in there is a check-in; a stage it ran is run).
+
+Nothing here raises into the worker: a witness that does not answer, or refuses, is recorded on its link
+(``problem``) for the dashboard, ``baton status`` and readiness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import insert, select, update
+
+from baton import netguard
+from baton.errors import BadRequest, Conflict
+from baton.services.witness import mirror, wire
+from baton.store import auditlog
+from baton.store.blobs import BlobStore
+from baton.store.engine import reading
+from baton.store.tables import witness_links
+from switch import Event, Kind, Step, iso, parse_duration
+from switch import machine as core
+from switch import witness as rule
+
+log = logging.getLogger("baton.witness")
+
+
+class WitnessUnreachable(Exception):
+    """A witness that did not answer, or answered something that is not a signed answer."""
+
+
+def _post(settings: Any, url: str, data: dict[str, Any]) -> tuple[int, Any]:
+    import requests
+    guard = netguard.Guard(netguard.parse_networks(settings.outbound_allow), settings.witness_timeout,
+                           settings.witness_timeout)
+    with netguard.guarded(guard) as session:
+        try:
+            answer = requests.post(url, json=data, timeout=(settings.witness_timeout, settings.witness_timeout),
+                                   allow_redirects=False)
+        except Exception as exc:  # noqa: BLE001 - said in words on the link; the URL may not be logged raw
+            why = session.refused[0] if session.refused else type(exc).__name__
+            raise WitnessUnreachable(f"the witness at {_host(url)} did not answer ({why})") from None
+    try:
+        return answer.status_code, answer.json()
+    except ValueError:
+        raise WitnessUnreachable(f"the witness at {_host(url)} answered HTTP {answer.status_code} without "
+                                 "JSON") from None
+
+
+def fetch_key(settings: Any, url: str) -> str:
+    """The witness's public key, as it says it (for the owner to compare)."""
+    import requests
+    guard = netguard.Guard(netguard.parse_networks(settings.outbound_allow), settings.witness_timeout,
+                           settings.witness_timeout)
+    with netguard.guarded(guard) as session:
+        try:
+            answer = requests.get(f"{url.rstrip('/')}/witness/key", allow_redirects=False,
+                                  timeout=(settings.witness_timeout, settings.witness_timeout))
+            key = str(answer.json()["public_key"])
+        except Exception as exc:  # noqa: BLE001
+            why = session.refused[0] if session.refused else type(exc).__name__
+            raise WitnessUnreachable(f"expected a Baton witness at {_host(url)}, but it did not answer as one "
+                                     f"({why})") from None
+    return key
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url[:60]
+
+
+@dataclass
+class Linking:
+    """The primary's use-cases over a switch service."""
+
+    service: Any  # SwitchService
+    sent: dict[int, str] = field(default_factory=dict)  # link id -> digest of the last sync the witness stored
+
+    @property
+    def store(self) -> BlobStore:
+        return BlobStore(self.service.settings.data_dir / "blobs")
+
+    def add(self, owner_id: int, url: str, code: str, key: str, silence: str) -> dict[str, Any]:
+        """Link a witness: ``key`` is the witness's key as the owner compared it; nothing is linked unless
+        the witness answers, takes the code and signs with that key."""
+        url = url.rstrip("/")
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise BadRequest(f"url: expected http(s)://host[:port] of a Baton witness, got {url[:80]!r}")
+        try:
+            seconds = parse_duration(silence).total_seconds()
+        except ValueError as exc:
+            raise BadRequest(f"silence: {exc}") from None
+        try:
+            actual = fetch_key(self.service.settings, url)
+        except WitnessUnreachable as exc:
+            raise BadRequest(str(exc)) from None
+        if actual != key:
+            raise Conflict(f"the witness at {_host(url)} signs with {actual[:16]}…, not the key {key[:16]}… you "
+                           "compared: its key changed, or this is not the witness you meant; nothing linked")
+        with reading(self.service.engine) as conn:
+            if conn.execute(select(witness_links.c.id).where(witness_links.c.owner_id == owner_id,
+                                                             witness_links.c.url == url)).first():
+                raise Conflict(f"the witness at {_host(url)} is already linked")
+            rank = len(conn.execute(select(witness_links.c.id).where(witness_links.c.owner_id == owner_id)).all())
+            loaded = self.service.load(conn, owner_id)
+            from baton.services import accounts
+            owner = accounts.get_owner(conn, owner_id)
+        now = self.service.clock.now()
+        body = {"code": code, "silence_seconds": seconds, "rank": rank, "url": self.service.settings.base_url,
+                "owner": {"email": owner.email, "timezone": owner.timezone, "language": owner.language},
+                "policy": self.service.get_policy(owner_id), "state": _state(loaded), "version": loaded.version}
+        try:
+            status, answer = _post(self.service.settings, f"{url}/witness/pair",
+                                   wire.seal(self.service.signer, "pair", owner_id, 1, now, body))
+        except WitnessUnreachable as exc:
+            raise BadRequest(str(exc)) from None
+        if status != 200:
+            detail = answer.get("detail") if isinstance(answer, dict) else None
+            raise BadRequest(f"the witness refused to pair: {detail or f'HTTP {status}'}; nothing linked")
+        try:
+            signed = wire.open_message(answer, expect_kind="answer", expect_key=key)
+        except wire.WireError as exc:
+            raise BadRequest(f"the witness's answer: {exc}; nothing linked") from None
+        with self.service.engine.begin() as conn:
+            link_id = conn.execute(insert(witness_links).values(
+                owner_id=owner_id, url=url, witness_public=key, remote_id=int(signed.body["link"]), rank=rank,
+                silence_seconds=seconds, seq=1, created_at=now, beat_at=now)).inserted_primary_key[0]
+            auditlog.append(conn, self.service.signer, owner_id, now, "witness.linked",
+                            {"url": url, "key": key, "rank": rank, "silence_seconds": seconds})
+        self.push_link(int(link_id))
+        return self.listed(owner_id)[-1]
+
+    def listed(self, owner_id: int) -> list[dict[str, Any]]:
+        """The owner's witnesses: where, its key, its last heartbeat and synced version, any problem."""
+        with reading(self.service.engine) as conn:
+            rows = conn.execute(select(witness_links).where(witness_links.c.owner_id == owner_id)
+                                .order_by(witness_links.c.rank)).all()
+        return [{"id": r.id, "url": r.url, "key": r.witness_public, "rank": r.rank,
+                 "silence_seconds": r.silence_seconds, "last_heartbeat": iso(r.beat_at) if r.beat_at else None,
+                 "synced_version": r.synced_version, "problem": r.problem,
+                 "problem_at": iso(r.problem_at) if r.problem_at else None} for r in rows]
+
+    def problems(self, owner_id: int, now: datetime) -> list[str]:
+        """Readiness: each witness that is behind, refusing or unreachable, in words."""
+        found = []
+        for item in self.listed(owner_id):
+            if item["problem"]:
+                found.append(f"witness {item['url']}: {item['problem']}")
+            elif item["last_heartbeat"] is None or now - datetime.fromisoformat(item["last_heartbeat"]) > \
+                    timedelta(seconds=3 * self.service.settings.witness_heartbeat_seconds):
+                found.append(f"witness {item['url']}: no heartbeat acknowledged since {item['last_heartbeat']}")
+        return found
+
+    def push_all(self) -> int:
+        """A heartbeat (and the changes, when there are) to every witness; how many answered."""
+        with reading(self.service.engine) as conn:
+            ids = [r.id for r in conn.execute(select(witness_links.c.id).order_by(witness_links.c.id))]
+        return sum(self.push_link(link_id) for link_id in ids)
+
+    def _next_seq(self, link_id: int) -> tuple[Any, int]:
+        with self.service.engine.begin() as conn:
+            conn.execute(update(witness_links).where(witness_links.c.id == link_id)
+                         .values(seq=witness_links.c.seq + 1))
+            row = conn.execute(select(witness_links).where(witness_links.c.id == link_id)).one()
+        return row, int(row.seq)
+
+    def push_link(self, link_id: int) -> int:
+        """The heartbeat first (its answer says what the witness did while it held the switch, taken in at
+        once), then a sync when the content changed since the witness last stored it; 1 when the witness
+        took both."""
+        try:
+            link, seq = self._next_seq(link_id)
+            with reading(self.service.engine) as conn:
+                loaded = self.service.load(conn, link.owner_id)
+            # The policy rides with the state: a witness never judges a new state by an old policy.
+            answer = self._send(link, "heartbeat", seq, {"version": loaded.version, "state": _state(loaded),
+                                                         "policy": self.service.get_policy(link.owner_id)})
+            self._note(link_id, beat_at=self.service.clock.now(), problem=None, problem_at=None)
+            outcome = answer.body.get("outcome")
+            if outcome:
+                self.take_in(link.owner_id, link_id, outcome)
+                return 1  # the witness hands the switch back on the next heartbeat; changes follow then
+            with reading(self.service.engine) as conn:
+                data = mirror.export(conn, self.store, link.owner_id)
+            policy = self.service.get_policy(link.owner_id)
+            digest = hashlib.sha256(json.dumps([data, policy, link.silence_seconds], sort_keys=True,
+                                               default=str).encode()).hexdigest()
+            if self.sent.get(link_id) != digest:
+                link, seq = self._next_seq(link_id)
+                body = {"version": seq, "data": data, "policy": policy, "silence_seconds": link.silence_seconds}
+                self._send(link, "sync", seq, body)
+                self._note(link_id, synced_version=seq)
+                self.sent[link_id] = digest
+            return 1
+        except (WitnessUnreachable, Conflict, BadRequest) as exc:
+            self._note(link_id, problem=str(exc)[:500], problem_at=self.service.clock.now())
+            log.warning("witness link %s: %s", link_id, exc)
+            return 0
+
+    def _send(self, link: Any, kind: str, seq: int, body: dict[str, Any]) -> wire.Message:
+        now = self.service.clock.now()
+        status, answer = _post(self.service.settings, f"{link.url}/witness/{kind}",
+                               wire.seal(self.service.signer, kind, link.owner_id, seq, now, body))
+        if status == 507:
+            raise Conflict(f"refuses new versions: {answer.get('detail', 'out of disk')}")
+        if status != 200:
+            detail = answer.get("detail") if isinstance(answer, dict) else None
+            raise BadRequest(f"refused the {kind}: {detail or f'HTTP {status}'}")
+        try:
+            return wire.open_message(answer, expect_kind="answer", expect_key=link.witness_public)
+        except wire.WireError as exc:
+            raise BadRequest(f"its answer to the {kind}: {exc}") from None
+
+    def _note(self, link_id: int, **values: Any) -> None:
+        with self.service.engine.begin() as conn:
+            conn.execute(update(witness_links).where(witness_links.c.id == link_id).values(**values))
+
+    def take_in(self, owner_id: int, link_id: int, outcome: dict[str, Any]) -> bool:
+        """Fold in what a witness did while it held the switch; whether anything changed."""
+        checked = outcome.get("checked_in_at")
+        done = rule.WitnessOutcome(datetime.fromisoformat(checked) if checked else None,
+                                   int(outcome.get("stages_run", 0)), int(outcome.get("cycle", 0)))
+        now = self.service.clock.now()
+        with self.service.engine.begin() as conn:
+            loaded = self.service.load(conn, owner_id, lock=True)
+            merged = rule.merge(loaded.policy, loaded.state, done)
+            if merged == loaded.state:
+                return False
+            events: tuple[Event, ...] = ()
+            if done.checked_in_at is not None and merged.armed_at == done.checked_in_at:
+                step = core.check_in(loaded.policy, loaded.state, done.checked_in_at, via="witness")
+                events = tuple(e for e in step.events if e.kind in (Kind.CHECKIN, Kind.CANCELLED))
+            if not self.service._store(conn, loaded, loaded.policy, Step(merged, events), now):
+                raise Conflict("the switch changed at the same moment")
+            auditlog.append(conn, self.service.signer, owner_id, now, "witness.taken_in",
+                            {"link": link_id, **{k: v for k, v in outcome.items() if v is not None}})
+        self.service.on_change(now)
+        return True
+
+
+def _state(loaded: Any) -> dict[str, Any]:
+    from switch import state_to_dict
+    return state_to_dict(loaded.state)
+
+
