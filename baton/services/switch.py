@@ -8,21 +8,21 @@ the messages it causes to the outbox. Losing the race for a version changes noth
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
-from baton.services import accounts, actions, changes, channels
+from baton.services import accounts, actions, changes, channels, verifiers
 from baton.services import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
 from baton.services import releases as _releases  # noqa: F401 - registers the "release" stage action
+from baton.services import switchrows as rows
 from baton.services.recorder import Recorder
+from baton.services.switchrows import LoadedSwitch
 from baton.services.switchview import SwitchView, timeline, view
 from baton.settings import Settings
 from baton.store import auditlog, links
@@ -30,7 +30,7 @@ from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import DeploymentSigner
-from baton.store.tables import api_tokens, owners, switches
+from baton.store.tables import switches
 from baton.timeutil import Clock
 from switch import (
     Event,
@@ -44,7 +44,7 @@ from switch import (
     next_timer,
     policy_from_dict,
     policy_to_dict,
-    state_from_dict,
+    policy_warnings,
     state_to_dict,
 )
 from switch import machine as core
@@ -56,23 +56,6 @@ DEFAULT_POLICY: dict[str, Any] = {
     "interval": "30d", "reminders": ["7d", "1d"], "grace": "7d", "grace_reminder_every": "1d",
     "stages": [{"name": "notify", "after": "0d", "audience": ["owner"], "action": "notify"}],
 }
-
-
-@dataclass(frozen=True)
-class LoadedSwitch:
-    """A switch as read for a change, with its owner and the owner's audit head (both locked)."""
-
-    id: int
-    owner: accounts.Owner
-    version: int
-    policy: Policy
-    state: SwitchState
-    audit_head: tuple[int, str | None]
-    change_due: datetime | None = None  # the earliest change waiting for its cooling-off
-
-    @property
-    def owner_id(self) -> int:
-        return self.owner.id
 
 
 @dataclass
@@ -96,6 +79,9 @@ class SwitchService:
         with self.engine.begin() as conn:
             made = accounts.create_owner(conn, self.key, email, password, timezone, now, totp=totp)
             checked = self.check_policy(data)
+            resolved, _notes = verifiers.resolve(conn, made.owner.id, made.owner.language, policy_to_dict(checked),
+                                                 now)
+            checked = self.check_policy(resolved)
             state = core.arm(checked, now)
             timer = next_timer(checked, state)
             switch_id = conn.execute(insert(switches).values(
@@ -127,11 +113,11 @@ class SwitchService:
         """Authenticate and check in within one transaction (the API's hot path); None: unknown token."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            row = conn.execute(_SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
+            row = conn.execute(rows.SWITCH_FOR_TOKEN, {"digest": hash_token(token)}).first()
             if row is None:
                 return None
             accounts.touch_token(conn, row.token_id, row.token_used_at, now)
-            policy, state = self._apply(conn, _loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
+            policy, state = self._apply(conn, rows.loaded(row), lambda p, s, at: core.check_in(p, s, at, via=via), now)
         return self._changed(policy, state)
 
     def pause(self, owner_id: int, until: datetime) -> SwitchView:
@@ -147,10 +133,12 @@ class SwitchService:
 
     def set_policy(self, owner_id: int, data: Any, via: str = "api") -> SwitchView:
         """Replace the policy (JSON as it arrived: the validator names what is wrong, a body that is not
-        an object included). An owner's change counts as a check-in. A change that only delays a release
-        re-arms the switch under the new policy at once; one that could hasten it (``switch.hastening``)
-        is held for the cooling-off and announced on every channel (``services.changes``), while the
-        switch re-arms under the policy it has. A newer policy replaces one still held."""
+        an object included). Its verifiers are resolved to People entries (``services.verifiers``), new
+        ones made and said in the view's notes. An owner's change counts as a check-in. A change that only
+        delays a release re-arms the switch under the new policy at once; one that could hasten it
+        (``switch.hastening``) is held for the cooling-off and announced on every channel
+        (``services.changes``), while the switch re-arms under the policy it has. A newer policy replaces
+        one still held."""
         with reading(self.engine) as conn:
             owner = accounts.get_owner(conn, owner_id)
         if isinstance(data, Mapping):
@@ -158,29 +146,39 @@ class SwitchService:
         policy = self.check_policy(data)
         now = self.clock.now()
         with self.engine.begin() as conn:
-            loaded = self.load(conn, owner_id, lock=True)
-            audits: list[tuple[str, dict[str, Any]]] = []  # written after the step's own entries
-            for held in changes.pending(conn, owner_id):
-                if held.kind is changes.Kind.POLICY:
-                    changes.settle(conn, held, changes.Outcome.REPLACED, now)
-                    audits.append(("change.replaced", {"change": held.id}))
-            reasons = hastens(loaded.policy, policy) if self.settings.cooling_off_hours > 0 else ()
-            if not reasons:
-                step = core.check_in(loaded.policy, loaded.state, now, via="policy change", new_policy=policy)
-                shown, wake = self._store_change(conn, loaded, policy, step, now)
-            else:
-                step = core.check_in(loaded.policy, loaded.state, now, via="policy change (the new policy waits)")
-                held = changes.hold(conn, self.settings, owner_id=owner_id, owner_email=loaded.owner.email,
-                                    timezone=loaded.policy.timezone, kind=changes.Kind.POLICY,
-                                    payload=policy_to_dict(policy), reasons=reasons, via=via, now=now,
-                                    effect=changes.takes_effect(self.settings, now, step.state.deadline))
-                audits.append(("change.held", {"change": held.id, "kind": "policy", "via": via,
-                                               "reasons": list(reasons), "takes_effect_at": iso(held.takes_effect_at)}))
-                shown, wake = self._store_change(conn, loaded, loaded.policy, step, now)
-            for kind, data in audits:
-                self._audit(conn, owner_id, now, kind, data)
+            resolved, notes = verifiers.resolve(conn, owner_id, owner.language, policy_to_dict(policy), now)
+            policy = self.check_policy(resolved)
+            shown, wake = self.replace_policy(conn, owner_id, policy, via, now)
+            warned = policy_warnings(verifiers.addressed(policy, verifiers.contacts(conn, owner_id)))
         self.on_change(wake)  # after the commit: a worker woken now sees the change
-        return shown
+        return replace(shown, notes=list(notes), warnings=list(warned))
+
+    def replace_policy(self, conn: Connection, owner_id: int, policy: Policy, via: str,
+                       now: datetime) -> tuple[SwitchView, datetime | None]:
+        """``set_policy``'s work in the caller's transaction (its verifiers already People ids); the view and the
+        moment to wake the worker at, after the commit."""
+        loaded = self.load(conn, owner_id, lock=True)
+        audits: list[tuple[str, dict[str, Any]]] = []  # written after the step's own entries
+        for held in changes.pending(conn, owner_id):
+            if held.kind is changes.Kind.POLICY:
+                changes.settle(conn, held, changes.Outcome.REPLACED, now)
+                audits.append(("change.replaced", {"change": held.id}))
+        reasons = hastens(loaded.policy, policy) if self.settings.cooling_off_hours > 0 else ()
+        if not reasons:
+            step = core.check_in(loaded.policy, loaded.state, now, via="policy change", new_policy=policy)
+            shown, wake = self._store_change(conn, loaded, policy, step, now)
+        else:
+            step = core.check_in(loaded.policy, loaded.state, now, via="policy change (the new policy waits)")
+            held = changes.hold(conn, self.settings, owner_id=owner_id, owner_email=loaded.owner.email,
+                                timezone=loaded.policy.timezone, kind=changes.Kind.POLICY,
+                                payload=policy_to_dict(policy), reasons=reasons, via=via, now=now,
+                                effect=changes.takes_effect(self.settings, now, step.state.deadline))
+            audits.append(("change.held", {"change": held.id, "kind": "policy", "via": via,
+                                           "reasons": list(reasons), "takes_effect_at": iso(held.takes_effect_at)}))
+            shown, wake = self._store_change(conn, loaded, loaded.policy, step, now)
+        for kind, data in audits:
+            self._audit(conn, owner_id, now, kind, data)
+        return shown, wake
 
     def hastening(self, owner_id: int, data: Any) -> tuple[str, ...]:
         """Why replacing the policy with ``data`` would wait a cooling-off (empty: it would not)."""
@@ -190,7 +188,12 @@ class SwitchService:
             loaded = self.load(conn, owner_id)
         if isinstance(data, Mapping):
             data = {"timezone": loaded.owner.timezone, **data}
-        return hastens(loaded.policy, self.check_policy(data))
+        policy = self.check_policy(data)
+        with self.engine.connect() as conn, conn.begin() as looking:  # resolved as set_policy would, then undone
+            resolved, _notes = verifiers.resolve(conn, owner_id, loaded.owner.language, policy_to_dict(policy),
+                                                 self.clock.now())
+            looking.rollback()
+        return hastens(loaded.policy, self.check_policy(resolved))
 
     def _store_change(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step,
                       now: datetime) -> tuple[SwitchView, datetime | None]:
@@ -200,7 +203,7 @@ class SwitchService:
         if not self._store(conn, loaded, policy, step, now):
             raise Conflict("the switch changed at the same moment; try again")
         held = [c.to_dict(policy.timezone) for c in changes.pending(conn, loaded.owner_id)]
-        return view(policy, step.state, held), _next_due(policy, step.state, loaded.change_due)
+        return view(policy, step.state, held), rows.next_due(policy, step.state, loaded.change_due)
 
     def _settle_changes(self, conn: Connection, loaded: LoadedSwitch, now: datetime) -> int:
         """The held changes whose cooling-off has ended take effect, in order. A policy takes effect as the
@@ -313,7 +316,7 @@ class SwitchService:
         """Run a switch's due timers; the number of events recorded (0 if another worker had it)."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            query = _SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else _SWITCH_BY_ID
+            query = rows.SWITCH_BY_ID_SKIP if conn.dialect.name == "postgresql" else rows.SWITCH_BY_ID
             row = conn.execute(query, {"switch_id": switch_id}).first()
             return self._advance_row(conn, row, now)
 
@@ -326,7 +329,7 @@ class SwitchService:
         """
         now = self.clock.now()
         with self.engine.begin() as conn:
-            row = conn.execute(_NEXT_DUE, {"now": now}).first()
+            row = conn.execute(rows.NEXT_DUE, {"now": now}).first()
             if row is None:
                 return None
             switch_id, version = row.id, row.version
@@ -351,7 +354,7 @@ class SwitchService:
     def _advance_row(self, conn: Connection, row: Row[Any] | None, now: datetime) -> int:
         if row is None or row.next_due_at is None or row.next_due_at > now:
             return 0
-        loaded = _loaded(row)
+        loaded = rows.loaded(row)
         if loaded.change_due is not None and loaded.change_due <= now:
             return self._settle_changes(conn, loaded, now)
         step = core.run_due(loaded.policy, loaded.state, now)
@@ -383,10 +386,10 @@ class SwitchService:
 
     def load(self, conn: Connection, owner_id: int, lock: bool = False) -> LoadedSwitch:
         """The owner's switch as read in ``conn`` (locked with its owner's row when ``lock``)."""
-        row = conn.execute(_SWITCH_LOCKED if lock else _SWITCH, {"owner_id": owner_id}).first()
+        row = conn.execute(rows.SWITCH_LOCKED if lock else rows.SWITCH, {"owner_id": owner_id}).first()
         if row is None:
             raise NotFound(f"owner {owner_id} has no switch")
-        return _loaded(row)
+        return rows.loaded(row)
 
     def _act(self, owner_id: int, fn: Callable[[Policy, SwitchState, datetime], Step],
              new_policy: Policy | None = None) -> SwitchView:
@@ -422,18 +425,18 @@ class SwitchService:
     def _changed(self, policy: Policy, state: SwitchState, change_due: datetime | None = None,
                  held: list[dict[str, Any]] | None = None) -> SwitchView:
         """After a committed change: wake the worker at the next due moment; the new view."""
-        self.on_change(_next_due(policy, state, change_due))
+        self.on_change(rows.next_due(policy, state, change_due))
         return view(policy, state, held)
 
     def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
                requester: links.Link | None = None) -> bool:
         """Conditionally store the new state; then record its events in the same transaction."""
         values: dict[str, Any] = dict(state=state_to_dict(step.state), status=str(step.state.status),
-                                      next_due_at=_next_due(policy, step.state, loaded.change_due),
+                                      next_due_at=rows.next_due(policy, step.state, loaded.change_due),
                                       version=loaded.version + 1, updated_at=now)
         if policy is not loaded.policy:
             values["policy"] = policy_to_dict(policy)
-        moved = conn.execute(_MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
+        moved = conn.execute(rows.MOVE_SWITCH, {**values, "switch_id": loaded.id, "seen": loaded.version})
         if moved.rowcount != 1:
             return False
         if step.events:
@@ -449,45 +452,3 @@ class SwitchService:
 
     def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:
         auditlog.append(conn, self.signer, owner_id, at, kind, data)
-
-
-# Built once: on the check-in path, building a statement costs more than running it.
-_JOINED = select(switches, owners.c.email, owners.c.timezone, owners.c.language, owners.c.audit_seq,
-                 owners.c.audit_head).join(owners, owners.c.id == switches.c.owner_id)
-_SWITCH = _JOINED.where(switches.c.owner_id == bindparam("owner_id"))
-# FOR UPDATE locks the switch and its owner's row (the audit head) on PostgreSQL; SQLite
-# ignores it, its writers being serialised by BEGIN IMMEDIATE.
-_SWITCH_LOCKED = _SWITCH.with_for_update()
-# The token, its owner and the switch in one round trip; only the switch and owner rows are locked.
-_SWITCH_FOR_TOKEN = _JOINED.add_columns(api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at.label(
-    "token_used_at")).join(api_tokens, api_tokens.c.owner_id == switches.c.owner_id).where(
-    api_tokens.c.token_hash == bindparam("digest")).with_for_update(of=[switches, owners])
-_SWITCH_BY_ID = _JOINED.where(switches.c.id == bindparam("switch_id"))
-_SWITCH_BY_ID_SKIP = _SWITCH_BY_ID.with_for_update(skip_locked=True)
-_NEXT_DUE = _JOINED.where(switches.c.next_due_at.isnot(None), switches.c.next_due_at <= bindparam("now")).order_by(
-    switches.c.next_due_at).limit(1).with_for_update(of=[switches, owners], skip_locked=True)
-_MOVE_SWITCH = update(switches).where(switches.c.id == bindparam("switch_id"),
-                                      switches.c.version == bindparam("seen"))
-
-
-def _next_due(policy: Policy, state: SwitchState, change_due: datetime | None) -> datetime | None:
-    """When the worker must look at a switch: its next timer, or a held change's moment if sooner."""
-    timer = next_timer(policy, state)
-    found = [m for m in (timer.due if timer else None, change_due) if m is not None]
-    return min(found) if found else None
-
-
-def _loaded(row: Row[Any]) -> LoadedSwitch:
-    owner = accounts.Owner(row.owner_id, row.email, row.timezone, row.language)
-    return LoadedSwitch(row.id, owner, row.version, _policy(row.policy), state_from_dict(row.state),
-                        (row.audit_seq, row.audit_head), row.change_due_at)
-
-
-@lru_cache(maxsize=4096)
-def _parsed_policy(canonical: str) -> Policy:
-    return policy_from_dict(json.loads(canonical))
-
-
-def _policy(data: dict[str, Any]) -> Policy:
-    """A stored policy, parsed once per distinct policy (policies are immutable values)."""
-    return _parsed_policy(json.dumps(data, sort_keys=True))
