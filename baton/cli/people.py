@@ -23,11 +23,17 @@ def people_add(name: Annotated[str, typer.Argument(help="A short id: ana, notary
                role: Annotated[str, typer.Option(help="heir, staff, notary or verifier.")],
                email: Annotated[str | None, typer.Option()] = None,
                language: Annotated[str, typer.Option(help="en, id, pt or it.")] = "en",
-               display_name: Annotated[str, typer.Option(help="Full name, as in messages.")] = "") -> None:
-    """Add a holder (they get an enrolment link by e-mail) or a verifier."""
+               display_name: Annotated[str, typer.Option(help="Full name, as in messages.")] = "",
+               timezone: Annotated[str | None, typer.Option(help="Their time zone, e.g. Europe/Rome (default: "
+                                                                 "yours).")] = None) -> None:
+    """Add a holder (they get an enrolment link by e-mail) or a verifier (your policy asks them)."""
     made = call("POST", "/api/people", json={"name": name, "role": role, "email": email, "language": language,
-                                              "display_name": display_name})
+                                              "display_name": display_name, "timezone": timezone})
     typer.echo(f"added {made['name']} ({made['role']})")
+    if made["role"] == "verifier":
+        typer.echo("your policy asks them from now on" if made.get("asked") else
+                   "your policy has no confirmation window, so nobody is asked yet: add confirm to it "
+                   "(`baton policy set`)")
     if made.get("enrol_url"):
         typer.echo(f"enrolment link (also e-mailed{'' if email else ': no e-mail given, send it yourself'}): "
                    f"{made['enrol_url']}")
@@ -45,9 +51,33 @@ def people_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
         typer.echo(f"{p['name']:<16} {p['role']:<9} key {p['key']:<11} holds {holds:<24} {p['email'] or '(no e-mail)'}")
 
 
+@people_app.command("edit")
+def people_edit(name: Annotated[str, typer.Argument()],
+                display_name: Annotated[str | None, typer.Option(help="Full name, as in messages.")] = None,
+                email: Annotated[str | None, typer.Option(help="A verifier's address (waits a cooling-off while "
+                                                           "your policy asks them).")] = None,
+                language: Annotated[str | None, typer.Option(help="en, id, pt or it.")] = None,
+                timezone: Annotated[str | None, typer.Option(help="e.g. Europe/Rome; \"\" for yours.")] = None
+                ) -> None:
+    """Change a person's full name, language or time zone, or a verifier's address."""
+    asked = {"display_name": display_name, "email": email, "language": language, "timezone": timezone}
+    if all(v is None for v in asked.values()):
+        fail("expected at least one of --display-name, --email, --language, --timezone, got none", code=2)
+    edited = call("PATCH", f"/api/people/{name}", json={k: v for k, v in asked.items() if v is not None})
+    waits = edited.get("email_from")
+    typer.echo(f"saved {name}" + (f"; the new address is used from {waits['takes_effect_at']} (a verifier's "
+                                  "address waits a cooling-off; you were told on every channel)" if waits else ""))
+
+
 @people_app.command("remove")
 def people_remove(name: Annotated[str, typer.Argument()]) -> None:
-    """Remove a person; compartments they hold shares of are split again without them first."""
+    """Remove a person; compartments they hold shares of are split again without them first. A verifier your
+    policy asks is still asked until a cooling-off has passed."""
+    if any(p["name"] == name and p["role"] == "verifier" for p in call("GET", "/api/people")):
+        removed = call("DELETE", f"/api/people/{name}")
+        typer.echo(f"removed {name}" + (f"; your policy still asks them until {removed['leaves_at']} (removing a "
+                                        "verifier waits a cooling-off)" if removed.get("leaves_at") else ""))
+        return
     with owner_vault() as owner:
         redone = guard(lambda: owner.remove_holder(name))
         typer.echo(f"removed {name}" + (f"; split again: {', '.join(redone)}" if redone else ""))

@@ -89,7 +89,10 @@ def policy_set(file: Annotated[Path, typer.Argument(help="Policy file (JSON or Y
                        f"Cancel it with `baton changes cancel {held[-1]['id']}`. Until then:")
         else:
             typer.echo(f"Policy saved; it counts as a check-in, so the next deadline is {view['deadline_local']}.")
-    warn_about(data)
+    for note in view.get("notes") or []:
+        typer.echo(f"note: {note}", err=True)
+    for line in view.get("warnings") or []:
+        typer.echo(f"warning: {line}", err=True)
     show_status(view, as_json)
 
 

@@ -41,6 +41,7 @@ from baton.jobs.witnessing import Witnessing
 from baton.jobs.worker import Worker
 from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
+from baton.services.people import PeopleBook
 from baton.services.reissue import Reissue
 from baton.services.releases import PackageBuilder, vault_parts
 from baton.services.switch import SwitchService
@@ -193,12 +194,13 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     access = OwnerAccess(service)
     access_api.install(app, access, auth)
     link_pages.install(app, service, access, links)
-    vault_api.install(app, vault, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link,
+    book = PeopleBook(service, vault)
+    vault_api.install(app, vault, book, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link,
                       links.on_link_form)
     holder_pages.install(app, Reissue(vault), links, RateLimiter(service.settings.token_failures_per_minute))
     handover = HandoverService(service, vault)
     handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link, links.on_link_form)
-    owner_pages.install(app, service, vault, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)
+    owner_pages.install(app, service, vault, book, builder, handover, CsrfTokens(bytes(service.signer.key)), links.page)
     return app
 
 

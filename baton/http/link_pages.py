@@ -18,13 +18,14 @@ from baton.errors import BatonError, LinkError, http_status
 from baton.http import pagelanguage
 from baton.http.csrf import cross_site
 from baton.http.ratelimit import RateLimiter
+from baton.services import verifiers
 from baton.services.access import OwnerAccess
 from baton.services.messages import render_page
 from baton.services.switch import SwitchService
 from baton.store.links import Purpose
-from baton.timeutil import local
 from switch import SwitchError
 
+PRESS_A_BUTTON = "Please press one of the two buttons: reachable or unreachable."
 _Page = TypeVar("_Page", bound=Response)  # a link's page, or a file it gives (a key check's challenge)
 _Done = TypeVar("_Done")
 
@@ -142,23 +143,31 @@ def install(app: FastAPI, service: SwitchService, access: OwnerAccess, pages: Li
     def checkin_by_link(request: Request, token: str) -> HTMLResponse:
         return on_link(request, lambda: page("checkin_done", view=service.check_in_by_link(token).to_dict()))
 
+    def verifier_language(token: str) -> Callable[[], str | None]:
+        return lambda: verifiers.link_language(service.engine, service.key, token)
+
     @app.get("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
     def verify_page(request: Request, token: str) -> HTMLResponse:
         def show() -> HTMLResponse:
-            link, view, email = service.open_link(token, Purpose.VERIFY)
-            return page("verify", who=link.who, email=email, closes=local(link.expires_at, view.timezone))
-        return on_link(request, show)
+            link, view, _email = service.open_link(token, Purpose.VERIFY)
+            asked = verifiers.question(service.engine, link.owner_id, link.who or "", view.timezone)
+            return page("verify", language=asked.language, who=asked.who, owner=asked.owner,
+                        closes=verifiers.moment(link.expires_at, asked.language, asked.timezone))
+        return on_link(request, show, verifier_language(token))
 
     @app.post("/v/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def verify_answer(request: Request, token: str) -> HTMLResponse:
+        language = verifier_language(token)
+
         def act(form: FormData) -> HTMLResponse:
+            spoken = language() or "en"
             answer = form.get("answer")
             if not isinstance(answer, str) or answer not in ("reachable", "unreachable"):
-                return page("link_invalid", status_code=422, why="answer",
-                            message="Please press one of the two buttons: reachable or unreachable.")
+                return page("link_invalid", status_code=422, why="answer", language=spoken,
+                            message=pagelanguage.translate(PRESS_A_BUTTON, spoken))
             service.vote_by_link(token, answer)
-            return page("verify_done", answer=answer)
-        return await pages.on_link_form(request, lambda: service.open_link(token, Purpose.VERIFY), act)
+            return page("verify_done", answer=answer, language=spoken)
+        return await pages.on_link_form(request, lambda: service.open_link(token, Purpose.VERIFY), act, language)
 
     @app.get("/q/{token}", response_class=HTMLResponse, include_in_schema=False)
     def request_page(request: Request, token: str) -> HTMLResponse:

@@ -34,6 +34,7 @@ from baton.http.ratelimit import RateLimiter
 from baton.services import accounts, health
 from baton.services.access import OwnerAccess
 from baton.services.handover import HandoverService
+from baton.services.people import PeopleBook
 from baton.services.releases import PackageBuilder
 from baton.services.switch import SwitchService
 from baton.services.vault import VaultService
@@ -52,7 +53,7 @@ NAV = (("/", "Dashboard"), ("/timeline", "Timeline"), ("/policy", "Policy"), ("/
        ("/register", "Register"), ("/readiness", "Readiness"), ("/drill", "Drills"))
 
 
-def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: PackageBuilder,
+def install(app: FastAPI, service: SwitchService, vault: VaultService, book: PeopleBook, builder: PackageBuilder,
             handover: HandoverService, csrf: CsrfTokens, page: Page) -> None:
     settings = service.settings
     access = OwnerAccess(service)
@@ -290,5 +291,5 @@ def install(app: FastAPI, service: SwitchService, vault: VaultService, builder: 
         return await run_in_threadpool(partial(register_page, who, report=report.to_dict()))
 
     owner_policy_pages.install(app, kit, access)
-    owner_people_pages.install(app, kit, vault)
+    owner_people_pages.install(app, kit, vault, book)
     owner_drill_pages.install(app, kit, vault, builder, handover)

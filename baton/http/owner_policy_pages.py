@@ -11,7 +11,7 @@ from baton.errors import BatonError, http_status
 from baton.http import eventwords, policyform, policywords
 from baton.http.csrf import FIELD
 from baton.http.ownerkit import OwnerKit, Session, countdown, text_of
-from baton.services import accounts
+from baton.services import accounts, verifiers
 from baton.services.access import OwnerAccess
 from switch import PolicyError, SwitchError, policy_from_dict, unaskable_verifiers
 
@@ -32,7 +32,7 @@ def install(app: FastAPI, kit: OwnerKit, access: OwnerAccess) -> None:
         short_of_quorum: tuple[int, int] | None = None
         if form.policy is not None and not form.errors:
             typed = policy_from_dict(form.policy)
-            unaskable = unaskable_verifiers(typed)
+            unaskable = unaskable_verifiers(verifiers.addressed_policy(service.engine, who.owner.id, typed))
             if typed.confirm and unaskable and len(typed.confirm.verifiers) - len(unaskable) < typed.confirm.quorum:
                 short_of_quorum = (len(typed.confirm.verifiers) - len(unaskable), typed.confirm.quorum)
             found, cut = policyform.preview(typed, now)
@@ -48,7 +48,8 @@ def install(app: FastAPI, kit: OwnerKit, access: OwnerAccess) -> None:
 
     @app.get("/policy", response_class=HTMLResponse, include_in_schema=False)
     def policy(who: Owner) -> HTMLResponse:
-        return policy_page(who, policyform.read_form(policyform.form_values(service.get_policy(who.owner.id))))
+        stored = verifiers.shown_with_addresses(service.engine, who.owner.id, service.get_policy(who.owner.id))
+        return policy_page(who, policyform.read_form(policyform.form_values(stored)))
 
     @app.post("/policy", response_class=HTMLResponse, include_in_schema=False)
     async def save_policy(request: Request, who: Owner) -> HTMLResponse:

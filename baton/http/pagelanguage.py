@@ -50,6 +50,7 @@ REFUSALS = (
     N_("This link was already used. Each link works once."),
     N_("This link expired at %(when)s."),
     N_("This question is closed: the owner checked in, or the switch has already decided. Thank you."),
+    N_("Please press one of the two buttons: reachable or unreachable."),
     N_("This form did not come from Baton's own page: open the link again and press the button there."),
     N_("Too many attempts in a short time. Wait a minute, then open the link again."),
     # vault.keys: a key pasted on the enrolment page

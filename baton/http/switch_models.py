@@ -21,7 +21,7 @@ class HeldChange(BaseModel):
     """A change that could hasten a release, waiting for its cooling-off (it can be cancelled until then)."""
 
     id: int
-    kind: Literal["policy", "requester", "channel"]
+    kind: Literal["policy", "requester", "channel", "verifier"]
     what: str = Field(examples=["a new switch policy"])
     reasons: list[str] = Field(examples=[["grace of 1h instead of 7d"]])
     created_at: str
@@ -60,6 +60,9 @@ class SwitchStatus(BaseModel):
     pending_changes: list[HeldChange] = Field(description="Changes that could hasten a release, waiting for their "
                                                           "cooling-off; empty when none waits.")
     worker: WorkerRun | None = Field(None, description="When Baton's worker last ran (GET /api/status only).")
+    notes: list[str] = Field([], description="PUT /api/policy only: the verifiers it added to People.")
+    warnings: list[str] = Field([], description="PUT /api/policy only: what the policy still gets wrong "
+                                                 "(verifiers nobody can ask).")
 
 
 class Verifier(BaseModel):

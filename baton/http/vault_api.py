@@ -31,6 +31,7 @@ from baton.http.vault_models import (
     VaultFinding,
 )
 from baton.services import drills, releases, uploads
+from baton.services.people import PeopleBook
 from baton.services.releases import PackageBuilder
 from baton.services.vault import VaultService
 from baton.store.links import Purpose
@@ -91,6 +92,16 @@ class NewPerson(BaseModel):
     email: str | None = Field(None, examples=["rossi@example.org"])
     language: Language = "en"
     role: Literal["heir", "staff", "notary", "verifier"]
+    timezone: str | None = Field(None, description="The zone of the dates in their messages (default: the "
+                                                   "owner's).", examples=["Europe/Rome"])
+
+
+class PersonEdit(BaseModel):
+    display_name: str | None = Field(None, examples=["Giulia Rossi"])
+    email: str | None = Field(None, description="Verifiers only; waits a cooling-off when the policy asks them.",
+                              examples=["giulia@example.org"])
+    language: Language | None = None
+    timezone: str | None = Field(None, description='"" goes back to the owner\'s zone.', examples=["Europe/Rome"])
 
 
 class PersonKey(BaseModel):
@@ -112,7 +123,8 @@ class DrillRequest(BaseModel):
     ask_holders: bool = Field(False, description="Also e-mail each holder a key check (nothing else is sent).")
 
 
-def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner: OwnerWork, caller: Any,
+def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: PackageBuilder, as_owner: OwnerWork,
+            caller: Any,
             owner_id_of: Callable[[Any], Awaitable[int]], page: Callable[..., HTMLResponse],
             on_link: Callable[..., HTMLResponse], on_link_form: OnLinkForm) -> None:
     Who = Annotated[Any, Depends(caller)]
@@ -210,23 +222,29 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     @app.get("/api/people", tags=["people"], response_model=list[PersonView], responses=problems())
     async def list_people(who: Who) -> JSONResponse:
         """Holders and verifiers, with their key status."""
-        return await as_owner(who, vault.list_people, 200)
+        return await as_owner(who, book.listed, 200)
 
     @app.post("/api/people", tags=["people"], response_model=NewPersonView, responses=problems(409, 422),
               status_code=201)
     async def add_person(who: Who, body: NewPerson) -> JSONResponse:
         """Add a holder (sent an enrolment link) or a verifier."""
-        return await as_owner(who, lambda owner: vault.add_person(owner, body.name, body.display_name, body.email,
-                                                                  body.language, body.role), 201)
+        return await as_owner(who, lambda owner: book.add(owner, body.name, body.display_name, body.email,
+                                                          body.language, body.role, body.timezone), 201)
+
+    @app.patch("/api/people/{name}", tags=["people"], response_model=PersonView, responses=problems(404, 422))
+    async def edit_person(who: Who, name: PersonName, body: PersonEdit) -> JSONResponse:
+        """Change a person's display name, language or time zone, or a verifier's address (which waits a
+        cooling-off when the policy asks them)."""
+        return await as_owner(who, lambda owner: book.edit(owner, name, display_name=body.display_name,
+                                                           email=body.email, language=body.language,
+                                                           timezone=body.timezone), 200)
 
     @app.delete("/api/people/{name}", tags=["people"], response_model=Removed,
                 responses=problems(404, 409, 422))
     async def remove_person(who: Who, name: PersonName) -> JSONResponse:
-        """Remove a person who holds no share of a current split."""
-        def remove(owner: int) -> dict[str, str]:
-            vault.remove_person(owner, name)
-            return {"removed": name}
-        return await as_owner(who, remove, 200)
+        """Remove a person who holds no share of a current split; a verifier the policy asks leaves it through a
+        policy change, which waits a cooling-off."""
+        return await as_owner(who, lambda owner: book.remove(owner, name), 200)
 
     @app.put("/api/people/{name}/key", tags=["people"], response_model=PersonView, responses=problems(404, 422))
     async def set_key(who: Who, name: PersonName, body: PersonKey) -> JSONResponse:

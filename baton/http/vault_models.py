@@ -75,6 +75,12 @@ class PersonView(BaseModel):
     holds: list[str] = Field(description="Compartments of which the person holds a share.")
     groups: list[str] = Field(description="compartment/group of each share.")
     verified_at: str | None
+    timezone: str | None = Field(None, description="The zone of the dates in their messages; null: the owner's.")
+    asked: bool | None = Field(None, description="Verifiers only: whether the policy asks them.")
+    email_from: dict[str, str] | None = Field(None, description="Verifiers only: a new address waiting for its "
+                                                                 "cooling-off ({email, takes_effect_at}).")
+    leaves_at: str | None = Field(None, description="Verifiers only: when their removal from the policy takes "
+                                                    "effect (it waits a cooling-off).")
 
 
 class NewPersonView(PersonView):
@@ -83,6 +89,7 @@ class NewPersonView(PersonView):
 
 class Removed(BaseModel):
     removed: str
+    leaves_at: str | None = Field(None, description="A verifier the policy asks: when they stop being asked.")
 
 
 class KeyCheck(BaseModel):

@@ -27,7 +27,7 @@ from baton.services.messages import render_email
 from baton.settings import Settings
 from baton.store import links
 from baton.store.links import Purpose
-from baton.store.tables import channels, pending_changes, switches
+from baton.store.tables import channels, pending_changes, people, switches
 from baton.timeutil import local
 from switch import iso
 
@@ -36,6 +36,7 @@ class Kind(StrEnum):
     POLICY = "policy"  # payload: the new policy
     REQUESTER = "requester"  # payload: the request link, which works from the moment the change does
     CHANNEL = "channel"  # payload: the channel removed when the change takes effect
+    VERIFIER = "verifier"  # payload: a verifier (People id) and the address they get when the change takes effect
 
 
 class Outcome(StrEnum):
@@ -67,6 +68,8 @@ def describe(change: Change) -> str:
         return "a new switch policy"
     if change.kind is Kind.REQUESTER:
         return f"a release-request link for {change.payload.get('who', '?')}"
+    if change.kind is Kind.VERIFIER:
+        return f"a new e-mail address for verifier {change.payload.get('person', '?')}"
     return f"removing the alert channel {change.payload.get('label', '')!r} ({change.payload.get('scheme', '?')})"
 
 
@@ -125,6 +128,10 @@ def settle(conn: Connection, change: Change, outcome: Outcome, now: datetime) ->
     if change.kind is Kind.CHANNEL and outcome is Outcome.APPLIED:
         conn.execute(channels.delete().where(channels.c.id == int(change.payload["channel"]),
                                              channels.c.owner_id == change.owner_id))
+    if change.kind is Kind.VERIFIER and outcome is Outcome.APPLIED:
+        conn.execute(update(people).where(people.c.owner_id == change.owner_id, people.c.role == "verifier",
+                                          people.c.name == change.payload["person"])
+                     .values(email=change.payload["email"]))
     links.withdraw_for(conn, change.owner_id, Purpose.CANCEL, f"change:{change.id}", now)
     mirror(conn, change.owner_id)
     return True

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from baton.jobs.outbox import Channel, enqueue
+from baton.services import verifiers
 from baton.services.messages import render_email
 from baton.services.notices import issue_notices
 from baton.services.releases import PackageBuilder, create_release
@@ -48,10 +49,7 @@ def readiness(vault: VaultService, owner_id: int) -> list[dict[str, str]]:
                                      "`baton people check NAME`)"})
     for person in people.values():
         if person["role"] == "verifier":
-            if not person["email"]:
-                found.append({"what": f"verifier {person['name']} has no e-mail: they will never be asked",
-                              "fix": f"`baton people add {person['name']} --email …` again with an address"})
-            continue
+            continue  # a verifier matters as the policy asks them: below
         status = person["key"]
         if status == "none":
             found.append({"what": f"{person['name']} has no key", "fix": "send the enrolment link again, or "
@@ -67,11 +65,10 @@ def readiness(vault: VaultService, owner_id: int) -> list[dict[str, str]]:
         row = conn.execute(select(switches.c.policy).where(switches.c.owner_id == owner_id)).first()
     if row is not None:
         policy = policy_from_dict(row.policy)
-        for name in unaskable_verifiers(policy):
+        for name in unaskable_verifiers(verifiers.addressed_policy(vault.engine, owner_id, policy)):
             found.append({"what": f"verifier {name} in the policy has no e-mail address: nobody can ask them, so "
                                   "they can never answer",
-                          "fix": f"give them one in the policy ({{name: {name}, email: …}}, or on the policy "
-                                 f"page: {name} <address>)"})
+                          "fix": f"give them one on the People page, or `baton people edit {name} --email …`"})
         stages = [s for s in policy.stages if s.action == "release"]
         if not stages:
             found.append({"what": "no stage of the switch has the action release: nothing would be released",

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from baton.jobs.outbox import Channel, enqueue
-from baton.services import accounts, actions
+from baton.services import accounts, actions, verifiers
 from baton.services.messages import render_email
 from baton.settings import Settings
 from baton.store import auditlog, links
@@ -40,6 +40,7 @@ class Recorder:
         self._checkin_url: str | None = None
         self._channels: list[str] | None = None
         self._fired_reason = ""
+        self._verifiers: dict[str, verifiers.Contact] | None = None
 
     # Notifier protocol, for stage actions.
     def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None:
@@ -55,8 +56,15 @@ class Recorder:
             return member
         for verifier in self.policy.confirm.verifiers if self.policy.confirm else ():
             if verifier.name == member:
-                return verifier.email
+                found = self.verifiers().get(member)
+                return verifier.email or (found.email if found else None)
         return None
+
+    def verifiers(self) -> dict[str, verifiers.Contact]:
+        """The owner's verifiers as People knows them (read once per step)."""
+        if self._verifiers is None:
+            self._verifiers = verifiers.contacts(self.conn, self.owner.id)
+        return self._verifiers
 
     def alert(self, key: str, purpose: str, template: str, **context: Any) -> None:
         """The owner on every channel: e-mail and each Apprise URL."""
@@ -128,13 +136,7 @@ class Recorder:
             address = self.address_of(event.who)
             if address is None:
                 return  # a verifier without an address: the transition records the question
-            closes = datetime.fromisoformat(event.data["closes"])
-            link_id = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes,
-                                   who=event.who, cycle=cycle)
-            self.email(address, key, "verify", "confirm_requested", who=event.who,
-                       owner_email=self.owner.email, armed_local=self.tz(state.armed_at),
-                       closes_local=self.tz(closes), verify_url=links.placeholder(self.settings.base_url,
-                                                                                  Purpose.VERIFY, link_id))
+            self._ask(event.who, address, key, datetime.fromisoformat(event.data["closes"]), cycle)
         elif event.kind is Kind.VOTE:
             self.alert(key, "vote", "vote", who=event.who, answer=event.data["answer"], reason=event.reason,
                        checkin_url=self.checkin_url())
@@ -165,6 +167,19 @@ class Recorder:
             if address:
                 self.email(address, key, "request_update", "request_update", who=event.who,
                            owner_email=self.owner.email, refused=True, completes_local="")
+
+    def _ask(self, who: str, address: str, key: str, closes: datetime, cycle: int) -> None:
+        """The question to a verifier, in their language and time zone, greeted by their People name."""
+        contact = self.verifiers().get(who)
+        language = contact.language if contact else "en"
+        zone = (contact.timezone if contact else None) or self.policy.timezone
+        link_id = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes, who=who,
+                               cycle=cycle)
+        self.email(address, key, "verify", "confirm_requested", language=language,
+                   who=contact.display_name if contact else who, owner=verifiers.owner_name(self.conn, self.owner.id),
+                   armed_local=verifiers.moment(self.state.armed_at, language, zone),
+                   closes_local=verifiers.moment(closes, language, zone),
+                   verify_url=links.placeholder(self.settings.base_url, Purpose.VERIFY, link_id))
 
     def _requester_address(self, who: str | None) -> str | None:
         from baton.store.tables import links as link_table

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
-from baton.services import accounts, actions, changes, channels, checkin
+from baton.services import accounts, actions, changes, channels, checkin, verifiers
 from baton.services import notices as _notices  # noqa: F401 - registers the "notify_customers" stage action
 from baton.services import releases as _releases  # noqa: F401 - registers the "release" stage action
 from baton.services import switchrows as rows
@@ -45,6 +45,7 @@ from switch import (
     next_timer,
     policy_from_dict,
     policy_to_dict,
+    policy_warnings,
     state_to_dict,
 )
 from switch import machine as core
@@ -84,6 +85,9 @@ class SwitchService:
         with self.engine.begin() as conn:
             made = accounts.create_owner(conn, self.key, email, password, timezone, now, totp=totp)
             checked = self.check_policy(data)
+            resolved, _notes = verifiers.resolve(conn, made.owner.id, made.owner.language, policy_to_dict(checked),
+                                                 now)
+            checked = self.check_policy(resolved)
             state = core.arm(checked, now)
             timer = next_timer(checked, state)
             switch_id = conn.execute(insert(switches).values(
@@ -146,10 +150,12 @@ class SwitchService:
 
     def set_policy(self, owner_id: int, data: Any, via: str = "api") -> SwitchView:
         """Replace the policy (JSON as it arrived: the validator names what is wrong, a body that is not
-        an object included). An owner's change counts as a check-in. A change that only delays a release
-        re-arms the switch under the new policy at once; one that could hasten it (``switch.hastening``)
-        is held for the cooling-off and announced on every channel (``services.changes``), while the
-        switch re-arms under the policy it has. A newer policy replaces one still held."""
+        an object included). Its verifiers are resolved to People entries (``services.verifiers``), new
+        ones made and said in the view's notes. An owner's change counts as a check-in. A change that only
+        delays a release re-arms the switch under the new policy at once; one that could hasten it
+        (``switch.hastening``) is held for the cooling-off and announced on every channel
+        (``services.changes``), while the switch re-arms under the policy it has. A newer policy replaces
+        one still held."""
         with reading(self.engine) as conn:
             owner = accounts.get_owner(conn, owner_id)
         if isinstance(data, Mapping):
@@ -157,29 +163,39 @@ class SwitchService:
         policy = self.check_policy(data)
         now = self.clock.now()
         with self.engine.begin() as conn:
-            loaded = self.load(conn, owner_id, lock=True)
-            audits: list[tuple[str, dict[str, Any]]] = []  # written after the step's own entries
-            for held in changes.pending(conn, owner_id):
-                if held.kind is changes.Kind.POLICY:
-                    changes.settle(conn, held, changes.Outcome.REPLACED, now)
-                    audits.append(("change.replaced", {"change": held.id}))
-            reasons = hastens(loaded.policy, policy) if self.settings.cooling_off_hours > 0 else ()
-            if not reasons:
-                step = core.check_in(loaded.policy, loaded.state, now, via="policy change", new_policy=policy)
-                shown, wake = self._store_change(conn, loaded, policy, step, now)
-            else:
-                step = core.check_in(loaded.policy, loaded.state, now, via="policy change (the new policy waits)")
-                held = changes.hold(conn, self.settings, owner_id=owner_id, owner_email=loaded.owner.email,
-                                    timezone=loaded.policy.timezone, kind=changes.Kind.POLICY,
-                                    payload=policy_to_dict(policy), reasons=reasons, via=via, now=now,
-                                    effect=changes.takes_effect(self.settings, now, step.state.deadline))
-                audits.append(("change.held", {"change": held.id, "kind": "policy", "via": via,
-                                               "reasons": list(reasons), "takes_effect_at": iso(held.takes_effect_at)}))
-                shown, wake = self._store_change(conn, loaded, loaded.policy, step, now)
-            for kind, data in audits:
-                self._audit(conn, owner_id, now, kind, data)
+            resolved, notes = verifiers.resolve(conn, owner_id, owner.language, policy_to_dict(policy), now)
+            policy = self.check_policy(resolved)
+            shown, wake = self.replace_policy(conn, owner_id, policy, via, now)
+            warned = policy_warnings(verifiers.addressed(policy, verifiers.contacts(conn, owner_id)))
         self.on_change(wake)  # after the commit: a worker woken now sees the change
-        return shown
+        return replace(shown, notes=list(notes), warnings=list(warned))
+
+    def replace_policy(self, conn: Connection, owner_id: int, policy: Policy, via: str,
+                       now: datetime) -> tuple[SwitchView, datetime | None]:
+        """``set_policy``'s work in the caller's transaction (its verifiers already People ids); the view and the
+        moment to wake the worker at, after the commit."""
+        loaded = self.load(conn, owner_id, lock=True)
+        audits: list[tuple[str, dict[str, Any]]] = []  # written after the step's own entries
+        for held in changes.pending(conn, owner_id):
+            if held.kind is changes.Kind.POLICY:
+                changes.settle(conn, held, changes.Outcome.REPLACED, now)
+                audits.append(("change.replaced", {"change": held.id}))
+        reasons = hastens(loaded.policy, policy) if self.settings.cooling_off_hours > 0 else ()
+        if not reasons:
+            step = core.check_in(loaded.policy, loaded.state, now, via="policy change", new_policy=policy)
+            shown, wake = self._store_change(conn, loaded, policy, step, now)
+        else:
+            step = core.check_in(loaded.policy, loaded.state, now, via="policy change (the new policy waits)")
+            held = changes.hold(conn, self.settings, owner_id=owner_id, owner_email=loaded.owner.email,
+                                timezone=loaded.policy.timezone, kind=changes.Kind.POLICY,
+                                payload=policy_to_dict(policy), reasons=reasons, via=via, now=now,
+                                effect=changes.takes_effect(self.settings, now, step.state.deadline))
+            audits.append(("change.held", {"change": held.id, "kind": "policy", "via": via,
+                                           "reasons": list(reasons), "takes_effect_at": iso(held.takes_effect_at)}))
+            shown, wake = self._store_change(conn, loaded, loaded.policy, step, now)
+        for kind, data in audits:
+            self._audit(conn, owner_id, now, kind, data)
+        return shown, wake
 
     def hastening(self, owner_id: int, data: Any) -> tuple[str, ...]:
         """Why replacing the policy with ``data`` would wait a cooling-off (empty: it would not)."""
@@ -189,7 +205,12 @@ class SwitchService:
             loaded = self.load(conn, owner_id)
         if isinstance(data, Mapping):
             data = {"timezone": loaded.owner.timezone, **data}
-        return hastens(loaded.policy, self.check_policy(data))
+        policy = self.check_policy(data)
+        with self.engine.connect() as conn, conn.begin() as looking:  # resolved as set_policy would, then undone
+            resolved, _notes = verifiers.resolve(conn, owner_id, loaded.owner.language, policy_to_dict(policy),
+                                                 self.clock.now())
+            looking.rollback()
+        return hastens(loaded.policy, self.check_policy(resolved))
 
     def _store_change(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step,
                       now: datetime) -> tuple[SwitchView, datetime | None]:
@@ -199,7 +220,7 @@ class SwitchService:
         if not self._store(conn, loaded, policy, step, now):
             raise Conflict("the switch changed at the same moment; try again")
         held = [c.to_dict(policy.timezone) for c in changes.pending(conn, loaded.owner_id)]
-        return view(policy, step.state, held), _next_due(policy, step.state, loaded.change_due)
+        return view(policy, step.state, held), rows.next_due(policy, step.state, loaded.change_due)
 
     def _settle_changes(self, conn: Connection, loaded: LoadedSwitch, now: datetime) -> int:
         """The held changes whose cooling-off has ended take effect, in order. A policy takes effect as the
@@ -406,7 +427,7 @@ class SwitchService:
         policy = new_policy or loaded.policy
         if not self._store(conn, loaded, policy, step, now, requester=requester):
             raise Conflict("the switch changed at the same moment; try again")
-        due = _next_due(policy, step.state, loaded.change_due)
+        due = rows.next_due(policy, step.state, loaded.change_due)
         quiet = (new_policy is None and checkin.plain(step, loaded.audit_key, self.signer)
                  and loaded.next_due is not None and due is not None and due >= loaded.next_due)
         return policy, step.state, not quiet
@@ -428,14 +449,14 @@ class SwitchService:
                  held: list[dict[str, Any]] | None = None, tell: bool = True) -> SwitchView:
         """After a committed change: wake the worker at the next due moment (if ``tell``); the new view."""
         if tell:
-            self.on_change(_next_due(policy, state, change_due))
+            self.on_change(rows.next_due(policy, state, change_due))
         return view(policy, state, held)
 
     def _store(self, conn: Connection, loaded: LoadedSwitch, policy: Policy, step: Step, now: datetime,
                requester: links.Link | None = None) -> bool:
         """Conditionally store the new state; then record its events in the same transaction."""
         values: dict[str, Any] = dict(state=state_to_dict(step.state), status=str(step.state.status),
-                                      next_due_at=_next_due(policy, step.state, loaded.change_due),
+                                      next_due_at=rows.next_due(policy, step.state, loaded.change_due),
                                       version=loaded.version + 1, updated_at=now)
         if policy is not loaded.policy:
             values["policy"] = policy_to_dict(policy)
@@ -459,10 +480,3 @@ class SwitchService:
 
     def _audit(self, conn: Connection, owner_id: int, at: datetime, kind: str, data: dict[str, Any]) -> None:
         auditlog.append(conn, self.signer, owner_id, at, kind, data)
-
-
-def _next_due(policy: Policy, state: SwitchState, change_due: datetime | None) -> datetime | None:
-    """When the worker must look at a switch: its next timer, or a held change's moment if sooner."""
-    timer = next_timer(policy, state)
-    found = [m for m in (timer.due if timer else None, change_due) if m is not None]
-    return min(found) if found else None

@@ -13,7 +13,7 @@ from sqlalchemy import Row, bindparam, select
 
 from baton.services import accounts
 from baton.store.tables import api_tokens, owners, switches
-from switch import Policy, SwitchState, policy_from_dict, state_from_dict
+from switch import Policy, SwitchState, next_timer, policy_from_dict, state_from_dict
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,10 @@ def _parsed(canonical: str) -> Policy:
 def policy_of(data: dict[str, Any]) -> Policy:
     """A stored policy, parsed once per distinct policy (policies are immutable values)."""
     return _parsed(json.dumps(data, sort_keys=True))
+
+
+def next_due(policy: Policy, state: SwitchState, change_due: datetime | None) -> datetime | None:
+    """When the worker must look at a switch: its next timer, or a held change's moment if sooner."""
+    timer = next_timer(policy, state)
+    found = [m for m in (timer.due if timer else None, change_due) if m is not None]
+    return min(found) if found else None

@@ -31,6 +31,8 @@ class SwitchView:
     release_request: dict[str, str] | None
     next_due: datetime | None
     changes: list[dict[str, Any]] = field(default_factory=list)  # held for a cooling-off (services.changes)
+    notes: list[str] = field(default_factory=list)  # what saving a policy did besides (verifiers added to People)
+    warnings: list[str] = field(default_factory=list)  # what a saved policy still gets wrong (switch.advice)
 
     def to_dict(self) -> dict[str, Any]:
         tz = self.timezone
@@ -44,6 +46,8 @@ class SwitchView:
         out["pending_stages"] = self.pending_stages
         out["release_request"] = self.release_request
         out["pending_changes"] = self.changes
+        if self.notes or self.warnings:
+            out["notes"], out["warnings"] = self.notes, self.warnings
         return out
 
 

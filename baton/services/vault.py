@@ -270,7 +270,7 @@ class VaultService:
             .where(sealed_shares.c.person_id == row.id).order_by(compartments.c.name)).all()
         groups = [f"{r.name}/{g['name']}" for r in rows for g in r.policy["groups"] if row.name in g["holders"]]
         return {"name": row.name, "display_name": row.display_name, "email": row.email, "language": row.language,
-                "role": row.role, "recipient": row.recipient, "key_source": row.key_source,
+                "timezone": row.timezone, "role": row.role, "recipient": row.recipient, "key_source": row.key_source,
                 "key": key_status(row, now, self.settings.key_stale_days), "holds": [r.name for r in rows],
                 "groups": groups,
                 "verified_at": iso(row.verified_at) if row.verified_at else None}

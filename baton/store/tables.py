@@ -227,6 +227,7 @@ people = Table(
     Column("display_name", String(200), nullable=False),
     Column("email", String(320)),
     Column("language", String(16), nullable=False, server_default="en"),
+    Column("timezone", String(64)),  # 0013: the zone their messages' dates are shown in (else the owner's)
     Column("role", String(16), nullable=False),  # heir | staff | notary | verifier
     Column("recipient", Text),  # age or SSH public key, once enrolled
     Column("recipient_kind", String(16)),
@@ -428,7 +429,7 @@ pending_changes = Table(
     "pending_changes", metadata,
     Column("id", Integer, primary_key=True),
     Column("owner_id", ForeignKey("owners.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),  # policy | requester | channel
+    Column("kind", String(16), nullable=False),  # policy | requester | channel | verifier
     Column("payload", JSON, nullable=False),  # the new policy, or the link or channel it concerns
     Column("reasons", JSON, nullable=False),  # why it could hasten a release, in plain words
     Column("via", String(32), nullable=False),  # api | web

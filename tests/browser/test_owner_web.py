@@ -171,4 +171,6 @@ def test_a_verifier_without_an_address_is_saved_with_a_warning_on_the_policy_pag
     visit.shot("policy-verifier-without-address")
     visit.shot("policy-verifier-without-address", phone=True)
     stored = site.runtime.service.get_policy(site.owner_id)
-    assert stored["confirm"]["verifiers"] == [{"name": "Ana", "email": "ana@example.org"}, "Marco"]
+    assert stored["confirm"]["verifiers"] == ["ana", "marco"]  # People entries, named by their ids
+    assert {p["name"]: p["email"] for p in site.api.get("/api/people").json()} == {"ana": "ana@example.org",
+                                                                                    "marco": None}

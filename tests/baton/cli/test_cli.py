@@ -284,6 +284,11 @@ def test_policy_set_warns_of_a_verifier_nobody_can_ask(server: tuple[str, Runtim
                       "ana@example.org}, budi]}\nstages: [{name: staff, after: 0d, audience: [owner]}]\n")
     saved = runner.invoke(app, ["policy", "set", str(policy)])
     assert saved.exit_code == 0, saved.output
-    assert saved.stderr == ("warning: verifier budi has no e-mail address: nobody can ask them, so they can never "
-                            "answer (give one: {name: budi, email: …})\n")
+    assert saved.stderr == (
+        "note: verifier ana was added to People (ana, ana@example.org, language en); edit them on the People page "
+        "or with `baton people edit ana`\n"
+        "note: verifier budi was added to People (budi, no e-mail address, language en); edit them on the People "
+        "page or with `baton people edit budi`\n"
+        "warning: verifier budi has no e-mail address: nobody can ask them, so they can never answer (give one: "
+        "{name: budi, email: …})\n")
     assert saved.stdout.startswith("Policy saved;")

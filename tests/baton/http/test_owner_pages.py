@@ -385,12 +385,15 @@ def test_saving_a_policy_with_verifiers_and_stages_stores_it(site: Site) -> None
     assert answer.status_code == 200 and "Saved." in answer.text, re.findall(r"class=\"error\"[^<]*<", answer.text)
     stored = site.runtime.service.get_policy(site.owner.owner.id)
     assert stored["interval"] == "21d"
-    assert stored["confirm"] == {"window": "3d", "quorum": 1,
-                                 "verifiers": [{"name": "Ana", "email": "ana@example.org"}, "Marco"]}
+    # The verifiers are People entries now, named by their ids (a stage's audience too).
+    assert stored["confirm"] == {"window": "3d", "quorum": 1, "verifiers": ["ana", "marco"]}
     assert [(s["name"], s["after"], s["action"], s["audience"]) for s in stored["stages"]] == [
-        ("heirs", "0d", "release", ["Ana"]), ("customers", "7d", "notify_customers", [])]
+        ("heirs", "0d", "release", ["ana"]), ("customers", "7d", "notify_customers", [])]
+    people = {p["name"]: (p["display_name"], p["email"]) for p in site.client().get(
+        "/api/people", headers={"Authorization": f"Bearer {site.owner.api_token}"}).json()}
+    assert people == {"ana": ("Ana", "ana@example.org"), "marco": ("Marco", None)}
     again = policy_form(client)
-    assert again["verifiers"] == "Ana &lt;ana@example.org&gt;\nMarco" and again["quorum"] == "1"
+    assert again["verifiers"] == "ana &lt;ana@example.org&gt;\nmarco" and again["quorum"] == "1"
 
 
 def test_a_verifier_without_an_address_is_saved_with_a_warning_and_flagged_by_readiness(site: Site) -> None:
@@ -409,7 +412,7 @@ def test_a_verifier_without_an_address_is_saved_with_a_warning_and_flagged_by_re
     assert ("Only 1 can be asked, fewer than the quorum of 2: their answers can never fire the switch early; it "
             "fires when the window ends.") in warning.group(1)
     assert 'id="unaskable"' in client.get("/policy").text  # still said while the policy has it
-    assert "verifier Marco in the policy has no e-mail address" in client.get("/readiness").text
+    assert "verifier marco in the policy has no e-mail address" in client.get("/readiness").text
     fixed = post(client, "/policy", "/policy", {**policy_form(
         client, interval="21d", confirm_window="3d", verifiers="Ana <ana@example.org>\nMarco <m@example.org>",
         quorum="2"), "action": "save"})

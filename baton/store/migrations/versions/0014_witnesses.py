@@ -11,7 +11,7 @@ from alembic import op
 from baton.store.tables import UTCDateTime
 
 revision = "0014"
-down_revision = "0008"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
