@@ -68,6 +68,16 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
                                 stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc; NaN elsewhere): on a machine
+    shared with other jobs, a figure that does not depend on how busy the others kept the cores."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -156,7 +166,10 @@ def main() -> int:
                     break
                 time.sleep(0.2)
             time.sleep(1.0)  # a repeat sent late would show up now
+            cpu = [cpu_seconds(proc.pid) for proc in procs]
             stop(procs)
+            print(f"   CPU seconds used: serve {cpu[0]:.1f}; worker(s) {', '.join(f'{c:.1f}' for c in cpu[1:])}; "
+                  f"load average {os.getloadavg()[0]:.2f} at the end")
             accepted = recorder.snapshot()
 
             with engine.connect() as conn:

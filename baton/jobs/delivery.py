@@ -1,7 +1,9 @@
 """Delivery: the outbox drained through the channels, each channel by its own bounded pool of senders.
 
 A message is claimed, sent, then marked sent — in that order — so a crash between send and mark
-repeats that one message (at least once) and never loses it. Claims are made only for free
+repeats it (at least once) and never loses it. An e-mail sender takes a batch (``send_batch``) and
+sends it over its one SMTP connection, then marks the batch sent, with its audit entries, in one
+transaction; a crash mid-batch repeats that batch. Claims are made only for free
 senders, most overdue first, per channel (``lanes``): e-mail and Apprise never wait for each
 other, and one owner's messages hold at most ``sends_per_owner`` senders of a channel, so an
 owner whose channels hang delays nobody else. While a message is in hand its lease is renewed,
