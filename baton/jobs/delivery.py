@@ -156,11 +156,13 @@ class Deliverer:
         with lane.claiming:
             while not self.stopping.is_set() and (free := lane.free()) > 0:
                 now = self.clock.now()
+                # An owner may hold ``per_owner`` senders: for e-mail, that many batches of its messages.
                 batch = outbox.claim(self.engine, self.worker, now, self.lease, free, channel=lane.channel,
-                                     per_owner=lane.per_owner, in_hand=lane.owners())
+                                     per_owner=lane.per_owner * lane.batch, in_hand=lane.owners())
                 if not batch:
                     break
-                ready = [message for message in batch if not self._resting(message, now)]
+                ready = sorted((message for message in batch if not self._resting(message, now)),
+                               key=lambda m: m.owner_id)  # stable: one owner's go out together, in order
                 for start in range(0, len(ready), lane.batch):
                     lane.hand(ready[start:start + lane.batch], self._send)
                 handed += len(ready)
