@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     sweep_seconds: float = 30.0  # safety sweep, beside the wake at the next due moment
     batch_size: int = 200
+    # Due switches one worker claims and records together (one transaction, bulk writes; SKIP LOCKED on PostgreSQL).
+    wake_batch: Annotated[int, Field(ge=1)] = 100
     claim_seconds: float = 120.0  # a claimed message is retried by others after this lease
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
@@ -91,7 +93,8 @@ class Settings(BaseSettings):
     rdap_timeout: float = 10.0
 
     # Outbound: delivery pools, timeouts and the guard
-    email_senders: Annotated[int, Field(ge=1)] = 2  # e-mails in flight at once, per worker
+    email_senders: Annotated[int, Field(ge=1)] = 4  # SMTP connections (sender threads) at once, per worker
+    send_batch: Annotated[int, Field(ge=1)] = 20  # e-mails one sender takes at a time over its connection
     apprise_senders: Annotated[int, Field(ge=1)] = 4  # Apprise alerts in flight at once, per worker
     sends_per_owner: Annotated[int, Field(ge=1)] = 1  # of each pool, how many one owner's messages may hold at once
     outbound_connect_timeout: Annotated[float, Field(gt=0)] = 5.0  # seconds, every connection made for an owner

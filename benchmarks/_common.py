@@ -177,6 +177,15 @@ def smtp_sink() -> Iterator[int]:
         proc.wait(timeout=10)
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     import socket
 

@@ -12,7 +12,11 @@ import hashlib
 import smtplib
 import ssl
 from collections.abc import Callable
+from email.charset import QP, Charset
+from email.header import Header
 from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate
 from typing import Protocol
 
@@ -32,6 +36,55 @@ class Sender(Protocol):
 def message_id(message: Message) -> str:
     digest = hashlib.sha256(message.dedup_key.encode()).hexdigest()[:32]
     return f"<{digest}@baton>"
+
+
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP  # readable in the raw message, safe for any line length
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _part(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, _UTF8)
+    return part
+
+
+def mime(sender: str, message: Message) -> MIMEMultipart | MIMENonMultipart | EmailMessage:
+    """The e-mail as sent: text, and HTML as its alternative when there is one. Built with the
+    ``email.mime`` classes, a tenth of the CPU of ``EmailMessage`` (a mass wake-up sends thousands);
+    an address that is not ASCII takes ``EmailMessage``, which knows how to write it."""
+    if not (sender.isascii() and message.recipient.isascii()):
+        return _rich(sender, message)
+    text = _part(message.body_text, "plain")
+    mail: MIMEMultipart | MIMENonMultipart = text
+    if message.body_html:
+        mail = MIMEMultipart("alternative")
+        mail.attach(text)
+        mail.attach(_part(message.body_html, "html"))
+    mail["From"] = sender
+    mail["To"] = message.recipient
+    mail["Subject"] = _header(message.subject)
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = message_id(message)
+    mail["X-Baton-Purpose"] = message.purpose
+    return mail
+
+
+def _rich(sender: str, message: Message) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = message_id(message)
+    mail["X-Baton-Purpose"] = message.purpose
+    mail.set_content(message.body_text)
+    if message.body_html:
+        mail.add_alternative(message.body_html, subtype="html")
+    return mail
 
 
 class SmtpSender:
@@ -56,16 +109,7 @@ class SmtpSender:
         return smtp
 
     def send(self, message: Message) -> None:
-        mail = EmailMessage()
-        mail["From"] = self.settings.mail_from
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = message_id(message)
-        mail["X-Baton-Purpose"] = message.purpose
-        mail.set_content(message.body_text)
-        if message.body_html:
-            mail.add_alternative(message.body_html, subtype="html")
+        mail = mime(self.settings.mail_from, message)
         if self._smtp is None:
             self._smtp = self._connect()
         try:

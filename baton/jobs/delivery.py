@@ -1,7 +1,9 @@
 """Delivery: the outbox drained through the channels, each channel by its own bounded pool of senders.
 
 A message is claimed, sent, then marked sent — in that order — so a crash between send and mark
-repeats that one message (at least once) and never loses it. Claims are made only for free
+repeats it (at least once) and never loses it. An e-mail sender takes a batch (``send_batch``) and
+sends it over its one SMTP connection, then marks the batch sent, with its audit entries, in one
+transaction; a crash mid-batch repeats that batch. Claims are made only for free
 senders, most overdue first, per channel (``lanes``): e-mail and Apprise never wait for each
 other, and one owner's messages hold at most ``sends_per_owner`` senders of a channel, so an
 owner whose channels hang delays nobody else. While a message is in hand its lease is renewed,
@@ -60,8 +62,10 @@ class Deliverer:
     def __post_init__(self) -> None:
         s = self.settings
         sizes = {Channel.EMAIL: s.email_senders, Channel.APPRISE: s.apprise_senders}
+        # An SMTP sender delivers a batch over its one connection; an Apprise URL is a request of its own.
+        batches = {Channel.EMAIL: s.send_batch, Channel.APPRISE: 1}
         self.lanes = {channel: Lane(channel, source, sizes[channel], s.sends_per_owner, self._freed,
-                                       self._settled)
+                                    self._settled, batch=batches[channel])
                       for channel, source in self.senders.items()}
         self.destinations = Destinations(s.channel_backoff_base_seconds, s.channel_backoff_max_seconds)
         self._progress = threading.Condition()
@@ -152,14 +156,16 @@ class Deliverer:
         with lane.claiming:
             while not self.stopping.is_set() and (free := lane.free()) > 0:
                 now = self.clock.now()
+                # An owner may hold ``per_owner`` senders: for e-mail, that many batches of its messages.
                 batch = outbox.claim(self.engine, self.worker, now, self.lease, free, channel=lane.channel,
-                                     per_owner=lane.per_owner, in_hand=lane.owners())
+                                     per_owner=lane.per_owner * lane.batch, in_hand=lane.owners())
                 if not batch:
                     break
-                for message in batch:
-                    if not self._resting(message, now):
-                        lane.hand(message, self._send)
-                        handed += 1
+                ready = sorted((message for message in batch if not self._resting(message, now)),
+                               key=lambda m: m.owner_id)  # stable: one owner's go out together, in order
+                for start in range(0, len(ready), lane.batch):
+                    lane.hand(ready[start:start + lane.batch], self._send)
+                handed += len(ready)
         return handed
 
     def in_hand(self) -> int:
@@ -179,16 +185,41 @@ class Deliverer:
         with self.engine.begin() as conn:
             if not outbox.renew(conn, message, self.worker, self.clock.now(), self.lease):
                 return 0
-        return self._send_counted(message, self.lanes[message.channel].sender_here())
+        return self._send_counted([message], self.lanes[message.channel].sender_here())
 
-    def _send(self, message: Message, sender: Sender) -> None:
-        self._send_counted(message, sender)
+    def _send(self, messages: list[Message], sender: Sender) -> None:
+        self._send_counted(messages, sender)
 
-    def _send_counted(self, message: Message, sender: Sender) -> int:
-        sent = self._send_one(message, sender)
+    def _send_counted(self, messages: list[Message], sender: Sender) -> int:
+        """Send a batch over one sender, then record the sends together (one transaction). A message
+        that fails is recorded as failed at once and the others go on; a stop leaves the rest unsent,
+        their claims given up. A crash before the record sends the batch again (at least once; each
+        e-mail's Message-ID lets a repeat be recognised)."""
+        sent: list[Message] = []
+        for i, message in enumerate(messages):
+            if self.stopping.is_set():
+                with self.engine.begin() as conn:
+                    outbox.release(conn, [m.id for m in messages[i:]], self.worker)
+                break
+            if self._send_one(message, sender):
+                sent.append(message)
+        recorded = self._record_sent(sent)
         with self._progress:
-            self._sent_count += sent
-        return sent
+            self._sent_count += recorded
+        return recorded
+
+    def _record_sent(self, messages: list[Message]) -> int:
+        """Mark sent the messages still claimed by this worker, each with its audit entry; how many."""
+        if not messages:
+            return 0
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            marked = outbox.mark_sent_many(conn, messages, self.worker, now)
+            auditlog.append_many(conn, self.signer, [
+                (m.owner_id, now, "delivery.sent", {"message": m.id, "purpose": m.purpose, "channel": str(m.channel),
+                                                    "recipient": outbox.recipient_tag(m.recipient),
+                                                    "message_id": message_id(m)}) for m in marked])
+        return len(marked)
 
     def _with_links(self, message: Message) -> Message:
         """The message as sent: an e-mail gets its links' tokens; a chat or push channel gets no link."""
@@ -197,38 +228,31 @@ class Deliverer:
                            body_html=links.expand(self.key, message.body_html) if message.body_html else None)
         return replace(message, body_text=links.without_links(message.body_text, "[the link is in your e-mail]"))
 
-    def _send_one(self, message: Message, sender: Sender) -> int:
+    def _send_one(self, message: Message, sender: Sender) -> bool:
+        """Send one message; whether it went (a failure is recorded here, a send by the caller)."""
         destination = outbox.recipient_tag(message.recipient)
         if message.channel is Channel.APPRISE:
             with reading(self.engine) as conn:
                 listed = still_listed(conn, message.owner_id, message.recipient)
             if not listed:
                 self._failed(message, "the channel was removed", give_up=True, reason="channel removed")
-                return 0
+                return False
         try:
             sender.send(self._with_links(message))
         except Refused as exc:  # a rule, not an outage: trying again would be refused again
             self._failed(message, f"Refused: {exc}", give_up=True, reason=str(exc))
             self._rest(message, destination)
-            return 0
+            return False
         except Exception as exc:  # noqa: BLE001 - any failure is retried later
             error = f"{type(exc).__name__}: {exc}"
             if message.channel is Channel.APPRISE:
                 error = type(exc).__name__  # an Apprise error may quote the URL and its secret
             self._failed(message, error, give_up=message.attempts + 1 >= self.settings.max_attempts)
             self._rest(message, destination)
-            return 0
+            return False
         if message.channel is Channel.APPRISE:
             self.destinations.succeeded(destination)
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            if not outbox.mark_sent(conn, message, self.worker, now):
-                return 0
-            auditlog.append(conn, self.signer, message.owner_id, now, "delivery.sent",
-                            {"message": message.id, "purpose": message.purpose, "channel": str(message.channel),
-                             "recipient": outbox.recipient_tag(message.recipient),
-                             "message_id": message_id(message)})
-        return 1
+        return True
 
     def _failed(self, message: Message, error: str, give_up: bool, reason: str | None = None) -> None:
         now = self.clock.now()

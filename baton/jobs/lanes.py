@@ -5,8 +5,10 @@ and a slow relay never holds up chat. A lane counts the messages in hand per own
 deliverer claims no more of one owner's messages than ``per_owner`` at a time, so an owner whose
 channels hang holds at most that many of the lane's threads, and the others keep sending for
 everyone else. A lane claims a few messages ahead of its threads (one round trip for several),
-but only when a thread is about to be free, and never more than ``AHEAD`` per thread; the
-deliverer renews the claims of everything a lane holds, so none runs out while it waits.
+but only when a thread is about to be free, and never more than ``AHEAD`` per thread (or two
+hand-offs, when a thread takes ``batch`` messages at a time: an SMTP sender delivers a batch over
+its one connection); the deliverer renews the claims of everything a lane holds, so none runs out
+while it waits.
 
 The threads are daemons: a stop waits a bounded time for the sends in hand, then leaves them;
 their messages stay claimed and go again after the lease (at least once, as after a crash).
@@ -25,16 +27,18 @@ from baton.jobs.outbox import Channel, Message
 
 log = logging.getLogger("baton.delivery")
 AHEAD = 4  # a lane holds up to this many messages per thread: claimed a few at a time, renewed while held
-Work = Callable[[Message, Sender], None]
+Work = Callable[[list[Message], Sender], None]
 
 
 class Lane:
-    """``size`` threads sending one channel's messages; ``per_owner`` of them at most for one owner."""
+    """``size`` threads sending one channel's messages, ``batch`` at a time each; ``per_owner`` of them
+    at most for one owner."""
 
     def __init__(self, channel: Channel, source: Sender | PerThread, size: int, per_owner: int,
-                 done: Callable[[Lane], None], settled: Callable[[], None]) -> None:
+                 done: Callable[[Lane], None], settled: Callable[[], None], batch: int = 1) -> None:
         self.channel, self.source, self.size, self.per_owner = channel, source, size, per_owner
-        self.capacity = size * AHEAD
+        self.batch = batch
+        self.capacity = size * max(AHEAD, 2 * batch)
         self._done = done  # called after each message, whatever became of it, by the thread now free
         self._settled = settled  # called once that thread is finished with it
         self.claiming = threading.Lock()  # one claim for this lane at a time: never more in hand than threads
@@ -43,7 +47,7 @@ class Lane:
         self._owners: Counter[int] = Counter()
         self._busy = 0  # handed and not yet done with, the claim that follows a send included
         self._senders: dict[int, Sender] = {}  # per thread, when the source makes them
-        self._queue: queue.SimpleQueue[tuple[Message, Work] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[list[Message], Work] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
 
     # -- what is in hand ------------------------------------------------------------------------
@@ -51,7 +55,7 @@ class Lane:
         """How many more messages to claim now: none while every thread has work and another waits,
         else up to ``capacity`` in hand (claiming a few at a time costs one round trip, not one each)."""
         with self._lock:
-            if not self._threads or len(self._in_hand) > self.size:
+            if not self._threads or len(self._in_hand) > self.size * self.batch:
                 return 0
             return self.capacity - len(self._in_hand)
 
@@ -65,7 +69,7 @@ class Lane:
             return list(self._in_hand.values())
 
     def busy(self) -> int:
-        """Messages handed over whose thread has not finished with them (nor claimed the next)."""
+        """Hand-offs whose thread has not finished with them (nor claimed the next)."""
         with self._lock:
             return self._busy
 
@@ -80,18 +84,19 @@ class Lane:
         for thread in self._threads:
             thread.start()
 
-    def hand(self, message: Message, work: Work) -> None:
-        """Give a claimed message to a free thread (the caller checked ``free``)."""
+    def hand(self, messages: list[Message], work: Work) -> None:
+        """Give claimed messages (up to ``batch``) to a free thread (the caller checked ``free``)."""
         with self._lock:
-            self._in_hand[message.id] = message
-            self._owners[message.owner_id] += 1
+            for message in messages:
+                self._in_hand[message.id] = message
+                self._owners[message.owner_id] += 1
             self._busy += 1
-        self._queue.put((message, work))
+        self._queue.put((messages, work))
 
     def close(self, wait: float) -> list[Message]:
         """Stop: the messages not yet started are taken back (returned, for their claims to be released);
         the sends under way end, for at most ``wait`` seconds (what is left goes again after its lease)."""
-        unstarted = []
+        unstarted: list[Message] = []
         with self.claiming, self._lock:  # a claim under way is handed before the threads are told to end
             threads, self._threads = self._threads, []
             while True:
@@ -100,8 +105,9 @@ class Lane:
                 except queue.Empty:
                     break
                 if item is not None:
-                    unstarted.append(item[0])
-                    self._forget(item[0])
+                    unstarted.extend(item[0])
+                    for message in item[0]:
+                        self._forget(message)
                     self._busy -= 1
             for _ in threads:
                 self._queue.put(None)
@@ -143,20 +149,21 @@ class Lane:
         if self._owners[message.owner_id] <= 0:
             del self._owners[message.owner_id]
 
-    def _serve(self, work_queue: queue.SimpleQueue[tuple[Message, Work] | None]) -> None:
+    def _serve(self, work_queue: queue.SimpleQueue[tuple[list[Message], Work] | None]) -> None:
         while (item := work_queue.get()) is not None:
-            message, work = item
+            messages, work = item
             try:
-                work(message, self.sender_here())
-            except Exception:  # noqa: BLE001 - the message stays claimed and goes again after its lease
-                log.exception("sending message %s (%s) failed before it was recorded", message.id, message.purpose)
+                work(messages, self.sender_here())
+            except Exception:  # noqa: BLE001 - the messages stay claimed and go again after their lease
+                log.exception("sending message(s) %s failed before they were recorded", [m.id for m in messages])
             finally:
                 with self._lock:
-                    self._forget(message)
+                    for message in messages:
+                        self._forget(message)
                 try:
                     self._done(self)
                 except Exception:  # noqa: BLE001 - a thread of the pool must outlive any error
-                    log.exception("after sending message %s", message.id)
+                    log.exception("after sending message(s) %s", [m.id for m in messages])
                 finally:
                     with self._lock:
                         self._busy -= 1

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from baton.logging_setup import redact
@@ -56,13 +56,26 @@ def recipient_tag(recipient: str) -> str:
 def enqueue(conn: Connection, *, owner_id: int, key: str, channel: Channel, recipient: str, purpose: str,
             subject: str, body_text: str, body_html: str | None, now: datetime) -> bool:
     """Write a message in the caller's transaction; False when its key was already queued."""
-    dedup = f"{key}:{channel}:{recipient_tag(recipient)}"
-    values = dict(owner_id=owner_id, dedup_key=dedup, channel=str(channel), recipient=recipient,
-                  purpose=purpose, subject=subject, body_text=body_text, body_html=body_html,
-                  created_at=now, next_attempt_at=now, attempts=0)
+    values = row(owner_id=owner_id, key=key, channel=channel, recipient=recipient, purpose=purpose, subject=subject,
+                 body_text=body_text, body_html=body_html, now=now)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
     return bool(conn.execute(stmt).rowcount)
+
+
+def row(*, owner_id: int, key: str, channel: Channel, recipient: str, purpose: str, subject: str, body_text: str,
+        body_html: str | None, now: datetime) -> dict[str, Any]:
+    """The outbox row ``enqueue`` writes (its key made one per channel and recipient)."""
+    return dict(owner_id=owner_id, dedup_key=f"{key}:{channel}:{recipient_tag(recipient)}", channel=str(channel),
+                recipient=recipient, purpose=purpose, subject=subject, body_text=body_text, body_html=body_html,
+                created_at=now, next_attempt_at=now, attempts=0)
+
+
+def enqueue_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write many ``row``s in one statement, in the caller's transaction; a key already queued is skipped."""
+    if rows:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(outbox).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
 
 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
@@ -152,6 +165,27 @@ def mark_sent(conn: Connection, message: Message, worker: str, now: datetime) ->
                                 last_error=None, body_text=redact(message.body_text),
                                 body_html=redact(message.body_html) if message.body_html else None))
     return done.rowcount == 1
+
+
+_MARK_SENT = update(outbox).where(outbox.c.id == bindparam("message_id"), outbox.c.claimed_by == bindparam("worker"),
+                                  outbox.c.sent_at.is_(None))
+
+
+def mark_sent_many(conn: Connection, messages: list[Message], worker: str, now: datetime) -> list[Message]:
+    """Record many sends at once (``mark_sent`` for each): the messages ``worker`` still held, which are
+    the ones recorded. Their rows are locked first, so the claims cannot move before the update."""
+    if not messages:
+        return []
+    held = set(conn.execute(select(outbox.c.id).where(outbox.c.id.in_([m.id for m in messages]),
+                                                      outbox.c.claimed_by == worker, outbox.c.sent_at.is_(None))
+                            .order_by(outbox.c.id).with_for_update()).scalars())
+    marked = [m for m in messages if m.id in held]
+    if marked:
+        conn.execute(_MARK_SENT.values(sent_at=now, claimed_until=None, attempts=outbox.c.attempts + 1,
+                                       last_error=None, body_text=bindparam("text"), body_html=bindparam("html")),
+                     [{"message_id": m.id, "worker": worker, "text": redact(m.body_text),
+                       "html": redact(m.body_html) if m.body_html else None} for m in marked])
+    return marked
 
 
 def mark_failed(conn: Connection, message: Message, worker: str, now: datetime, error: str,

@@ -33,6 +33,7 @@ from baton.jobs.heartbeat import Heartbeat
 from baton.jobs.outbox import Channel
 from baton.jobs.wake import Wake, after_run
 from baton.services.switch import SwitchService
+from baton.services.wakeup import advance_batch
 from baton.settings import Settings
 from baton.store import blobs
 from baton.store.engine import reading
@@ -73,20 +74,40 @@ class Worker:
         self._delivery_wake = Wake("delivery", self._delivery_tick, self.clock)
 
     def run_switches(self) -> int:
-        """Advance every due switch, most overdue first; the number of events recorded."""
+        """Advance every due switch, most overdue first, a batch at a time; the number of events recorded.
+
+        Each batch (``wakeup``) is one transaction; its messages are due as it commits, so the
+        delivery is woken after each batch, not after the whole backlog."""
         events = 0
+        advanced = 0
         with self._switch_lock:
-            # Each call records a step or defers a failing switch, so every call makes progress;
-            # the bound only keeps one run from starving the stop flag and the delivery.
-            for _ in range(MAX_PER_RUN):
-                if self._stopping.is_set():
-                    break
-                done = self.service.advance_next()
+            # Each batch records steps or defers failing switches, so every batch makes progress;
+            # the bound only keeps one run from starving the stop flag.
+            while advanced < MAX_PER_RUN and not self._stopping.is_set():
+                try:
+                    done = advance_batch(self.service, self.settings.wake_batch)
+                except Exception:  # noqa: BLE001 - writing the batch failed: take its switches one by one
+                    log.exception("advancing a batch of switches failed; advancing them one at a time")
+                    done = self._one_by_one(self.settings.wake_batch)
                 if done is None:
                     break
-                events += done
+                advanced += done[0]
+                events += done[1]
+                if done[1]:
+                    self._delivery_wake.at(self.clock.now())
         self.heartbeat.tally.add(events=events)
         return events
+
+    def _one_by_one(self, count: int) -> tuple[int, int] | None:
+        """Advance up to ``count`` due switches each in its own transaction (a failing one is deferred alone)."""
+        advanced = events = 0
+        for _ in range(count):
+            done = self.service.advance_next()
+            if done is None:
+                break
+            advanced += 1
+            events += done
+        return (advanced, events) if advanced else None
 
     def deliver(self) -> int:
         """Send every message due now; the number sent."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Integer, String, bindparam, text, update
 
-from baton.services.recorder import INSERT_TRANSITION
+from baton.services.writes import INSERT_TRANSITION
 from baton.store import auditlog
 from baton.store.signing import DeploymentSigner
 from baton.store.tables import UTCDateTime, switches

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from handover import i18n
 from templates import TEMPLATE_DIR
@@ -29,13 +29,22 @@ def environment() -> Environment:
 
 def render_email(name: str, /, language: str = "en", **context: Any) -> Rendered:
     """Render ``email/<language>/<name>.j2`` (else ``email/<name>.j2``): blocks ``subject``, ``text``, ``html``."""
-    template = environment().select_template([f"email/{language}/{name}.j2", f"email/{name}.j2"])
+    template = _email_template(name, language)
     ctx = template.new_context(context)
     subject = "".join(template.blocks["subject"](ctx)).strip()
     text = "".join(template.blocks["text"](ctx)).strip() + "\n"
     body = "".join(template.blocks["html"](ctx)).strip()
-    html = environment().get_template("email/_layout.html").render(subject=subject, body=body)
+    html = _email_template("_layout", "").render(subject=subject, body=body)
     return Rendered(subject, text, html)
+
+
+@lru_cache(maxsize=256)
+def _email_template(name: str, language: str) -> Template:
+    """A mail's template, looked up once per process (a mass wake-up renders thousands: the lookup of a
+    language's file that does not exist, and a file check on every render, cost more than the rendering)."""
+    if name == "_layout":
+        return environment().get_template("email/_layout.html")
+    return environment().select_template([f"email/{language}/{name}.j2", f"email/{name}.j2"])
 
 
 def render_page(name: str, /, language: str = "en", **context: Any) -> str:

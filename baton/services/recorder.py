@@ -9,30 +9,32 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
-from baton.jobs.outbox import Channel, enqueue
+from baton.jobs.outbox import Channel
 from baton.services import accounts, actions, verifiers
 from baton.services.messages import render_email
+from baton.services.writes import Direct, Gathered
 from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.links import Purpose
 from baton.store.signing import DeploymentSigner
-from baton.store.tables import channels, transitions
+from baton.store.tables import transitions
 from baton.timeutil import local
 from switch import Event, Kind, Policy, SwitchState, iso
-
-INSERT_TRANSITION = insert(transitions)
 
 
 class Recorder:
     """Turns a step's events into transitions, audit entries, outbox messages and stage actions."""
 
     def __init__(self, conn: Connection, settings: Settings, signer: DeploymentSigner, switch_id: int,
-                 owner: accounts.Owner, audit_head: tuple[int, str | None], policy: Policy, state: SwitchState,
-                 now: datetime, requester: links.Link | None = None, start_cycle: int | None = None) -> None:
+                 owner: accounts.Owner, audit_head: tuple[int, str | None] | None, policy: Policy, state: SwitchState,
+                 now: datetime, requester: links.Link | None = None, start_cycle: int | None = None,
+                 out: Direct | Gathered | None = None) -> None:
         """``owner`` and ``audit_head`` were read, locked, in this transaction; ``state`` is the
-        state after the step and ``start_cycle`` the cycle before it."""
+        state after the step and ``start_cycle`` the cycle before it. ``out`` takes the rows
+        (``writes``: at once by default, or gathered for a batch)."""
+        self.out = out or Direct(conn, signer)
         self.conn, self.settings, self.signer, self.switch_id = conn, settings, signer, switch_id
         self.owner, self.audit_head = owner, audit_head
         self.policy, self.state, self.now, self.requester = policy, state, now, requester
@@ -45,9 +47,9 @@ class Recorder:
     # Notifier protocol, for stage actions.
     def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None:
         rendered = render_email(template, **context)
-        enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.EMAIL,
-                recipient=recipient, purpose=purpose, subject=rendered.subject, body_text=rendered.text,
-                body_html=rendered.html, now=self.now)
+        self.out.message(owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.EMAIL,
+                         recipient=recipient, purpose=purpose, subject=rendered.subject, body_text=rendered.text,
+                         body_html=rendered.html, now=self.now)
 
     def address_of(self, member: str) -> str | None:
         if member == "owner":
@@ -69,25 +71,23 @@ class Recorder:
     def alert(self, key: str, purpose: str, template: str, **context: Any) -> None:
         """The owner on every channel: e-mail and each Apprise URL."""
         rendered = render_email(template, **context)
-        enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.EMAIL,
-                recipient=self.owner.email, purpose=purpose, subject=rendered.subject,
-                body_text=rendered.text, body_html=rendered.html, now=self.now)
+        self.out.message(owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.EMAIL,
+                         recipient=self.owner.email, purpose=purpose, subject=rendered.subject,
+                         body_text=rendered.text, body_html=rendered.html, now=self.now)
         if self._channels is None:
-            self._channels = [r.url for r in self.conn.execute(
-                select(channels.c.url).where(channels.c.owner_id == self.owner.id).order_by(channels.c.id))]
+            self._channels = self.out.channel_urls(self.owner.id)
         # Chat and push channels may be read by others (a public ntfy topic): no check-in link there.
         text = links.without_links(rendered.text, "[the check-in link is in your e-mail]")
         for url in self._channels:
-            enqueue(self.conn, owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.APPRISE,
-                    recipient=url, purpose=purpose, subject=rendered.subject, body_text=text,
-                    body_html=None, now=self.now)
+            self.out.message(owner_id=self.owner.id, key=f"s{self.switch_id}/{key}", channel=Channel.APPRISE,
+                             recipient=url, purpose=purpose, subject=rendered.subject, body_text=text,
+                             body_html=None, now=self.now)
 
     def checkin_url(self) -> str:
         if self._checkin_url is None:
             expires = self.now + timedelta(days=self.settings.link_ttl_days)
-            link_id = links.create(self.conn, self.owner.id, Purpose.CHECKIN, self.now, expires_at=expires,
-                                   cycle=self.state.cycle)
-            self._checkin_url = links.placeholder(self.settings.base_url, Purpose.CHECKIN, link_id)
+            self._checkin_url = self.out.link_url(self.settings.base_url, Purpose.CHECKIN, self.owner.id, self.now,
+                                                  expires_at=expires, cycle=self.state.cycle)
         return self._checkin_url
 
     def tz(self, moment: datetime | None) -> str | None:
@@ -98,14 +98,13 @@ class Recorder:
         for event in events:
             if event.kind in (Kind.CHECKIN, Kind.PAUSED):
                 cycle += 1  # an owner's act starts a new cycle; what came before belongs to the old one
-            self.conn.execute(INSERT_TRANSITION, dict(
+            self.out.transition(dict(
                 switch_id=self.switch_id, owner_id=self.owner.id, cycle=cycle, kind=str(event.kind),
                 stage=event.stage, who=event.who, reason=event.reason, due_at=event.at, recorded_at=self.now,
                 data=event.data))
-            entry = auditlog.append(self.conn, self.signer, self.owner.id, self.now, f"switch.{event.kind}",
-                                    {"switch": self.switch_id, **event.to_dict(), "recorded_at": iso(self.now)},
-                                    head=self.audit_head)
-            self.audit_head = (entry.seq, entry.hash)
+            self.audit_head = self.out.audit(self.owner.id, self.now, f"switch.{event.kind}",
+                                             {"switch": self.switch_id, **event.to_dict(),
+                                              "recorded_at": iso(self.now)}, self.audit_head)
             self._messages(event, cycle)
 
     def _messages(self, event: Event, cycle: int) -> None:
@@ -173,13 +172,13 @@ class Recorder:
         contact = self.verifiers().get(who)
         language = contact.language if contact else "en"
         zone = (contact.timezone if contact else None) or self.policy.timezone
-        link_id = links.create(self.conn, self.owner.id, Purpose.VERIFY, self.now, expires_at=closes, who=who,
-                               cycle=cycle)
+        verify_url = self.out.link_url(self.settings.base_url, Purpose.VERIFY, self.owner.id, self.now,
+                                       expires_at=closes, who=who, cycle=cycle)
         self.email(address, key, "verify", "confirm_requested", language=language,
                    who=contact.display_name if contact else who, owner=verifiers.owner_name(self.conn, self.owner.id),
                    armed_local=verifiers.moment(self.state.armed_at, language, zone),
                    closes_local=verifiers.moment(closes, language, zone),
-                   verify_url=links.placeholder(self.settings.base_url, Purpose.VERIFY, link_id))
+                   verify_url=verify_url)
 
     def _requester_address(self, who: str | None) -> str | None:
         from baton.store.tables import links as link_table
@@ -200,8 +199,10 @@ class Recorder:
         reason = self._fired_reason or self._last_fired_reason()
         action(actions.StageRun(self.owner.id, self.owner.email, self.policy.timezone, self.policy, stage,
                                 event, reason, cycle, self.now, self))
-        # An action may append to the audit log itself (a release does): the next event follows it.
-        self.audit_head = auditlog.head(self.conn, self.owner.id)
+        # An action may append to the audit log itself (a release does): the next event follows it. A
+        # gathered batch runs only actions that do not (``wakeup``), and chains its entries as it writes them.
+        if self.out.direct:
+            self.audit_head = auditlog.head(self.conn, self.owner.id)
 
     def _last_fired_reason(self) -> str:
         row = self.conn.execute(select(transitions.c.reason).where(

@@ -109,7 +109,27 @@ def expand(key: DeploymentKey, text: str) -> str:
     return _PLACEHOLDER.sub(lambda m: token(key, int(m.group(1))), text)
 
 
-_PLACED_URL = re.compile(r"\S*\[\[link:\d+\]\]")
+_PLACED_URL = re.compile(r"\S*\[\[link:\??\d+\]\]")
+_PENDING = re.compile(r"\[\[link:\?(\d+)\]\]")
+
+
+def pending_placeholder(base_url: str, purpose: Purpose, number: int) -> str:
+    """The address of a link not stored yet (the ``number``-th of a batch, see ``create_many``)."""
+    return f"{base_url}/{PATHS[purpose]}/[[link:?{number}]]"
+
+
+def create_many(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Store many links in one multi-row insert (``rows`` as ``create`` takes them, ``purpose`` a string);
+    their ids, in order: the ``n``-th is the one ``pending_placeholder(..., n)`` stands for."""
+    if not rows:
+        return []
+    return [int(i) for i in conn.execute(insert(links).returning(links.c.id, sort_by_parameter_order=True),
+                                         rows).scalars()]
+
+
+def settle(text: str, ids: list[int]) -> str:
+    """``text`` with each pending placeholder made the stored link's placeholder."""
+    return _PENDING.sub(lambda m: f"[[link:{ids[int(m.group(1))]}]]", text) if "[[link:?" in text else text
 
 
 def without_links(text: str, note: str) -> str:

@@ -38,6 +38,7 @@ class Received:
     html: str | None
     mail: EmailMessage
     at: float = field(default_factory=time.time, compare=False)  # when it was accepted (``time.time()``)
+    peer: tuple[str, int] = field(default=("", 0), compare=False)  # the client's end of the connection
 
 
 def _part(mail: EmailMessage, subtype: str) -> str | None:
@@ -47,23 +48,30 @@ def _part(mail: EmailMessage, subtype: str) -> str | None:
     return str(body.get_content())
 
 
-def parse(raw: bytes, envelope_to: list[str]) -> Received:
+def parse(raw: bytes, envelope_to: list[str], peer: tuple[str, int] = ("", 0)) -> Received:
     """A message as the server got it: envelope recipients and the raw bytes of DATA."""
     # CRLF is how SMTP carries lines, not part of the text: read it as a mail client would.
     mail = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
     return Received(envelope_to=tuple(envelope_to), to=str(mail["To"]), subject=str(mail["Subject"]),
                     message_id=str(mail["Message-ID"]), purpose=str(mail["X-Baton-Purpose"]),
-                    text=_part(mail, "plain"), html=_part(mail, "html"), mail=mail)
+                    text=_part(mail, "plain"), html=_part(mail, "html"), mail=mail, peer=peer)
 
 
 class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
-    async def handle_DATA(self, _smtp: Any, _session: Any, envelope: Any) -> str:
+    async def handle_RCPT(self, _smtp: Any, _session: Any, envelope: Any, address: str, _options: Any) -> str:
+        if address in self.server.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, _smtp: Any, session: Any, envelope: Any) -> str:
         if self.server.delay:
             await asyncio.sleep(self.server.delay)  # a slow relay, so a crash can land mid-batch
-        self.server._keep(parse(envelope.original_content or envelope.content, envelope.rcpt_tos))
+        self.server._keep(parse(envelope.original_content or envelope.content, envelope.rcpt_tos,
+                                tuple(session.peer)))
         return "250 Message accepted for delivery"
 
 
@@ -74,6 +82,7 @@ class SmtpServer:
         self.host = HOST
         self.port = port or free_port()
         self.delay = delay  # seconds the server takes to accept each message
+        self.refuse: set[str] = set()  # recipients refused at RCPT (a mailbox that does not exist)
         self._received: list[Received] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -101,6 +110,10 @@ class SmtpServer:
         """Every accepted message so far, in the order accepted (a copy)."""
         with self._lock:
             return list(self._received)
+
+    def connections(self) -> int:
+        """How many client connections delivered at least one of the accepted messages."""
+        return len({r.peer for r in self.received})
 
     def message_ids(self) -> Counter[str]:
         """How many times each Message-ID arrived."""

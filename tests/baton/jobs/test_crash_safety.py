@@ -48,7 +48,7 @@ def _start_worker(db_url: str, smtp: SmtpServer, log: Path) -> subprocess.Popen[
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(BATON_DATABASE_URL=db_url, BATON_DATA_DIR=str(log.parent), BATON_SMTP_HOST=smtp.host,
                BATON_SMTP_PORT=str(smtp.port), BATON_CLAIM_SECONDS="2", BATON_SWEEP_SECONDS="0.5",
-               BATON_BATCH_SIZE=str(BATCH), BATON_RETRY_BASE_SECONDS="1", BATON_BASE_URL="http://baton.test",
+               BATON_SEND_BATCH=str(BATCH), BATON_RETRY_BASE_SECONDS="1", BATON_BASE_URL="http://baton.test",
                BATON_KEY_FILE=str(key_file_for(db_url)))
     with log.open("wb") as out:  # the child keeps its own handle
         return subprocess.Popen([sys.executable, "-m", "baton.cli", "worker"], env=env, cwd=log.parent,

@@ -30,10 +30,16 @@ from tests_support import key_file_for, settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-SWITCHES = 2000
+SWITCHES = 600  # six batches of the default BATON_WAKE_BATCH: each worker has batches to take or skip
 WORKERS = 4
 MESSAGES_PER_SWITCH = 3  # the deadline alert, the fired alert, the stage's notice to the owner
-TIMEOUT = 120  # seconds for all of it: about 60 s on an otherwise idle machine with 2 cores
+
+
+def _timeout() -> float:
+    """Seconds for all of it: about 15 s on an idle 2-core machine. The bound grows with the machine's
+    load (other jobs share its cores), so a busy machine slows the test without failing it."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return min(600.0, 90.0 * max(1.0, load))
 POLICY = {"interval": "1m", "reminders": [], "grace": "0s", "timezone": "UTC",
           "stages": [{"name": "notify", "after": "0s", "audience": ["owner"]}]}
 
@@ -124,7 +130,7 @@ def _progress(engine: Engine) -> tuple[int, int, int]:
 
 def test_four_worker_processes_fire_each_switch_once_and_send_each_message_once(
         pg_url: str, message_ids: tuple[int, _MessageIds], tmp_path: Path) -> None:
-    """2,000 switches come due together; four workers share them and nothing happens twice."""
+    """600 switches come due together; four workers share them and nothing happens twice."""
     smtp_port, recorder = message_ids
     runtime = build(settings_for(pg_url))  # migrates and makes the deployment key before any worker starts
     engine = runtime.engine
@@ -133,12 +139,15 @@ def test_four_worker_processes_fire_each_switch_once_and_send_each_message_once(
     logs = [tmp_path / f"worker{i}.log" for i in range(WORKERS)]
     procs = [_start_worker(pg_url, smtp_port, log) for log in logs]
     try:
-        deadline = time.monotonic() + TIMEOUT
+        limit = _timeout()
+        deadline = time.monotonic() + limit
         while (progress := _progress(engine)) != (0, SWITCHES * MESSAGES_PER_SWITCH, 0):
             exited = [i for i, proc in enumerate(procs) if proc.poll() is not None]
             assert not exited, f"worker(s) {exited} exited early:\n" + logs[exited[0]].read_text()
+            if time.monotonic() >= deadline and _timeout() > limit:  # the machine grew busier since the start
+                limit, deadline = limit + 60, deadline + 60
             assert time.monotonic() < deadline, (
-                f"not done within {TIMEOUT} s: (unreleased, queued, unsent) = {progress}")
+                f"not done within {limit:.0f} s: (unreleased, queued, unsent) = {progress}")
             time.sleep(0.5)
     finally:
         codes = _stop(procs)
