@@ -91,6 +91,8 @@ class NewPerson(BaseModel):
     email: str | None = Field(None, examples=["rossi@example.org"])
     language: Language = "en"
     role: Literal["heir", "staff", "notary", "verifier"]
+    share_contact: bool = Field(False, description="Show this person's e-mail to the other holders of their "
+                                                   "compartments in a release (otherwise only their name).")
 
 
 class PersonKey(BaseModel):
@@ -122,6 +124,7 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
         """The owner's age public key."""
         return await as_owner(who, lambda owner: {"recipient": vault.owner_key(owner),
                                                   "owner_email": vault.owner_email(owner),
+                                                  "owner_name": vault.owner_name(owner),
                                                   "fingerprint": vault.fingerprint}, 200)
 
     @app.put("/api/vault/key", tags=["vault"], response_model=OwnerKey, responses=problems(409, 422))
@@ -217,7 +220,7 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     async def add_person(who: Who, body: NewPerson) -> JSONResponse:
         """Add a holder (sent an enrolment link) or a verifier."""
         return await as_owner(who, lambda owner: vault.add_person(owner, body.name, body.display_name, body.email,
-                                                                  body.language, body.role), 201)
+                                                                  body.language, body.role, body.share_contact), 201)
 
     @app.delete("/api/people/{name}", tags=["people"], response_model=Removed,
                 responses=problems(404, 409, 422))

@@ -28,24 +28,29 @@ def environment() -> Environment:
 
 
 def render_email(name: str, /, language: str = "en", **context: Any) -> Rendered:
-    """Render ``email/<language>/<name>.j2`` (else ``email/<name>.j2``): blocks ``subject``, ``text``, ``html``."""
-    template = environment().select_template([f"email/{language}/{name}.j2", f"email/{name}.j2"])
+    """Render ``email/<language>/<name>.j2`` (else its fallbacks', else ``email/<name>.j2``): blocks ``subject``,
+    ``text``, ``html``; the HTML inside the layout, whose footer speaks the same language."""
+    language = i18n.supported(language)
+    env = i18n.environment(language)
+    template = env.select_template(i18n.template_names("email", f"{name}.j2", language))
     ctx = template.new_context(context)
     subject = "".join(template.blocks["subject"](ctx)).strip()
     text = "".join(template.blocks["text"](ctx)).strip() + "\n"
     body = "".join(template.blocks["html"](ctx)).strip()
-    html = environment().get_template("email/_layout.html").render(subject=subject, body=body)
+    html = env.get_template("email/_layout.html").render(subject=subject, body=body)
     return Rendered(subject, text, html)
 
 
 def render_page(name: str, /, language: str = "en", **context: Any) -> str:
     """A web page in ``language``: its ``{% trans %}`` texts from that language's catalog (``handover.i18n``)."""
-    return i18n.environment(language).select_template([f"pages/{language}/{name}.html", f"pages/{name}.html"]
+    language = i18n.supported(language)
+    return i18n.environment(language).select_template(i18n.template_names("pages", f"{name}.html", language)
                                                       ).render(language=language, **context)
 
 
 def render_file(name: str, language: str = "en", **context: Any) -> str:
     """A document (package instructions, key cards) from ``<dir>/<language>/<file>``, else English."""
     folder, _, file = name.rpartition("/")
-    return environment().select_template([f"{folder}/{language}/{file}", f"{folder}/en/{file}"]).render(
+    language = i18n.supported(language)
+    return i18n.environment(language).select_template(i18n.template_names(folder, file, language)).render(
         language=language, **context)
