@@ -220,7 +220,9 @@ def _run_timer(policy: Policy, state: SwitchState, timer: Timer) -> tuple[Switch
             and at == state.request_at + policy.request_wait and at < fire_moment(policy, state):
         reason = (f"release requested by {state.request_by} at {iso(state.request_at)}; "
                   f"the owner did not refuse within {format_duration(policy.request_wait)}")
-        return _fire(policy, state, at, reason)
+        return _fire(policy, state, at, reason, {"cause": "request", "by": state.request_by,
+                                                 "requested_at": iso(state.request_at),
+                                                 "wait_seconds": int(policy.request_wait.total_seconds())})
     if timer.kind is Kind.REMINDER:
         offset = policy.reminders[state.reminders_sent]
         event = Event(at, Kind.REMINDER, f"deadline {iso(state.deadline)} in {format_duration(offset)}",
@@ -246,10 +248,10 @@ def _run_timer(policy: Policy, state: SwitchState, timer: Timer) -> tuple[Switch
         return replace(state, status=Status.CONFIRMING), events
     if timer.kind is Kind.FIRED:
         if state.status is Status.CONFIRMING:
-            reason = "confirmation window ended without a check-in"
+            reason, cause = "confirmation window ended without a check-in", "confirmation"
         else:
-            reason = "grace ended without a check-in"
-        return _fire(policy, state, at, reason)
+            reason, cause = "grace ended without a check-in", "grace"
+        return _fire(policy, state, at, reason, {"cause": cause, "deadline": iso(state.deadline)})
     if timer.kind is Kind.STAGE:
         stage = policy.stages[state.stages_run]
         event = Event(at, Kind.STAGE, f"{format_duration(stage.after)} after firing", stage=stage.name,
@@ -265,10 +267,13 @@ def _run_timer(policy: Policy, state: SwitchState, timer: Timer) -> tuple[Switch
     raise ValueError(f"unknown timer {timer!r}")
 
 
-def _fire(policy: Policy, state: SwitchState, at: datetime, reason: str) -> tuple[SwitchState, list[Event]]:
+def _fire(policy: Policy, state: SwitchState, at: datetime, reason: str,
+          cause: dict[str, Any]) -> tuple[SwitchState, list[Event]]:
+    """Fire; ``cause`` is the reason as data (``cause``: grace, confirmation, quorum or request, and its
+    figures), so that what a holder reads can say it in their language."""
     status = Status.FIRED if policy.stages else Status.RELEASED
     fired = replace(state, status=status, fired_at=at, stages_run=0, request_by=None, request_at=None)
-    return fired, [Event(at, Kind.FIRED, reason)]
+    return fired, [Event(at, Kind.FIRED, reason, data=cause)]
 
 
 def _pending_stages(policy: Policy, state: SwitchState) -> list[str]:
@@ -342,7 +347,9 @@ def vote(policy: Policy, state: SwitchState, now: datetime, who: str, answer: st
     events.append(Event(now, Kind.VOTE, note, who=who, data={"answer": str(said)}))
     if against >= quorum and not seen:
         state, fired = _fire(policy, state, now, f"{against} of {len(policy.confirm.verifiers)} "
-                             f"verifiers answered unreachable (quorum {quorum})")
+                             f"verifiers answered unreachable (quorum {quorum})",
+                             {"cause": "quorum", "unreachable": against,
+                              "verifiers": len(policy.confirm.verifiers), "quorum": quorum})
         events.extend(fired)
     return Step(state, tuple(events))
 

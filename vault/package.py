@@ -27,7 +27,7 @@ SUMS = "SHA256SUMS"
 SIG = "SHA256SUMS.sig"
 KEY = "signing-key.pem"
 ROLES = ("manifest", "share", "compartment", "release-key", "audit", "signature", "signing-key", "instructions",
-         "checksums", "key-history")
+         "checksums", "key-history", "holders")
 
 
 @dataclass(frozen=True)

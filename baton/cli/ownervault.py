@@ -193,11 +193,12 @@ class OwnerVault:
         return [name for name, _policy in plans]
 
 
-def make_keycard(holder: str, owner_email: str, fingerprint: str) -> tuple[str, str, bytes]:
-    """A new identity for ``holder``: its public key, the key card's HTML, and the card as PDF; the card
-    also carries ``fingerprint``, the deployment key's, against which the holder checks a package."""
+def make_keycard(holder: str, owner_name: str, fingerprint: str, language: str = "en") -> tuple[str, str, bytes]:
+    """A new identity for ``holder`` (as the card names them): its public key, the key card's HTML, and the card
+    as PDF, in the holder's ``language``; the card also carries ``fingerprint``, the deployment key's, against
+    which the holder checks a package."""
     from baton.cli.keycard import render_keycard
     identity = keys.generate_identity()
     public = keys.public_of(identity).text
-    html, pdf = render_keycard(holder, owner_email, keys.identity_text(identity), public, fingerprint)
+    html, pdf = render_keycard(holder, owner_name, keys.identity_text(identity), public, fingerprint, language)
     return public, html, pdf

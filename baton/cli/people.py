@@ -22,13 +22,17 @@ people_app = typer.Typer(help="Holders (heirs, staff, notaries) and verifiers.",
 def people_add(name: Annotated[str, typer.Argument(help="A short id: ana, notary-rossi.")],
                role: Annotated[str, typer.Option(help="heir, staff, notary or verifier.")],
                email: Annotated[str | None, typer.Option()] = None,
-               language: Annotated[str, typer.Option(help="en, id, pt or it.")] = "en",
+               language: Annotated[str, typer.Option(help="en, id, pt (Brazilian), pt-BR, pt-PT or it.")] = "en",
                display_name: Annotated[str, typer.Option(help="Full name, as in messages.")] = "",
                timezone: Annotated[str | None, typer.Option(help="Their time zone, e.g. Europe/Rome (default: "
-                                                                 "yours).")] = None) -> None:
+                                                                 "yours).")] = None,
+               share_contact: Annotated[bool, typer.Option(
+                   help="Show their e-mail to the other holders in a release (default: their name only).")] = False
+               ) -> None:
     """Add a holder (they get an enrolment link by e-mail) or a verifier (your policy asks them)."""
     made = call("POST", "/api/people", json={"name": name, "role": role, "email": email, "language": language,
-                                              "display_name": display_name, "timezone": timezone})
+                                              "display_name": display_name, "timezone": timezone,
+                                              "share_contact": share_contact})
     typer.echo(f"added {made['name']} ({made['role']})")
     if made["role"] == "verifier":
         typer.echo("your policy asks them from now on" if made.get("asked") else
@@ -90,7 +94,11 @@ def people_keycard(name: Annotated[str, typer.Argument()],
     """Make a key card for a holder without a key: printed on this machine; only the public key is sent."""
     from baton.cli.ownervault import make_keycard
     vault_key = call("GET", "/api/vault/key")
-    public, html, pdf = make_keycard(name, vault_key["owner_email"], vault_key["fingerprint"])
+    person = next((p for p in call("GET", "/api/people") if p["name"] == name), None)
+    if person is None:
+        raise typer.BadParameter(f"expected the id of a person (see `baton people list`), got {name!r}")
+    public, html, pdf = make_keycard(person["display_name"], vault_key.get("owner_name") or vault_key["owner_email"],
+                                     vault_key["fingerprint"], person["language"])
     for path, data in ((out, html.encode()), (out.with_suffix(".pdf"), pdf)):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 MAX_ID = 2**31 - 1  # the largest row id: ids are INTEGER, 32 bits on PostgreSQL
-Language = Literal["en", "id", "pt", "it"]  # ``baton.services.vault.LANGUAGES``
+Language = Literal["en", "id", "pt", "it", "pt-BR", "pt-PT"]  # ``baton.services.vault.LANGUAGES``
 
 
 # -- errors --------------------------------------------------------------------------------------

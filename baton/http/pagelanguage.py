@@ -4,8 +4,8 @@ The service's messages are English: they are the API's and the command line's wo
 holder, or anyone opening a link, may read on a page are listed here as gettext messages whose
 ``%(name)s`` parts stand for the variable parts of the English text. ``translate`` finds the one an
 English message is an instance of and returns its translation with the same values (a date the way
-the language writes it); a message not listed here is shown as it is, in English. English itself is
-never rewritten, so the English pages say exactly what the service said.
+the language writes it, in English too: no page shows a raw ISO moment); a message not listed here is
+shown as it is, in English.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ REFUSALS = (
     N_("This link was withdrawn by the owner."),
     N_("This link was already used, at %(when)s. Each link works once."),
     N_("This link was already used. Each link works once."),
+    N_("This link was already used %(uses)s times, as many as it may be."),
     N_("This link expired at %(when)s."),
     N_("This question is closed: the owner checked in, or the switch has already decided. Thank you."),
     N_("Please press one of the two buttons: reachable or unreachable."),
@@ -104,8 +105,6 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 def translate(message: str, language: str) -> str:
     """``message`` (English, from the service) in ``language`` if it is one of ours, else unchanged."""
     language = supported(language)
-    if language == "en":
-        return message
     for pattern, msgid in _patterns():
         found = pattern.fullmatch(message)
         if found is None:

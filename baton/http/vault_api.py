@@ -94,6 +94,8 @@ class NewPerson(BaseModel):
     role: Literal["heir", "staff", "notary", "verifier"]
     timezone: str | None = Field(None, description="The zone of the dates in their messages (default: the "
                                                    "owner's).", examples=["Europe/Rome"])
+    share_contact: bool = Field(False, description="Show this person's e-mail to the other holders of their "
+                                                   "compartments in a release (otherwise only their name).")
 
 
 class PersonEdit(BaseModel):
@@ -134,6 +136,7 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
         """The owner's age public key."""
         return await as_owner(who, lambda owner: {"recipient": vault.owner_key(owner),
                                                   "owner_email": vault.owner_email(owner),
+                                                  "owner_name": vault.owner_name(owner),
                                                   "fingerprint": vault.fingerprint}, 200)
 
     @app.put("/api/vault/key", tags=["vault"], response_model=OwnerKey, responses=problems(409, 422))
@@ -229,7 +232,8 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
     async def add_person(who: Who, body: NewPerson) -> JSONResponse:
         """Add a holder (sent an enrolment link) or a verifier."""
         return await as_owner(who, lambda owner: book.add(owner, body.name, body.display_name, body.email,
-                                                          body.language, body.role, body.timezone), 201)
+                                                          body.language, body.role, body.timezone,
+                                                          share_contact=body.share_contact), 201)
 
     @app.patch("/api/people/{name}", tags=["people"], response_model=PersonView, responses=problems(404, 422))
     async def edit_person(who: Who, name: PersonName, body: PersonEdit) -> JSONResponse:

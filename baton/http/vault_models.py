@@ -13,6 +13,7 @@ from baton.http.models import Language
 class OwnerKeyView(BaseModel):
     recipient: str = Field(description="The owner's age public key (age1…).")
     owner_email: str
+    owner_name: str = Field(description="How holders read the owner's name: the handover profile's, else the e-mail.")
     fingerprint: str = Field(description="The fingerprint of the deployment key that signs release packages "
                                          "(64 hex digits), as holders' e-mails and key cards show it.")
 
@@ -68,6 +69,7 @@ class PersonView(BaseModel):
     email: str | None
     language: Language
     role: Literal["heir", "staff", "notary", "verifier"]
+    share_contact: bool = Field(description="The other holders see this person's e-mail in a release.")
     recipient: str | None = Field(description="The public key the person's share is sealed to.")
     key_source: Literal["enrolled", "keycard", "owner"] | None
     key: Literal["n/a", "none", "unverified", "verified", "stale"] = Field(

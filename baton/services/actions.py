@@ -46,6 +46,7 @@ class StageRun:
     cycle: int
     now: datetime
     notifier: Notifier
+    fired_cause: dict[str, Any] | None = None  # the fired event's data: its reason as data (switch.machine._fire)
 
 
 StageAction = Callable[[StageRun], None]

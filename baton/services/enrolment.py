@@ -50,7 +50,7 @@ def resend_enrolment(vault: VaultService, owner_id: int, name: str) -> dict[str,
                                       email=person.email)
         vault.email_person(conn, owner_id, person, f"enrol/{person.id}/{iso(now)}", "enrol", "holder_enrol", now,
                            enrol_url=stored_links.placeholder(vault.settings.base_url, Purpose.ENROL, link_id),
-                           expires=iso(expires))
+                           expires=expires)
         auditlog.append(conn, vault.signer, owner_id, now, "people.enrolment_resent",
                         {"name": name, "links_withdrawn": withdrawn})
     return {"name": name, "email": person.email, "expires": iso(expires)}

@@ -68,10 +68,11 @@ class PeopleBook:
 
     # -- changing -----------------------------------------------------------------------------
     def add(self, owner_id: int, name: str, display_name: str, email: str | None, language: str, role: str,
-            timezone: str | None = None, via: str = "api") -> dict[str, Any]:
-        """Add a person; a verifier is also added to the policy's verifiers when the policy asks any."""
+            timezone: str | None = None, via: str = "api", share_contact: bool = False) -> dict[str, Any]:
+        """Add a person; a verifier is also added to the policy's verifiers when the policy asks any.
+        ``share_contact``: the other holders of their compartments see their e-mail in a release."""
         if role != "verifier":
-            made = self.vault.add_person(owner_id, name, display_name, email, language, role)
+            made = self.vault.add_person(owner_id, name, display_name, email, language, role, share_contact)
             if timezone:
                 self.edit(owner_id, name, timezone=timezone, via=via)
             return made
@@ -86,6 +87,7 @@ class PeopleBook:
                 raise Conflict(f"{name!r} exists already")
             values = dict(display_name=display_name or name, email=email.strip().lower() if email else None,
                           language=language, timezone=timezone or None, role="verifier", created_at=now,
+                          share_contact=share_contact,
                           removed_at=None, recipient=None, recipient_kind=None, key_source=None, enrolled_at=None,
                           verified_at=None)
             if found is not None:

@@ -43,6 +43,7 @@ class Recorder:
         self._channels: list[str] | None = None
         self._fired_reason = ""
         self._verifiers: dict[str, verifiers.Contact] | None = None
+        self._fired_cause: dict[str, Any] | None = None
 
     # Notifier protocol, for stage actions.
     def email(self, recipient: str, key: str, purpose: str, template: str, **context: Any) -> None:
@@ -141,6 +142,7 @@ class Recorder:
                        checkin_url=self.checkin_url())
         elif event.kind is Kind.FIRED:
             self._fired_reason = event.reason
+            self._fired_cause = dict(event.data) if event.data else None
             stages = [{"name": s.name, "when_local": self.tz(event.at + s.after)} for s in self.policy.stages]
             self.alert(key, "fired", "fired", at_local=self.tz(event.at), reason=event.reason, stages=stages,
                        checkin_url=self.checkin_url())
@@ -196,19 +198,22 @@ class Recorder:
                        reason=f"stage {stage.name}: no action named {stage.action!r} is installed", stages=[],
                        checkin_url=self.checkin_url())
             return
-        reason = self._fired_reason or self._last_fired_reason()
+        reason, cause = (self._fired_reason, self._fired_cause) if self._fired_reason else self._last_fired()
         action(actions.StageRun(self.owner.id, self.owner.email, self.policy.timezone, self.policy, stage,
-                                event, reason, cycle, self.now, self))
+                                event, reason, cycle, self.now, self, cause))
         # An action may append to the audit log itself (a release does): the next event follows it. A
         # gathered batch runs only actions that do not (``wakeup``), and chains its entries as it writes them.
         if self.out.direct:
             self.audit_head = auditlog.head(self.conn, self.owner.id)
 
-    def _last_fired_reason(self) -> str:
-        row = self.conn.execute(select(transitions.c.reason).where(
+    def _last_fired(self) -> tuple[str, dict[str, Any] | None]:
+        """The reason (and its data) of the last firing, for a stage that runs in a later step than it."""
+        row = self.conn.execute(select(transitions.c.reason, transitions.c.data).where(
             transitions.c.switch_id == self.switch_id, transitions.c.kind == str(Kind.FIRED))
             .order_by(transitions.c.id.desc()).limit(1)).first()
-        return row.reason if row else "the switch fired"
+        if row is None:
+            return "the switch fired", None
+        return row.reason, (dict(row.data) if row.data and "cause" in row.data else None)
 
 
 def _human(delta: timedelta) -> str:

@@ -24,12 +24,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, select
 
 from baton.errors import BadRequest, Conflict, LinkError, NotFound
+from baton.services import holderview
 from baton.services.vault import VaultService
 from baton.store import auditlog, links
 from baton.store.engine import insert_id, reading
 from baton.store.links import Purpose
-from baton.store.tables import compartments, key_checks, owners, packages, people, releases, sealed_shares
-from handover.i18n import LOCALES, formatted_date, supported
+from baton.store.tables import compartments, key_checks, packages, people, releases, sealed_shares
+from handover import holdertexts
+from handover.i18n import supported
 from switch import iso
 from vault import challenge
 from vault.keys import parse_recipient
@@ -98,9 +100,9 @@ class Reissue:
         return Holder(made[0], int(found.release_id), person, usable)
 
     def _view(self, conn: Connection, holder: Holder) -> dict[str, Any]:
-        owner_email = conn.execute(select(owners.c.email).where(owners.c.id == holder.owner_id)).scalar_one()
+        owner = holderview.owner_face(conn, holder.owner_id)
         person = holder.person
-        return {"name": person.display_name, "language": supported(person.language), "owner_email": owner_email,
+        return {"name": person.display_name, "language": supported(person.language), "owner_email": owner.name,
                 "email": masked(person.email), "compartments": [name for _id, name in holder.packages],
                 "hours": self.vault.settings.reissue_check_hours, "uses": self.vault.settings.download_uses}
 
@@ -128,7 +130,8 @@ class Reissue:
             if count >= settings.reissue_checks_per_day:
                 raise Conflict(f"{count} key checks were started for you in the last 24 hours, as many as "
                                "allowed: try again in a day.")
-            made = challenge.new_challenge(parse_recipient(person.recipient), person.display_name, armored=True)
+            made = challenge.new_challenge(parse_recipient(person.recipient), person.display_name, armored=True,
+                                           wording=holdertexts.keycheck_wording(person.language))
             check = insert_id(conn, insert(key_checks).values(
                 person_id=person.id, recipient=person.recipient, sealed=made.sealed, code_hash=made.code_hash,
                 reason=REASON, created_at=now, expires_at=now + timedelta(hours=settings.reissue_check_hours)))
@@ -184,10 +187,8 @@ class Reissue:
                                    who=f"package#{package_id}", email=person.email)
             made.append({"compartment": compartment,
                          "url": links.placeholder(settings.base_url, Purpose.DOWNLOAD, link_id)})
-        locale = LOCALES[supported(person.language)]
         self.vault.email_person(conn, holder.owner_id, person, f"reissue/{check}", "reissue", "holder_reissue", now,
-                                packages=made, uses=settings.download_uses,
-                                expires=formatted_date(expires, "long", locale))
+                                packages=made, uses=settings.download_uses, expires=expires)
         auditlog.append(conn, self.vault.signer, holder.owner_id, now, "vault.download_reissued",
                         {"holder": person.name, "release": holder.release_id, "check": check,
                          "packages": [f"{compartment}/{person.name}" for _id, compartment in holder.packages]})

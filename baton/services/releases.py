@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from baton.errors import Conflict, NotFound
 from baton.jobs.outbox import Channel, enqueue
-from baton.services import actions, signingkeys
+from baton.services import actions, holderview, signingkeys
 from baton.services.messages import render_email, render_file
 from baton.services.offlinepage import render_offline_page
 from baton.services.vault import VaultService
@@ -32,7 +32,7 @@ from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
 from baton.store.signing import DeploymentSigner
 from baton.store.tables import audit_entries, compartments, owners, packages, people, releases, sealed_shares, splits
-from handover import i18n
+from handover import holdertexts, i18n
 from switch import iso
 from vault import keyhistory, signature
 from vault import package as pkg
@@ -47,18 +47,22 @@ def vault_parts(service: Any) -> tuple[VaultService, PackageBuilder]:
 
 
 def create_release(conn: Connection, settings: Settings, owner_id: int, *, drill: bool, stage: str, cycle: int,
-                   reason: str, audience: tuple[str, ...], now: datetime) -> tuple[int, list[dict[str, Any]]]:
-    """Write a release and its package rows; returns the release id and, per package, who gets it."""
+                   reason: str, audience: tuple[str, ...], now: datetime,
+                   cause: dict[str, Any] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Write a release and its package rows; returns the release id and, per package, who gets it.
+    ``cause`` is the reason as data (``switch.machine._fire``): holders read it in their language."""
     head = conn.execute(select(owners.c.audit_seq).where(owners.c.id == owner_id)).scalar_one()
     release_id = insert_id(conn, insert(releases).values(
         owner_id=owner_id, drill=drill, stage=stage, cycle=cycle, reason=reason, audit_seq=head,
-        created_at=now))
+        cause=cause if cause is not None else ({"cause": "drill"} if drill else None), created_at=now))
     rows = conn.execute(
         select(people.c.id.label("person_id"), people.c.name.label("holder"), people.c.email, people.c.language,
                people.c.display_name, compartments.c.id.label("compartment_id"),
-               compartments.c.name.label("compartment"), compartments.c.blob_sha256, compartments.c.split_id)
+               compartments.c.name.label("compartment"), compartments.c.blob_sha256, compartments.c.split_id,
+               splits.c.policy)
         .join(sealed_shares, sealed_shares.c.person_id == people.c.id)
         .join(compartments, compartments.c.split_id == sealed_shares.c.split_id)
+        .join(splits, splits.c.id == compartments.c.split_id)
         .where(people.c.owner_id == owner_id, people.c.removed_at.is_(None),
                compartments.c.blob_sha256.is_not(None))
         .order_by(people.c.name, compartments.c.name)).all()
@@ -72,7 +76,8 @@ def create_release(conn: Connection, settings: Settings, owner_id: int, *, drill
             release_id=release_id, person_id=row.person_id, compartment_id=row.compartment_id,
             split_id=row.split_id, blob_sha256=row.blob_sha256, folder=folder))
         made.append({"package": package_id, "holder": row.holder, "compartment": row.compartment,
-                     "email": row.email, "language": row.language, "display_name": row.display_name})
+                     "email": row.email, "language": row.language, "display_name": row.display_name,
+                     "policy": policy_from_dict(row.policy).to_dict()})
     return int(release_id), made
 
 
@@ -82,7 +87,10 @@ def release_stage(run: actions.StageRun) -> None:
     conn, settings = run.notifier.conn, run.notifier.settings
     audience = tuple(a for a in run.stage.audience if a != "owner")
     release_id, made = create_release(conn, settings, run.owner_id, drill=False, stage=run.stage.name,
-                                      cycle=run.cycle, reason=run.fired_reason, audience=audience, now=run.now)
+                                      cycle=run.cycle, reason=run.fired_reason, audience=audience, now=run.now,
+                                      cause=run.fired_cause)
+    owner = holderview.owner_face(conn, run.owner_id)
+    everyone = holderview.holders_of(conn, run.owner_id)
     by_holder: dict[str, list[dict[str, Any]]] = {}
     for item in made:
         by_holder.setdefault(item["holder"], []).append(item)
@@ -97,10 +105,15 @@ def release_stage(run: actions.StageRun) -> None:
             link_id = links.create(conn, run.owner_id, Purpose.DOWNLOAD, run.now, expires_at=expires,
                                    who=f"package#{item['package']}", email=item["email"])
             urls.append({"compartment": item["compartment"],
-                         "url": links.placeholder(settings.base_url, Purpose.DOWNLOAD, link_id)})
-        rendered = render_email("holder_release", language=first["language"], owner_email=run.owner_email,
-                                name=first["display_name"], reason=run.fired_reason, packages=urls,
-                                expires=iso(expires), fingerprint=signature.signer_fingerprint(run.notifier.signer))
+                         "url": links.placeholder(settings.base_url, Purpose.DOWNLOAD, link_id),
+                         **holderview.together(item["policy"], everyone, holder, first["language"])})
+        language = i18n.supported(first["language"])
+        rendered = render_email("holder_release", language=language, owner_name=owner.name,
+                                name=first["display_name"],
+                                reason=holdertexts.reason(run.fired_cause, language, owner.timezone),
+                                packages=urls, uses=settings.download_uses, successor=owner.successor,
+                                expires=i18n.moment(expires, language, owner.timezone),
+                                fingerprint=signature.signer_fingerprint(run.notifier.signer))
         enqueue(conn, owner_id=run.owner_id, key=f"c{run.cycle}/release/{release_id}/{holder}", channel=Channel.EMAIL,
                 recipient=first["email"], purpose="release", subject=rendered.subject, body_text=rendered.text,
                 body_html=rendered.html, now=run.now)
@@ -145,6 +158,7 @@ class PackageBuilder:
         """The package's zip, built if it is not there yet."""
         with reading(self.engine) as conn:
             row = conn.execute(select(packages, releases.c.owner_id, releases.c.drill, releases.c.reason,
+                                      releases.c.cause,
                                       releases.c.audit_seq, releases.c.created_at.label("released_at"),
                                       releases.c.stage)
                                .join(releases, releases.c.id == packages.c.release_id)
@@ -162,7 +176,8 @@ class PackageBuilder:
                 sealed_shares.c.split_id == row.split_id, sealed_shares.c.person_id == row.person_id)).first()
             if share is None:
                 raise Conflict(f"package {package_id}: the share it names was replaced by a newer split")
-            owner_email = conn.execute(select(owners.c.email).where(owners.c.id == row.owner_id)).scalar_one()
+            owner = holderview.owner_face(conn, row.owner_id)
+            everyone = holderview.holders_of(conn, row.owner_id)
             excerpt = audit_excerpt(conn, row.owner_id, row.audit_seq)
             self.signer.refresh(conn)  # a key replaced by another process since this one loaded it
             key_history = signingkeys.history(conn)
@@ -170,11 +185,17 @@ class PackageBuilder:
         public = bytes.fromhex(self.signer.public_hex)
         names = {"share": f"share-{person.name}.age", "compartment": f"compartment-{comp.name}.age",
                  "release-key": f"release-key-{comp.name}.age"}
-        context = {"owner_email": owner_email, "holder": person.display_name, "holder_id": person.name,
-                   "compartment": comp.name, "policy": policy.describe(), "drill": row.drill,
-                   "reason": row.reason, "released_at": iso(row.released_at), "files": names,
+        language = i18n.supported(person.language)
+        policy_data = policy.to_dict()
+        context = {"owner_name": owner.name, "holder": person.display_name,
+                   "holder_id": person.name, "compartment": comp.name,
+                   "policy": holdertexts.rule(policy_data, language), "drill": row.drill,
+                   "reason": holdertexts.reason(row.cause, language, owner.timezone),
+                   "released_at": i18n.moment(row.released_at, language, owner.timezone), "files": names,
+                   "together": holderview.together(policy_data, everyone, person.name, language),
+                   "successor": owner.successor,
                    "fingerprint": signature.fingerprint(public), "fingerprint_command": signature.FINGERPRINT_COMMAND,
-                   "key_changed": i18n.formatted_date(key_history[-1].at, "long", str(i18n.locale_of(person.language)))
+                   "key_changed": i18n.moment(key_history[-1].at, language, owner.timezone)
                    if key_history else None,
                    "group_threshold": policy.group_threshold,
                    "groups": [{"name": g.name, "threshold": g.threshold, "holders": list(g.holders)}
@@ -184,6 +205,9 @@ class PackageBuilder:
             pkg.PackageFile(names["compartment"], "compartment", source=self.store.path(row.blob_sha256),
                             sha256=row.blob_sha256, crc32=self.store.crc32(row.blob_sha256)),
             pkg.PackageFile(names["release-key"], "release-key", bytes(split.protected_release_key)),
+            pkg.PackageFile("holders.json", "holders", (json.dumps(
+                holderview.holders_document(policy_data, everyone, person.name, owner), indent=2,
+                ensure_ascii=False) + "\n").encode()),
             pkg.PackageFile("audit.json", "audit", (json.dumps(excerpt, indent=2, ensure_ascii=False) + "\n").encode()),
             *([pkg.PackageFile(keyhistory.FILE, "key-history",
                                (json.dumps(keyhistory.document(key_history), indent=2) + "\n").encode())]
@@ -194,7 +218,7 @@ class PackageBuilder:
                             render_file("package/RECOVER.html.j2", person.language, **context).encode()),
             pkg.PackageFile("open.html", "instructions", render_offline_page(person.language)),
         ]
-        manifest = {"drill": bool(row.drill), "owner": owner_email, "compartment": comp.name,
+        manifest = {"drill": bool(row.drill), "owner": owner.email, "compartment": comp.name,
                     "holder": {"name": person.name, "display_name": person.display_name,
                                "language": person.language},
                     "split": split.slip39_id, "policy": policy.to_dict(), "threshold": policy.describe(),
@@ -225,23 +249,28 @@ def audit_excerpt(conn: Connection, owner_id: int, up_to: int) -> dict[str, Any]
 
 def _package_view(conn: Connection, package_id: int) -> dict[str, Any]:
     row = conn.execute(select(packages.c.id, people.c.display_name, people.c.language, compartments.c.name,
-                              releases.c.drill, releases.c.owner_id, splits.c.policy)
+                              releases.c.drill, releases.c.owner_id, releases.c.cause, splits.c.policy)
                        .join(people, people.c.id == packages.c.person_id)
                        .join(compartments, compartments.c.id == packages.c.compartment_id)
                        .join(releases, releases.c.id == packages.c.release_id)
                        .join(splits, splits.c.id == packages.c.split_id)
                        .where(packages.c.id == package_id)).one()
-    owner_email = conn.execute(select(owners.c.email).where(owners.c.id == row.owner_id)).scalar_one()
+    owner = holderview.owner_face(conn, row.owner_id)
     policy = policy_from_dict(row.policy)
-    return {"name": row.display_name, "language": row.language, "compartment": row.name, "drill": row.drill,
-            "owner_email": owner_email, "policy": policy.describe(), "group_threshold": policy.group_threshold,
+    language = i18n.supported(row.language)
+    return {"name": row.display_name, "language": language, "compartment": row.name, "drill": row.drill,
+            "owner_email": owner.name,  # how the page names the owner: the profile's name, else the e-mail
+            "reason": holdertexts.reason(row.cause, language, owner.timezone), "timezone": owner.timezone,
+            "policy": policy.describe(), "group_threshold": policy.group_threshold,
             "groups": [{"name": g.name, "threshold": g.threshold, "holders": list(g.holders)} for g in policy.groups]}
 
 
 def show_download(builder: PackageBuilder, token: str, now: datetime) -> dict[str, Any]:
     with reading(builder.engine) as conn:
         link = links.resolve(conn, builder.key, token, Purpose.DOWNLOAD, now)
-        return _package_view(conn, int(str(link.who).removeprefix("package#")))
+        view = _package_view(conn, int(str(link.who).removeprefix("package#")))
+    return {**view, "uses": builder.settings.download_uses,
+            "expires": i18n.moment(link.expires_at, view["language"], view["timezone"])}
 
 
 def take_download(builder: PackageBuilder, token: str, now: datetime) -> tuple[Path, str]:

@@ -18,6 +18,7 @@ from nacl.signing import SigningKey
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from baton.jobs.outbox import Channel, enqueue
+from baton.services.holderview import owner_face
 from baton.services.messages import render_email
 from baton.store import auditlog
 from baton.store.keyfile import DeploymentKey
@@ -77,25 +78,26 @@ def _tell(conn: Connection, old: str, new: str, at: datetime) -> int:
     """An e-mail to every owner and every enrolled holder with the new fingerprint beside the old."""
     told = 0
     key = f"signing-key/{new[:16]}"
-    for owner in conn.execute(select(owners.c.id, owners.c.email, owners.c.language)).all():
-        told += _send(conn, owner.id, owner.email, owner.language, key, at, name="", owner_email=owner.email,
-                      old=old, new=new)
+    for owner in conn.execute(select(owners.c.id, owners.c.email, owners.c.language, owners.c.timezone)).all():
+        told += _send(conn, owner.id, owner.email, owner.language, owner.timezone, key, at, name="",
+                      owner_email=owner.email, old=old, new=new)
     holders = conn.execute(select(people.c.owner_id, people.c.email, people.c.language, people.c.display_name,
                                   owners.c.email.label("owner_email"))
                            .join(owners, owners.c.id == people.c.owner_id)
                            .where(people.c.removed_at.is_(None), people.c.recipient.is_not(None),
                                   people.c.email.is_not(None))).all()
     for holder in holders:
-        told += _send(conn, holder.owner_id, holder.email, holder.language, key, at, name=holder.display_name,
-                      owner_email=holder.owner_email, old=old, new=new)
+        face = owner_face(conn, holder.owner_id)
+        told += _send(conn, holder.owner_id, holder.email, holder.language, face.timezone, key, at,
+                      name=holder.display_name, owner_email=face.name, old=old, new=new)
     return told
 
 
-def _send(conn: Connection, owner_id: int, recipient: str, language: str, key: str, at: datetime,
+def _send(conn: Connection, owner_id: int, recipient: str, language: str, zone: str, key: str, at: datetime,
           **context: object) -> int:
     language = i18n.supported(language)
-    rendered = render_email("signing_key_changed", language=language,
-                            when=i18n.formatted_date(at, "long", str(i18n.locale_of(language))), **context)
+    rendered = render_email("signing_key_changed", language=language, when=i18n.moment(at, language, zone),
+                            **context)
     return int(enqueue(conn, owner_id=owner_id, key=key, channel=Channel.EMAIL, recipient=recipient,
                        purpose="signing-key", subject=rendered.subject, body_text=rendered.text,
                        body_html=rendered.html, now=at))

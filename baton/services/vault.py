@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from baton.errors import BadRequest, Conflict, NotFound
 from baton.jobs.outbox import Channel, enqueue
+from baton.services import holderview
 from baton.services.messages import render_email
 from baton.settings import Settings
 from baton.store import auditlog, links
@@ -27,6 +28,7 @@ from baton.store.links import Purpose
 from baton.store.signing import DeploymentSigner
 from baton.store.tables import compartments, key_checks, owners, packages, people, sealed_shares, splits, vault_keys
 from baton.timeutil import Clock
+from handover import holdertexts, i18n
 from switch import iso
 from vault import challenge, signature
 from vault.entries import check_id
@@ -35,7 +37,7 @@ from vault.keys import parse_recipient
 from vault.shares import policy_from_dict
 
 ROLES = ("heir", "staff", "notary", "verifier")
-LANGUAGES = ("en", "id", "pt", "it")
+LANGUAGES = ("en", "id", "pt", "it", "pt-BR", "pt-PT")  # handover.i18n.LANGUAGES: pt is pt-BR
 
 
 @dataclass
@@ -74,11 +76,17 @@ class VaultService:
 
     def email_person(self, conn: Connection, owner_id: int, person: Row[Any], key: str, purpose: str,
                      template: str, now: datetime, **context: Any) -> None:
+        """An e-mail to a holder in their language: the owner named as their profile names them, and every
+        moment given (a ``datetime``) written in the holder's language and time zone (else the owner's), named."""
         if not person.email:
             return
-        owner_email = conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one()
-        rendered = render_email(template, language=person.language, owner_email=owner_email,
-                                name=person.display_name, fingerprint=self.fingerprint, **context)
+        owner = holderview.owner_face(conn, owner_id)
+        language = i18n.supported(person.language)
+        zone = getattr(person, "timezone", None) or owner.timezone  # the person's own zone, else the owner's
+        said = {k: i18n.moment(v, language, zone) if isinstance(v, datetime) else v
+                for k, v in context.items()}
+        rendered = render_email(template, language=language, owner_name=owner.name, owner_email=owner.email,
+                                name=person.display_name, fingerprint=self.fingerprint, **said)
         enqueue(conn, owner_id=owner_id, key=f"v{owner_id}/{key}", channel=Channel.EMAIL, recipient=person.email,
                 purpose=purpose, subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
                 now=now)
@@ -104,6 +112,11 @@ class VaultService:
         if row is None:
             raise NotFound("this vault has no owner key yet; run `baton vault init` on your own machine")
         return str(row.recipient)
+
+    def owner_name(self, owner_id: int) -> str:
+        """The owner as holders read of them (``holderview.owner_face``)."""
+        with reading(self.engine) as conn:
+            return holderview.owner_face(conn, owner_id).name
 
     def owner_email(self, owner_id: int) -> str:
         with reading(self.engine) as conn:
@@ -216,7 +229,9 @@ class VaultService:
 
     # -- people ---------------------------------------------------------------------------------
     def add_person(self, owner_id: int, name: str, display_name: str, email: str | None, language: str,
-                   role: str) -> dict[str, Any]:
+                   role: str, share_contact: bool = False) -> dict[str, Any]:
+        """Add a holder or verifier; ``share_contact``: the other holders of their compartments see their
+        e-mail in the release (else only their name)."""
         try:
             check_id(name)
         except EntryError as exc:
@@ -233,7 +248,8 @@ class VaultService:
             if found is not None and found.removed_at is None:
                 raise Conflict(f"{name!r} exists already")
             values = dict(display_name=display_name or name, email=email.strip().lower() if email else None,
-                          language=language, role=role, created_at=now, removed_at=None, recipient=None,
+                          language=language, role=role, share_contact=share_contact, created_at=now,
+                          removed_at=None, recipient=None,
                           recipient_kind=None, key_source=None, enrolled_at=None, verified_at=None)
             if found is not None:
                 conn.execute(update(people).where(people.c.id == found.id).values(**values))
@@ -247,7 +263,7 @@ class VaultService:
                 url = links.url(self.settings.base_url, Purpose.ENROL, links.token(self.key, link_id))
                 self.email_person(conn, owner_id, person, f"enrol/{person.id}/{iso(now)}", "enrol", "holder_enrol",
                                   now, enrol_url=links.placeholder(self.settings.base_url, Purpose.ENROL, link_id),
-                                  expires=iso(now + self.enrol_ttl))
+                                  expires=now + self.enrol_ttl)
             self._audit(conn, owner_id, now, "people.added", {"name": name, "role": role})
             return {**self._person_view(conn, person, now), "enrol_url": url}
 
@@ -270,7 +286,8 @@ class VaultService:
             .where(sealed_shares.c.person_id == row.id).order_by(compartments.c.name)).all()
         groups = [f"{r.name}/{g['name']}" for r in rows for g in r.policy["groups"] if row.name in g["holders"]]
         return {"name": row.name, "display_name": row.display_name, "email": row.email, "language": row.language,
-                "timezone": row.timezone, "role": row.role, "recipient": row.recipient, "key_source": row.key_source,
+                "timezone": row.timezone, "role": row.role, "share_contact": bool(row.share_contact),
+                "recipient": row.recipient, "key_source": row.key_source,
                 "key": key_status(row, now, self.settings.key_stale_days), "holds": [r.name for r in rows],
                 "groups": groups,
                 "verified_at": iso(row.verified_at) if row.verified_at else None}
@@ -313,7 +330,7 @@ class VaultService:
         with reading(self.engine) as conn:
             link = links.resolve(conn, self.key, token, Purpose.ENROL, now)
             person = self._person(conn, link.owner_id, str(link.who))
-            owner_email = conn.execute(select(owners.c.email).where(owners.c.id == link.owner_id)).scalar_one()
+            owner_email = holderview.owner_face(conn, link.owner_id).name  # the page names the owner so
         return {"name": person.display_name, "language": person.language, "owner_email": owner_email,
                 "has_key": person.recipient is not None}
 
@@ -337,7 +354,8 @@ class VaultService:
 
     def _new_check(self, conn: Connection, owner_id: int, person: Row[Any], reason: str, now: datetime,
                    notify: bool) -> int:
-        made = challenge.new_challenge(parse_recipient(person.recipient), person.display_name)
+        made = challenge.new_challenge(parse_recipient(person.recipient), person.display_name,
+                                       wording=holdertexts.keycheck_wording(person.language))
         check = insert_id(conn, insert(key_checks).values(
             person_id=person.id, recipient=person.recipient, sealed=made.sealed, code_hash=made.code_hash,
             reason=reason, created_at=now, expires_at=now + self.enrol_ttl))
@@ -345,7 +363,7 @@ class VaultService:
             url = links.placeholder(self.settings.base_url, Purpose.KEYCHECK,
                                     self._check_link(conn, owner_id, person, check, now))
             self.email_person(conn, owner_id, person, f"keycheck/{check}", "keycheck", "holder_keycheck", now,
-                              check_url=url, expires=iso(now + self.enrol_ttl))
+                              check_url=url, expires=now + self.enrol_ttl)
         return int(check)
 
     def request_checks(self, owner_id: int, names: list[str] | None, reason: str, notify: bool) -> list[dict[str, Any]]:

@@ -236,6 +236,8 @@ people = Table(
     Column("verified_at", UTCDateTime),  # last proof that the key still opens what is sealed to it
     Column("created_at", UTCDateTime, nullable=False),
     Column("removed_at", UTCDateTime),
+    # 0011: the other holders of a compartment see this person's e-mail in their package (else the name only)
+    Column("share_contact", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("owner_id", "name", name="uq_people_owner_name"),
 )
 
@@ -279,6 +281,7 @@ releases = Table(
     Column("stage", String(100), nullable=False),
     Column("cycle", Integer, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("cause", JSON),  # 0011: the reason as data (switch.machine._fire), said in each holder's language
     Column("audit_seq", Integer, nullable=False),  # the excerpt ends here
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("owner_id", "drill", "cycle", "stage", name="uq_releases_owner_drill_cycle_stage"),

@@ -27,7 +27,8 @@ from babel.messages.pofile import read_po
 from babel.util import pathmatch
 from jinja2 import meta
 
-from handover.i18n import CATALOG_DIR, LANGUAGES, LOCALES, catalog_path, environment, render, render_blocks
+from handover.i18n import CATALOG_DIR, CATALOGS, FALLBACKS, LOCALES, catalog_path, environment, render, render_blocks
+from handover.model import LANGUAGES as NOTICE_LANGUAGES
 from handover.model import (
     Answer,
     Customer,
@@ -53,7 +54,10 @@ POT = CATALOG_DIR / "baton.pot"
 REFRESH = ("cd <repository> && pybabel extract -F babel.cfg -o templates/locale/baton.pot --no-location "
            "--sort-output --project Baton --copyright-holder Baton . && pybabel update -D baton "
            "-i templates/locale/baton.pot -d templates/locale --no-fuzzy-matching")
-TRANSLATED = [language for language in LANGUAGES if language != "en"]
+TRANSLATED = [language for language in NOTICE_LANGUAGES if language != "en"]  # what customers read
+# Every catalog of its own: pt-BR is the pt catalog itself; pt-PT's holds only what European Portuguese
+# says otherwise, and falls back to pt for the rest (an empty msgstr is a fallback, not a gap).
+CATALOGUED = [*TRANSLATED, *(language for language in FALLBACKS if CATALOGS[language] not in FALLBACKS[language])]
 ENTRY_POINTS = ("notices/notice.j2", "notices/printable.html", "pages/notice.html", "pages/notice_done.html")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdifr]")
 
@@ -132,10 +136,11 @@ def test_the_template_catalog_is_up_to_date() -> None:
     assert not problems, f"{POT} is out of date: {' | '.join(problems)}. Run: {REFRESH}; then translate."
 
 
-@pytest.mark.parametrize("language", TRANSLATED)
+@pytest.mark.parametrize("language", CATALOGUED)
 def test_catalog_is_complete(language: str) -> None:
     path = catalog_path(language)
     catalog = _read(path, LOCALES[language])
+    below = [_read(catalog_path(fallback), LOCALES[fallback]) for fallback in FALLBACKS.get(language, ())]
     problems: list[str] = []
     if catalog.fuzzy:
         problems.append("the header is marked fuzzy")
@@ -149,7 +154,10 @@ def test_catalog_is_complete(language: str) -> None:
         wanted = set().union(*(PLACEHOLDER.findall(form) for form in forms))
         if len(forms) > 1 and len(strings) != catalog.num_plurals:
             problems.append(f"{msgid!r}: {len(strings)} plural forms, {language} has {catalog.num_plurals}")
-        if not all(s.strip() for s in strings):
+        if not any(s.strip() for s in strings) and below:
+            if not any(c.get(msgid, None if isinstance(key, str) else key[1]) for c in below):
+                problems.append(f"{msgid!r}: not translated here nor in {', '.join(FALLBACKS[language])}")
+        elif not all(s.strip() for s in strings):
             problems.append(f"{msgid!r}: not translated")
         elif any(set(PLACEHOLDER.findall(s)) != wanted for s in strings):
             problems.append(f"{msgid!r}: placeholders {sorted(wanted)} expected, the translation has "

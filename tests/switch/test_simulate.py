@@ -109,7 +109,8 @@ def test_the_timeline_prints_each_event_with_its_reason_and_details() -> None:
     assert events[13:16] == [
         {"at": "2026-03-01T10:00:00Z", "event": "vote", "who": "ana",
          "reason": "1 of 2 unreachable answers needed to fire early", "answer": "unreachable"},
-        {"at": "2026-03-01T10:00:00Z", "event": "fired", "reason": "confirmation window ended without a check-in"},
+        {"at": "2026-03-01T10:00:00Z", "event": "fired", "reason": "confirmation window ended without a check-in",
+         "cause": "confirmation", "deadline": "2026-02-19T10:00:00Z"},
         {"at": "2026-03-01T10:00:00Z", "event": "stage", "stage": "staff", "reason": "0d after firing",
          "index": 0, "action": "notify", "audience": []},
     ]

@@ -131,7 +131,7 @@ def test_a_package_after_a_rotation_opens_with_the_fingerprint_of_the_older_emai
         instructions = archive.read(name.replace(keyhistory.FILE, "RECOVER.md")).decode()
     assert [r["new"] for r in history["rotations"]] == [world.runtime.service.signer.public_hex]
     assert "deployment.key-rotated" in [e["kind"] for e in excerpt["entries"]]
-    when = i18n.formatted_date(history["rotations"][0]["at"], "long", "en")
+    when = i18n.moment(history["rotations"][0]["at"], "en", "Europe/Rome")  # the owner's time zone, named
     assert f"Baton replaced its signing key on {when} and e-mailed you the new fingerprint" in instructions
     ids = [i for name in ("ana", "bruno") for i in keys.parse_identities(world.identities[name].read_bytes())]
     lines = recover_into(paths, ids, world.tmp / "out", old_fingerprint)
