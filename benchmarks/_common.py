@@ -162,7 +162,6 @@ def percentile(values: Sequence[float], p: float) -> float:
 @contextmanager
 def smtp_sink() -> Iterator[int]:
     """An SMTP server on the loopback that accepts and drops every message, in its own process."""
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -179,7 +178,6 @@ def smtp_sink() -> Iterator[int]:
 
 def free_port() -> int:
     """A TCP port free on the loopback now."""
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -187,7 +185,6 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    import socket
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -261,8 +258,3 @@ def hammer(client: Any, pool: ThreadPoolExecutor, requests: list[Request], concu
         future.result()
     return time.perf_counter() - began
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
