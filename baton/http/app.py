@@ -28,6 +28,7 @@ from baton.http import (
     outage,
     owner_pages,
     pagelanguage,
+    scripts,
     switch_api,
     vault_api,
 )
@@ -177,6 +178,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     async def _switch_error(_request: Request, exc: SwitchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=http_status(exc))
     health.install(app, service)
+    scripts.install(app)
     metrics.install(app, service)
     switch_api.install(app, service, auth)
     access = OwnerAccess(service)

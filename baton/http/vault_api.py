@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
-from baton.http import pagelanguage
+from baton.http import pagelanguage, scripts
 from baton.http.link_pages import OnLinkForm
 from baton.http.models import MAX_ID, Language, binary, problems
 from baton.http.vault_models import (
@@ -266,10 +266,14 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     def holder_link(request: Request, token: str, purpose: Purpose, act: Callable[[], HTMLResponse]) -> HTMLResponse:
         return on_link(request, act, lambda: vault.holder_language(token, purpose))
 
+    def scripted(name: str, /, **context: Any) -> HTMLResponse:
+        """A page whose key work runs in the holder's browser: its own script, pinned by hash (``scripts``)."""
+        return scripts.with_script(page(name, script=scripts.script(name), **context), name)
+
     @app.get("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
     def enrol_page(request: Request, token: str) -> HTMLResponse:
         return holder_link(request, token, Purpose.ENROL,
-                           lambda: page("enrol", **vault.enrolment(token), typed="", error=None))
+                           lambda: scripted("enrol", **vault.enrolment(token), typed="", error=None))
 
     @app.post("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def enrol(request: Request, token: str) -> HTMLResponse:
@@ -280,8 +284,8 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
             except BadRequest as exc:
                 secret = "SECRET-KEY" in recipient.upper() or "PRIVATE KEY" in recipient.upper()
                 shown = vault.enrolment(token)
-                return page("enrol", status_code=422, **shown, typed="" if secret else recipient,
-                            error=pagelanguage.translate(str(exc), shown["language"]))
+                return scripted("enrol", status_code=422, **shown, typed="" if secret else recipient,
+                                error=pagelanguage.translate(str(exc), shown["language"]))
             return page("enrol_done", language=view["language"], name=view["display_name"],
                         check_url=view["check_url"])
         return await on_link_form(request, lambda: vault.enrolment(token), act,
@@ -290,8 +294,9 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     @app.get("/k/{token}", response_class=HTMLResponse, include_in_schema=False)
     def keycheck_page(request: Request, token: str) -> HTMLResponse:
         def show() -> HTMLResponse:
-            view, _sealed = vault.check_by_link(token)
-            return page("keycheck", **view, challenge_url=f"/k/{token}/challenge.age", typed="", error=None)
+            view, sealed = vault.check_by_link(token)
+            return scripted("keycheck", **view, challenge_url=f"/k/{token}/challenge.age", typed="", error=None,
+                            sealed_b64=base64.b64encode(sealed).decode())
         return holder_link(request, token, Purpose.KEYCHECK, show)
 
     @app.get("/k/{token}/challenge.age", include_in_schema=False, response_model=None)
@@ -308,12 +313,13 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     async def keycheck(request: Request, token: str) -> HTMLResponse:
         def act(form: FormData) -> HTMLResponse:
             code = _text(form.get("code"))
-            view, _sealed = vault.check_by_link(token)
+            view, sealed = vault.check_by_link(token)
             try:
                 done = vault.prove_by_link(token, code)
             except BadRequest as exc:
-                return page("keycheck", status_code=422, **view, challenge_url=f"/k/{token}/challenge.age",
-                            typed=code, error=pagelanguage.translate(str(exc), view["language"]))
+                return scripted("keycheck", status_code=422, **view, challenge_url=f"/k/{token}/challenge.age",
+                                typed=code, error=pagelanguage.translate(str(exc), view["language"]),
+                                sealed_b64=base64.b64encode(sealed).decode())
             return page("keycheck_done", language=done["language"], name=done["display_name"])
         return await on_link_form(request, lambda: vault.check_by_link(token), act,
                                   lambda: vault.holder_language(token, Purpose.KEYCHECK))

@@ -315,7 +315,7 @@ class VaultService:
             person = self._person(conn, link.owner_id, str(link.who))
             owner_email = conn.execute(select(owners.c.email).where(owners.c.id == link.owner_id)).scalar_one()
         return {"name": person.display_name, "language": person.language, "owner_email": owner_email,
-                "has_key": person.recipient is not None}
+                "has_key": person.recipient is not None, "holder": person.name, "fingerprint": self.fingerprint}
 
     def enrol_by_link(self, token: str, recipient: str) -> dict[str, Any]:
         now = self.clock.now()
