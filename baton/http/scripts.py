@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 
-from baton.errors import NotFound
 from baton.http.headers import PAGES_CSP
 from templates import TEMPLATE_DIR
 
 STATIC = TEMPLATE_DIR / "static"
-NAMES = frozenset({"enrol", "keycheck"})  # the bundles a page may name
+NAMES = frozenset({"enrol", "keycheck", "forward", "collector"})  # the bundles a page may name
+FETCHES = frozenset({"collector"})  # it fetches the released compartment's ciphertext from Baton itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,10 @@ class Script:
 
     @property
     def csp(self) -> str:
-        """The pages' policy with this one script allowed; still no other script, no connection, no frame."""
-        return PAGES_CSP.replace("default-src 'none';", f"default-src 'none'; script-src '{self.integrity}';", 1)
+        """The pages' policy with this one script allowed; still no other script, no frame, and no connection
+        but the collector's to this origin."""
+        allowed = f"script-src '{self.integrity}';" + (" connect-src 'self';" if self.name in FETCHES else "")
+        return PAGES_CSP.replace("default-src 'none';", f"default-src 'none'; {allowed}", 1)
 
 
 @cache
@@ -62,10 +65,11 @@ def with_script(response: HTMLResponse, name: str) -> HTMLResponse:
 
 
 def install(app: FastAPI) -> None:
-    @app.get("/static/{name}.js", include_in_schema=False)
-    def static_script(name: str) -> Response:
-        if name not in NAMES:
-            raise NotFound(f"no script {name!r}")
-        found = script(name)
-        return Response(found.body, media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+    """One route per bundle (a fixed address each: nothing else under /static/ answers)."""
+    def serve(name: str) -> Callable[[], Response]:
+        def static_script() -> Response:
+            return Response(script(name).body, media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "public, max-age=3600"})
+        return static_script
+    for name in sorted(NAMES):
+        app.add_api_route(f"/static/{name}.js", serve(name), methods=["GET"], include_in_schema=False)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
-from baton.http import pagelanguage, scripts
+from baton.http import collector_pages, pagelanguage, scripts
 from baton.http.link_pages import OnLinkForm
 from baton.http.models import MAX_ID, Language, binary, problems
 from baton.http.vault_models import (
@@ -30,7 +30,7 @@ from baton.http.vault_models import (
     Uploaded,
     VaultFinding,
 )
-from baton.services import drills, releases, uploads
+from baton.services import collector, drills, releases, uploads
 from baton.services.releases import PackageBuilder
 from baton.services.vault import VaultService
 from baton.store.links import Purpose
@@ -97,6 +97,16 @@ class PersonKey(BaseModel):
     recipient: str = Field(description="An age public key (age1…) or an SSH public key.", examples=[AGE_KEY])
     source: Literal["keycard", "owner"] = Field(
         "owner", description="keycard (made on the owner's machine) or owner (given in person).")
+
+
+class Collector(BaseModel):
+    collector: str | None = Field(description="A person with an age key, by short id; null for nobody.",
+                                  examples=["notary-rossi"])
+
+
+class CollectorView(BaseModel):
+    compartment: str
+    collector: str | None
 
 
 class CheckRequest(BaseModel):
@@ -201,6 +211,12 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
         """Store a split made on the owner's machine (sealed shares and the protected release key)."""
         data = body.model_dump()
         return await as_owner(who, lambda owner: vault.set_split(owner, name, data), 200)
+
+    @app.put("/api/vault/compartments/{name}/collector", tags=["vault"], response_model=CollectorView,
+             responses=problems(404, 409, 422))
+    async def put_collector(who: Who, name: CompartmentName, body: Collector) -> JSONResponse:
+        """Name the person the holders may forward their shares to after a release (null: nobody)."""
+        return await as_owner(who, lambda owner: collector.set_collector(vault, owner, name, body.collector), 200)
 
     @app.get("/api/vault/readiness", tags=["vault"], response_model=list[VaultFinding], responses=problems())
     async def readiness(who: Who) -> JSONResponse:
@@ -327,7 +343,7 @@ def install(app: FastAPI, vault: VaultService, builder: PackageBuilder, as_owner
     @app.get("/d/{token}", response_class=HTMLResponse, include_in_schema=False)
     def download_page(request: Request, token: str) -> HTMLResponse:
         return holder_link(request, token, Purpose.DOWNLOAD,
-                           lambda: page("download", **releases.show_download(builder, token, vault.clock.now())))
+                           lambda: collector_pages.download_page(page, vault, builder, token))
 
     @app.post("/d/{token}", include_in_schema=False, response_model=None)
     def download(request: Request, token: str) -> Response:
