@@ -76,7 +76,7 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
 
     page.goto(collect)
     assert heading(page) == "Collect the shares of operations"
-    assert page.get_by_role("heading", name="0 shares received").is_visible()
+    assert page.get_by_role("heading", name="Shares received: 0").is_visible()
 
     for name in ("ana", "ben"):
         page.goto(downloads[name])
@@ -90,7 +90,7 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
         assert page.get_by_text("Your share was sent to Notary Rossi").is_visible()
 
     page.goto(collect)
-    assert page.get_by_role("heading", name="2 shares received").is_visible()
+    assert page.get_by_role("heading", name="Shares received: 2").is_visible()
     visit.shot("collector-page")
     visit.shot("collector-page", phone=True)
     page.locator("#key-file").set_input_files(str(key_files["rossi"]))

@@ -140,3 +140,28 @@ def test_a_wrong_key_is_said_plainly_and_fills_nothing(serve: Callable[..., Site
     assert page.get_by_role("alert").inner_text() == ("This key does not open it. Use the key you enrolled (the one "
                                                       "on your key card or in your key file).")
     assert page.locator("#code").input_value() == ""
+
+
+@pytest.mark.parametrize(("language", "make", "saved_note"), [
+    ("id", "Buatkan kunci untuk saya", "Berkas kunci telah disimpan"),
+    ("pt", "Criar uma chave para mim", "O ficheiro da chave foi guardado"),
+    ("it", "Crea una chiave per me", "Il file della chiave è stato salvato"),
+])
+def test_the_key_is_made_and_saved_in_the_holders_language(serve: Callable[..., Site], visit: Visit, tmp_path: Path,
+                                                           language: str, make: str, saved_note: str) -> None:
+    """The buttons, the news the script gives and the key file's comment speak the holder's language."""
+    site = serve(POLICY)
+    page = visit.page
+    site.api.post("/api/people", json={"name": "ana", "display_name": "Ana", "email": "ana@example.org",
+                                       "role": "heir", "language": language})
+    [invitation] = site.run_worker()
+    page.goto(site.link(invitation, "e"))
+    page.get_by_role("button", name=make).click()
+    with page.expect_download() as downloading:
+        page.locator("#save-key").click()
+    assert page.get_by_role("status").inner_text().startswith(saved_note)
+    key_file = tmp_path / "key.txt"
+    downloading.value.save_as(key_file)
+    comment = key_file.read_text().splitlines()[0]
+    assert comment.startswith("# ") and "Baton" in comment and "made in your browser" not in comment
+    visit.shot(f"key-made-{language}", phone=True)
