@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from browser_support import Site, Visit, heading
+from browser_support import Site, Visit, heading, serious_accessibility_problems
 from sqlalchemy import select
 
 from baton.cli.ownervault import OwnerVault
@@ -81,6 +81,7 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
     for name in ("ana", "ben"):
         page.goto(downloads[name])
         assert page.get_by_role("heading", name="Send your share to Notary Rossi").is_visible()
+        assert serious_accessibility_problems(page) == []
         visit.shot(f"forward-{name}")
         page.locator("#key-file").set_input_files(str(key_files[name]))
         with page.expect_navigation():
@@ -91,12 +92,14 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
 
     page.goto(collect)
     assert page.get_by_role("heading", name="Shares received: 2").is_visible()
+    assert serious_accessibility_problems(page) == []
     visit.shot("collector-page")
     visit.shot("collector-page", phone=True)
     page.locator("#key-file").set_input_files(str(key_files["rossi"]))
     page.get_by_role("button", name="Open and combine the shares").click()
     page.get_by_text("The shares are combined").wait_for()
     master = page.locator("#master").inner_text().strip()
+    assert serious_accessibility_problems(page) == []
 
     # The same secret as the terminal path: each holder's share unsealed with their key, combined.
     with site.runtime.engine.connect() as conn:

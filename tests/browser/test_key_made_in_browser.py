@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser_support import Site, Visit, heading
+from browser_support import Site, Visit, heading, serious_accessibility_problems
 
 from tests_support import needs_tools, tool
 
@@ -165,3 +165,27 @@ def test_the_key_is_made_and_saved_in_the_holders_language(serve: Callable[..., 
     comment = key_file.read_text().splitlines()[0]
     assert comment.startswith("# ") and "Baton" in comment and "made in your browser" not in comment
     visit.shot(f"key-made-{language}", phone=True)
+
+
+def test_the_enrolment_and_key_check_pages_have_no_serious_accessibility_problem(
+        serve: Callable[..., Site], visit: Visit, tmp_path: Path) -> None:
+    """axe-core on the enrolment page (before and after the key is made) and on the key check with its key input."""
+    site = serve(POLICY)
+    page = visit.page
+    site.api.post("/api/people", json={"name": "ana", "display_name": "Ana", "email": "ana@example.org",
+                                       "role": "heir"})
+    [invitation] = site.run_worker()
+    page.goto(site.link(invitation, "e"))
+    assert serious_accessibility_problems(page) == []
+    page.locator("#make-key").click()
+    page.locator("#made").wait_for()
+    assert serious_accessibility_problems(page) == []
+    with page.expect_download():
+        page.locator("#save-key").click()
+    page.locator("#saved").check()
+    page.locator("#enrol-form button[type=submit]").click()
+    page.get_by_role("link", name="Open the key check").click()
+    assert serious_accessibility_problems(page) == []
+    page.get_by_role("button", name="Open the code with my key").click()  # no key given: the alert
+    page.get_by_role("alert").wait_for()
+    assert serious_accessibility_problems(page) == []
