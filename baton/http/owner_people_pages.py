@@ -1,5 +1,6 @@
 """The owner's People page: the heirs, staff, notaries and verifiers, adding one, asking every holder to
-prove their key, and sending a holder who has not enrolled their enrolment link again."""
+prove their key, sending a holder who has not enrolled their enrolment link again, and naming each
+compartment's collector (``services.collector``)."""
 
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from baton.errors import BatonError
 from baton.http.csrf import FIELD
 from baton.http.ownerkit import OwnerKit, Session, field_errors
-from baton.services import enrolment
+from baton.services import collector, enrolment
 from baton.services.vault import LANGUAGES, ROLES, VaultService
 
 
@@ -20,9 +21,11 @@ def install(app: FastAPI, kit: OwnerKit, vault: VaultService) -> None:
                     typed: dict[str, str] | None = None, notice: str = "") -> HTMLResponse:
         listed = [{**p, "verified_local": kit.local_time(p["verified_at"], who)}
                   for p in vault.list_people(who.owner.id)]
+        can_collect = [p for p in listed if p["role"] != "verifier" and (p["recipient"] or "").startswith("age1")]
         return kit.view(who, "people", "/people", status_code, people=listed,
                         errors=errors or {}, typed=typed or {"language": "en", "role": "heir"}, notice=notice,
-                        languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint)
+                        languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint,
+                        compartments=vault.list_compartments(who.owner.id), can_collect=can_collect)
 
     @app.get("/people", response_class=HTMLResponse, include_in_schema=False)
     def people(who: Owner) -> HTMLResponse:
@@ -52,6 +55,20 @@ def install(app: FastAPI, kit: OwnerKit, vault: VaultService) -> None:
         except BatonError as exc:
             return people_page(who, exc.status, {"checks": str(exc)})
         return people_page(who, notice=f"Key checks sent to {len(sent)} holder{'' if len(sent) == 1 else 's'}.")
+
+    @app.post("/people/collector", response_class=HTMLResponse, include_in_schema=False)
+    def set_collector(request: Request, who: Owner, compartment: Annotated[str, Form()] = "",
+                      collector_name: Annotated[str, Form(alias="collector")] = "",
+                      csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
+        kit.checked(request, who, csrf_token)
+        try:
+            done = collector.set_collector(vault, who.owner.id, compartment, collector_name.strip() or None)
+        except BatonError as exc:
+            return people_page(who, exc.status, {"checks": str(exc)})
+        if done["collector"] is None:
+            return people_page(who, notice=f"{compartment}: nobody collects the shares; holders forward nothing.")
+        return people_page(who, notice=f"{compartment}: {done['collector']} collects the shares after a release; "
+                                       "each holder may forward theirs, sealed to that key, from their download page.")
 
     @app.post("/people/{name}/enrolment", response_class=HTMLResponse, include_in_schema=False)
     def resend_enrolment(request: Request, who: Owner, name: str,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from browser_support import Site, Visit, heading, serious_accessibility_problems
 from sqlalchemy import select
+from test_owner_web import sign_in
 
 from baton.cli.ownervault import OwnerVault
 from baton.store.tables import forwarded_shares, sealed_shares
@@ -60,8 +61,13 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
     site = serve(POLICY)
     page = visit.page
     key_files = _vault_split_two_of_three(site, tmp_path)
-    named = site.api.put("/api/vault/compartments/operations/collector", json={"collector": "rossi"})
-    assert named.status_code == 200 and named.json() == {"compartment": "operations", "collector": "rossi"}
+    sign_in(site, visit)  # the owner names the collector on the People page
+    page.goto(f"{site.url}/people")
+    page.get_by_label("Collector of operations").select_option("rossi")
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").inner_text().startswith("operations: rossi collects the shares")
+    assert serious_accessibility_problems(page) == []
+    visit.shot("owner-names-the-collector")
     assert site.api.get("/api/vault/compartments").json()[0]["collector"] == "rossi"
     site.run_worker()
     posted: list[str] = []
