@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser_support import Site, Visit, heading, serious_accessibility_problems
+import segno
+from browser_support import Site, Visit, heading, serious_accessibility_problems, vault_split_to_ana
 
 from tests_support import needs_tools, tool
 
@@ -101,7 +102,7 @@ def test_the_enrolment_form_waits_until_the_key_was_saved(serve: Callable[..., S
     assert site.api.get("/api/people").json()[0]["key"] == "none"
 
 
-@pytest.mark.parametrize("given", ["file", "card-text"])
+@pytest.mark.parametrize("given", ["file", "card-text", "qr-photo"])
 def test_the_key_check_opens_in_the_browser_with_the_key_made_there(
         serve: Callable[..., Site], visit: Visit, tmp_path: Path, given: str) -> None:
     """The key file (or the card's secret line typed in) opens the sealed code; the code fills in and passes."""
@@ -114,6 +115,11 @@ def test_the_key_check_opens_in_the_browser_with_the_key_made_there(
     assert heading(page) == "Key check for Ana"
     if given == "file":
         page.locator("#key-file").set_input_files(str(key_file))
+    elif given == "qr-photo":  # a picture of the card's QR code, as a phone's camera gives it
+        [secret] = SECRET.findall(key_file.read_text())
+        photo = tmp_path / "card.png"
+        segno.make(secret, error="m").save(str(photo), scale=8, border=4)
+        page.locator("#key-photo").set_input_files(str(photo))
     else:
         [secret] = SECRET.findall(key_file.read_text())
         page.locator("#key-text").fill(" ".join(secret[i:i + 8].lower() for i in range(0, len(secret), 8)))
@@ -189,3 +195,30 @@ def test_the_enrolment_and_key_check_pages_have_no_serious_accessibility_problem
     page.get_by_role("button", name="Open the code with my key").click()  # no key given: the alert
     page.get_by_role("alert").wait_for()
     assert serious_accessibility_problems(page) == []
+
+
+def test_after_a_release_the_new_link_key_check_opens_in_the_browser(serve: Callable[..., Site], visit: Visit,
+                                                                      tmp_path: Path) -> None:
+    """A spent download link's key check (armored on the page): the key file opens it here, a new link follows."""
+    site = serve(POLICY)
+    page = visit.page
+    key_file = vault_split_to_ana(site, tmp_path, "restart nginx", language="pt")
+    site.run_worker()
+    site.clock.advance(days=33)
+    [release_mail] = [m for m in site.run_worker() if m.purpose == "release"]
+    link = site.link(release_mail, "d")
+    for _ in range(site.runtime.settings.download_uses):
+        assert page.request.post(link).status == 200
+    page.goto(f"{link}/reissue")
+    page.locator("main form button[type=submit]").click()
+    assert re.search(r"/d/[^/]+/reissue/\d+$", page.url)
+    page.locator("#key-file").set_input_files(str(key_file))
+    page.locator("#open-here").click()
+    page.get_by_text("Pronto: o código está preenchido abaixo.").wait_for()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", page.locator("#code").input_value())
+    assert serious_accessibility_problems(page) == []
+    visit.shot("reissue-check-filled", phone=True)
+    page.locator("form:has(#code) button[type=submit]").click()
+    page.locator("h1").wait_for()
+    [renewed] = [m for m in site.run_worker() if m.purpose == "reissue"]
+    assert renewed.recipient == "ana@example.org" and site.link(renewed, "d") != link
