@@ -9,6 +9,7 @@ import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 from browser_support import Site, Visit, heading, serious_accessibility_problems
 from sqlalchemy import select
@@ -134,8 +135,10 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
     # Zero knowledge: the database holds only age ciphertext; no share word or key went over the wire.
     assert len(forwarded) == 2 and all(f.startswith(b"age-encryption.org/v1\n-> X25519 ") for f in forwarded)
     words = {m.split()[i] for _n, m in mnemonics for i in range(4, 12)}
-    database = Path(str(site.runtime.engine.url.database)).read_bytes()
-    wire = "\n".join(posted)
+    stored = Path(str(site.runtime.engine.url.database))
+    database = b"".join(p.read_bytes() for p in (stored, stored.with_name(stored.name + "-wal")) if p.exists())
+    wire = unquote_plus("\n".join(posted))  # the forms' bodies as sent, decoded
     for mnemonic in (m for _n, m in mnemonics):
         assert mnemonic.encode() not in database and " ".join(mnemonic.split()[:6]) not in wire
     assert "AGE-SECRET-KEY" not in wire.upper() and words
+    assert wire.count("-----BEGIN AGE ENCRYPTED FILE-----") == 2  # what was posted: the two sealed shares
