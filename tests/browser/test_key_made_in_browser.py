@@ -57,7 +57,7 @@ def enrol_with_a_key_made_here(site: Site, visit: Visit, tmp_path: Path, languag
     key_file = tmp_path / download.suggested_filename
     download.save_as(key_file)
     page.locator("#saved").check()
-    page.locator("#enrol-form button[type=submit]").click()
+    page.get_by_role("button", name="Send my public key").click()
     return key_file, public
 
 
@@ -95,7 +95,7 @@ def test_the_enrolment_form_waits_until_the_key_was_saved(serve: Callable[..., S
     [invitation] = site.run_worker()
     page.goto(site.link(invitation, "e"))
     page.locator("#make-key").click()
-    page.locator("#enrol-form button[type=submit]").click()
+    page.get_by_role("button", name="Send my public key").click()
     assert heading(page) == "Hello Ana"
     assert page.get_by_role("alert").inner_text() == ("Save your key file or print your key card first, then tick "
                                                       "the box to confirm.")
@@ -189,7 +189,7 @@ def test_the_enrolment_and_key_check_pages_have_no_serious_accessibility_problem
     with page.expect_download():
         page.locator("#save-key").click()
     page.locator("#saved").check()
-    page.locator("#enrol-form button[type=submit]").click()
+    page.get_by_role("button", name="Send my public key").click()
     page.get_by_role("link", name="Open the key check").click()
     assert serious_accessibility_problems(page) == []
     page.get_by_role("button", name="Open the code with my key").click()  # no key given: the alert

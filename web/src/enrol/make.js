@@ -18,8 +18,8 @@ export function start() {
   if (!make) return;
   reveal();
   const said = words();
-  const form = document.getElementById("enrol-form");
   const recipient = document.getElementById("recipient");
+  const form = recipient.form;
   const made = document.getElementById("made");
   const saved = document.getElementById("saved");
   const status = document.getElementById("make-status");
