@@ -212,3 +212,23 @@ def vault_split(compartment: Annotated[str, typer.Argument()],
         typer.echo(f"{compartment}: split {made['split']['id']}, {made['split']['describe']}; shares sealed to "
                    f"{', '.join(made['split']['holders'])}")
 
+
+
+@vault_app.command("collector")
+def vault_collector(compartment: Annotated[str, typer.Argument()],
+                    person: Annotated[str | None, typer.Argument(help="A person with an age key (short id).")] = None,
+                    none: Annotated[bool, typer.Option("--none", help="Name nobody: holders forward nothing.")]
+                    = False) -> None:
+    """Name who collects this compartment's shares after a release (the holders forward them, sealed to that
+    person's key, from their download pages), or nobody (--none)."""
+    if (person is None) == (not none):
+        fail("expected a person's short id or --none, got " + ("both" if none else "neither"), code=2)
+    from urllib.parse import quote
+    with owner_vault() as owner:
+        done = guard(lambda: owner.json("PUT", f"/api/vault/compartments/{quote(compartment, safe='')}/collector",
+                                        json={"collector": person}))
+        if done["collector"] is None:
+            typer.echo(f"{compartment}: no collector; holders forward nothing")
+        else:
+            typer.echo(f"{compartment}: {done['collector']} collects the shares after a release (each holder "
+                       "may forward theirs, sealed to their key)")

@@ -20,6 +20,7 @@ from baton.errors import BatonError, Unauthorized, http_status
 from baton.http import (
     access_api,
     bodylimit,
+    collector_pages,
     handover_api,
     health,
     holder_pages,
@@ -28,6 +29,7 @@ from baton.http import (
     outage,
     owner_pages,
     pagelanguage,
+    scripts,
     switch_api,
     vault_api,
     witness_api,
@@ -52,7 +54,7 @@ from baton.store.links import PATHS, Purpose
 from switch import SwitchError
 
 LINK_KINDS = frozenset(PATHS.values())  # /l/…, /v/…, /e/…: a link's page
-HOLDER_LINKS = {PATHS[p]: p for p in (Purpose.ENROL, Purpose.KEYCHECK, Purpose.DOWNLOAD)}
+HOLDER_LINKS = {PATHS[p]: p for p in (Purpose.ENROL, Purpose.KEYCHECK, Purpose.DOWNLOAD, Purpose.COLLECT)}
 
 
 def _wants_page(request: Request) -> bool:
@@ -188,6 +190,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     async def _switch_error(_request: Request, exc: SwitchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=http_status(exc))
     health.install(app, service)
+    scripts.install(app)
     metrics.install(app, service)
     switch_api.install(app, service, auth)
     witness_api.install(app, service, auth, linking, witness)
@@ -197,6 +200,7 @@ def create_app(service: SwitchService, worker: Worker | None = None, vault: Vaul
     book = PeopleBook(service, vault)
     vault_api.install(app, vault, book, builder, auth.as_owner, auth.owner, auth.owner_id_of, links.page, links.on_link,
                       links.on_link_form)
+    collector_pages.install(app, vault, builder, links)
     holder_pages.install(app, Reissue(vault), links, RateLimiter(service.settings.token_failures_per_minute))
     handover = HandoverService(service, vault)
     handover_api.install(app, handover, auth.as_owner, auth.owner, auth.owner_id_of, links.on_link, links.on_link_form)

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
-from baton.http import pagelanguage
+from baton.http import pagelanguage, scripts
 from baton.http.link_pages import LinkPages
 from baton.http.ratelimit import RateLimiter
 from baton.services.reissue import Reissue
@@ -59,8 +59,10 @@ def install(app: FastAPI, reissue: Reissue, pages: LinkPages, attempts: RateLimi
                    error: str | None = None) -> HTMLResponse:
         view, _sealed = reissue.challenge(token, check)
         address = f"{reissue.vault.settings.base_url}{base(token)}/{view['check']}"
-        return page("reissue_check", status_code=status_code, **view, address=address,
-                    challenge_url=f"{base(token)}/{view['check']}/challenge.age", typed=typed, error=error)
+        shown = page("reissue_check", status_code=status_code, **view, address=address,
+                     script=scripts.script("keycheck"), typed=typed, error=error,
+                     challenge_url=f"{base(token)}/{view['check']}/challenge.age")
+        return scripts.with_script(shown, "keycheck")
 
     @app.get("/d/{token}/reissue/{check}", response_class=HTMLResponse, include_in_schema=False)
     def reissue_check_page(request: Request, token: str, check: str) -> HTMLResponse:

@@ -1,6 +1,7 @@
 """The owner's People page: the heirs, staff, notaries and verifiers, adding one, editing one (a verifier's
-changes reach the policy: ``services.people``), asking every holder to prove their key, and sending a
-holder who has not enrolled their enrolment link again."""
+changes reach the policy: ``services.people``), asking every holder to prove their key, sending a holder
+who has not enrolled their enrolment link again, and naming each compartment's collector
+(``services.collector``)."""
 
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from baton.errors import BatonError
 from baton.http.csrf import FIELD
 from baton.http.ownerkit import OwnerKit, Session, field_errors
-from baton.services import enrolment
+from baton.services import collector, enrolment
 from baton.services.people import PeopleBook
 from baton.services.vault import LANGUAGES, ROLES, VaultService
 
@@ -24,9 +25,11 @@ def install(app: FastAPI, kit: OwnerKit, vault: VaultService, book: PeopleBook) 
                    "leaves_local": kit.local_time(p.get("leaves_at"), who),
                    "email_from_local": kit.local_time((p.get("email_from") or {}).get("takes_effect_at"), who)}
                   for p in book.listed(who.owner.id)]
+        can_collect = [p for p in listed if p["role"] != "verifier" and (p["recipient"] or "").startswith("age1")]
         return kit.view(who, "people", "/people", status_code, people=listed,
                         errors=errors or {}, typed=typed or {"language": "en", "role": "heir"}, notice=notice,
-                        languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint)
+                        languages=LANGUAGES, roles=ROLES, fingerprint=vault.fingerprint,
+                        compartments=vault.list_compartments(who.owner.id), can_collect=can_collect)
 
     @app.get("/people", response_class=HTMLResponse, include_in_schema=False)
     def people(who: Owner) -> HTMLResponse:
@@ -62,6 +65,20 @@ def install(app: FastAPI, kit: OwnerKit, vault: VaultService, book: PeopleBook) 
         except BatonError as exc:
             return people_page(who, exc.status, {"checks": str(exc)})
         return people_page(who, notice=f"Key checks sent to {len(sent)} holder{'' if len(sent) == 1 else 's'}.")
+
+    @app.post("/people/collector", response_class=HTMLResponse, include_in_schema=False)
+    def set_collector(request: Request, who: Owner, compartment: Annotated[str, Form()] = "",
+                      collector_name: Annotated[str, Form(alias="collector")] = "",
+                      csrf_token: Annotated[str, Form(alias=FIELD)] = "") -> HTMLResponse:
+        kit.checked(request, who, csrf_token)
+        try:
+            done = collector.set_collector(vault, who.owner.id, compartment, collector_name.strip() or None)
+        except BatonError as exc:
+            return people_page(who, exc.status, {"checks": str(exc)})
+        if done["collector"] is None:
+            return people_page(who, notice=f"{compartment}: nobody collects the shares; holders forward nothing.")
+        return people_page(who, notice=f"{compartment}: {done['collector']} collects the shares after a release; "
+                                       "each holder may forward theirs, sealed to that key, from their download page.")
 
     @app.post("/people/{name}/enrolment", response_class=HTMLResponse, include_in_schema=False)
     def resend_enrolment(request: Request, who: Owner, name: str,

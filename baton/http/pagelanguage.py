@@ -86,6 +86,16 @@ REFUSALS = (
     N_("This key check cannot be answered any more (too many wrong codes, or a new key): start a new one."),
     # baton.services.releases: the package download
     N_("package %(package)s: the share it names was replaced by a newer split"),
+    # baton.services.collector: a share forwarded to the collector, and the collector's page
+    N_("your share was already sent to %(collector)s, at %(when)s"),
+    N_("this part of the vault has no collector to send a share to"),
+    N_("the sealed share: expected an age file sealed in your browser (-----BEGIN AGE ENCRYPTED FILE-----…), "
+       "got something else; nothing was sent"),
+    N_("the sealed share: its armor is not base64; nothing was sent"),
+    N_("the sealed share: expected an age file sealed to the collector's key, got another kind of file; nothing "
+       "was sent"),
+    N_("the sealed share: expected at most %(limit)s characters, got %(count)s"),
+    N_("this collector was removed by the owner"),
 )
 DATES = frozenset({"when"})  # parts that are moments (ISO 8601 in English), written as the language writes dates
 _PART = re.compile(r"%\((\w+)\)s")

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from baton.errors import BadRequest
-from baton.http import pagelanguage
+from baton.http import collector_pages, pagelanguage, scripts
 from baton.http.link_pages import OnLinkForm
 from baton.http.models import MAX_ID, Language, binary, problems
 from baton.http.vault_models import (
@@ -30,7 +30,7 @@ from baton.http.vault_models import (
     Uploaded,
     VaultFinding,
 )
-from baton.services import drills, releases, uploads
+from baton.services import collector, drills, releases, uploads
 from baton.services.people import PeopleBook
 from baton.services.releases import PackageBuilder
 from baton.services.vault import VaultService
@@ -110,6 +110,16 @@ class PersonKey(BaseModel):
     recipient: str = Field(description="An age public key (age1…) or an SSH public key.", examples=[AGE_KEY])
     source: Literal["keycard", "owner"] = Field(
         "owner", description="keycard (made on the owner's machine) or owner (given in person).")
+
+
+class Collector(BaseModel):
+    collector: str | None = Field(description="A person with an age key, by short id; null for nobody.",
+                                  examples=["notary-rossi"])
+
+
+class CollectorView(BaseModel):
+    compartment: str
+    collector: str | None
 
 
 class CheckRequest(BaseModel):
@@ -217,6 +227,12 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
         data = body.model_dump()
         return await as_owner(who, lambda owner: vault.set_split(owner, name, data), 200)
 
+    @app.put("/api/vault/compartments/{name}/collector", tags=["vault"], response_model=CollectorView,
+             responses=problems(404, 409, 422))
+    async def put_collector(who: Who, name: CompartmentName, body: Collector) -> JSONResponse:
+        """Name the person the holders may forward their shares to after a release (null: nobody)."""
+        return await as_owner(who, lambda owner: collector.set_collector(vault, owner, name, body.collector), 200)
+
     @app.get("/api/vault/readiness", tags=["vault"], response_model=list[VaultFinding], responses=problems())
     async def readiness(who: Who) -> JSONResponse:
         """What would go wrong if the switch fired now, each with what to do."""
@@ -288,10 +304,14 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
     def holder_link(request: Request, token: str, purpose: Purpose, act: Callable[[], HTMLResponse]) -> HTMLResponse:
         return on_link(request, act, lambda: vault.holder_language(token, purpose))
 
+    def scripted(name: str, /, **context: Any) -> HTMLResponse:
+        """A page whose key work runs in the holder's browser: its own script, pinned by hash (``scripts``)."""
+        return scripts.with_script(page(name, script=scripts.script(name), **context), name)
+
     @app.get("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
     def enrol_page(request: Request, token: str) -> HTMLResponse:
         return holder_link(request, token, Purpose.ENROL,
-                           lambda: page("enrol", **vault.enrolment(token), typed="", error=None))
+                           lambda: scripted("enrol", **vault.enrolment(token), typed="", error=None))
 
     @app.post("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def enrol(request: Request, token: str) -> HTMLResponse:
@@ -302,8 +322,8 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
             except BadRequest as exc:
                 secret = "SECRET-KEY" in recipient.upper() or "PRIVATE KEY" in recipient.upper()
                 shown = vault.enrolment(token)
-                return page("enrol", status_code=422, **shown, typed="" if secret else recipient,
-                            error=pagelanguage.translate(str(exc), shown["language"]))
+                return scripted("enrol", status_code=422, **shown, typed="" if secret else recipient,
+                                error=pagelanguage.translate(str(exc), shown["language"]))
             return page("enrol_done", language=view["language"], name=view["display_name"],
                         check_url=view["check_url"])
         return await on_link_form(request, lambda: vault.enrolment(token), act,
@@ -312,8 +332,9 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
     @app.get("/k/{token}", response_class=HTMLResponse, include_in_schema=False)
     def keycheck_page(request: Request, token: str) -> HTMLResponse:
         def show() -> HTMLResponse:
-            view, _sealed = vault.check_by_link(token)
-            return page("keycheck", **view, challenge_url=f"/k/{token}/challenge.age", typed="", error=None)
+            view, sealed = vault.check_by_link(token)
+            return scripted("keycheck", **view, challenge_url=f"/k/{token}/challenge.age", typed="", error=None,
+                            sealed_b64=base64.b64encode(sealed).decode())
         return holder_link(request, token, Purpose.KEYCHECK, show)
 
     @app.get("/k/{token}/challenge.age", include_in_schema=False, response_model=None)
@@ -330,12 +351,13 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
     async def keycheck(request: Request, token: str) -> HTMLResponse:
         def act(form: FormData) -> HTMLResponse:
             code = _text(form.get("code"))
-            view, _sealed = vault.check_by_link(token)
+            view, sealed = vault.check_by_link(token)
             try:
                 done = vault.prove_by_link(token, code)
             except BadRequest as exc:
-                return page("keycheck", status_code=422, **view, challenge_url=f"/k/{token}/challenge.age",
-                            typed=code, error=pagelanguage.translate(str(exc), view["language"]))
+                return scripted("keycheck", status_code=422, **view, challenge_url=f"/k/{token}/challenge.age",
+                                typed=code, error=pagelanguage.translate(str(exc), view["language"]),
+                                sealed_b64=base64.b64encode(sealed).decode())
             return page("keycheck_done", language=done["language"], name=done["display_name"])
         return await on_link_form(request, lambda: vault.check_by_link(token), act,
                                   lambda: vault.holder_language(token, Purpose.KEYCHECK))
@@ -343,7 +365,7 @@ def install(app: FastAPI, vault: VaultService, book: PeopleBook, builder: Packag
     @app.get("/d/{token}", response_class=HTMLResponse, include_in_schema=False)
     def download_page(request: Request, token: str) -> HTMLResponse:
         return holder_link(request, token, Purpose.DOWNLOAD,
-                           lambda: page("download", **releases.show_download(builder, token, vault.clock.now())))
+                           lambda: collector_pages.download_page(page, vault, builder, token))
 
     @app.post("/d/{token}", include_in_schema=False, response_model=None)
     def download(request: Request, token: str) -> Response:

@@ -49,6 +49,7 @@ class CompartmentView(BaseModel):
     needs_split: bool
     problems: list[str]
     updated_at: str
+    collector: str | None = Field(None, description="Who the holders may forward their shares to after a release.")
 
 
 class Uploaded(BaseModel):

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from baton.errors import Conflict, NotFound
 from baton.jobs.outbox import Channel, enqueue
-from baton.services import actions, holderview, signingkeys
+from baton.services import actions, collector, holderview, signingkeys
 from baton.services.messages import render_email, render_file
 from baton.services.offlinepage import render_offline_page
 from baton.services.vault import VaultService
@@ -117,6 +117,8 @@ def release_stage(run: actions.StageRun) -> None:
         enqueue(conn, owner_id=run.owner_id, key=f"c{run.cycle}/release/{release_id}/{holder}", channel=Channel.EMAIL,
                 recipient=first["email"], purpose="release", subject=rendered.subject, body_text=rendered.text,
                 body_html=rendered.html, now=run.now)
+    collector.on_release(conn, settings, run.owner_id, run.owner_email, release_id, made, expires, run.now,
+                         signature.signer_fingerprint(run.notifier.signer))
     auditlog.append(conn, run.notifier.signer, run.owner_id, run.now, "vault.released",
                     {"release": release_id, "stage": run.stage.name,
                      "packages": [f"{m['compartment']}/{m['holder']}" for m in made]})

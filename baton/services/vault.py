@@ -172,10 +172,12 @@ class VaultService:
             problems.append("not split yet: nobody could open it after a release")
         if row.blob_sha256 is None:
             problems.append("empty: nothing uploaded yet")
+        collector = conn.execute(select(people.c.name).where(people.c.id == row.collector_id)).scalar() \
+            if row.collector_id is not None else None
         return {"name": row.name, "version": row.version, "release_recipient": row.release_recipient,
                 "size": row.blob_size or 0, "sha256": row.blob_sha256, "split": split,
                 "needs_split": row.split_id is None or any("key" in p or "removed" in p for p in problems),
-                "problems": problems, "updated_at": iso(row.updated_at)}
+                "problems": problems, "updated_at": iso(row.updated_at), "collector": collector}
 
     def release_key_for_owner(self, owner_id: int, name: str) -> bytes:
         with reading(self.engine) as conn:
@@ -332,7 +334,7 @@ class VaultService:
             person = self._person(conn, link.owner_id, str(link.who))
             owner_email = holderview.owner_face(conn, link.owner_id).name  # the page names the owner so
         return {"name": person.display_name, "language": person.language, "owner_email": owner_email,
-                "has_key": person.recipient is not None}
+                "has_key": person.recipient is not None, "holder": person.name, "fingerprint": self.fingerprint}
 
     def enrol_by_link(self, token: str, recipient: str) -> dict[str, Any]:
         now = self.clock.now()

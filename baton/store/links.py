@@ -38,13 +38,15 @@ class Purpose(StrEnum):
     DOWNLOAD = "download"  # a holder downloads a release package; single use
     NOTICE = "notice"  # a customer reads their notice and answers it; reusable until it expires
     CANCEL = "cancel"  # the owner cancels a change held for a cooling-off; single use, until it takes effect
+    COLLECT = "collect"  # a compartment's collector gathers the shares holders forwarded; reusable until it expires
 
 
-REUSABLE = frozenset({Purpose.REQUEST, Purpose.NOTICE})  # links that stay usable after use
+REUSABLE = frozenset({Purpose.REQUEST, Purpose.NOTICE, Purpose.COLLECT})  # links that stay usable after use
 
 
 PATHS = {Purpose.CHECKIN: "l", Purpose.VERIFY: "v", Purpose.REQUEST: "q", Purpose.ENROL: "e",
-         Purpose.KEYCHECK: "k", Purpose.DOWNLOAD: "d", Purpose.NOTICE: "n", Purpose.CANCEL: "x"}
+         Purpose.KEYCHECK: "k", Purpose.DOWNLOAD: "d", Purpose.NOTICE: "n", Purpose.CANCEL: "x",
+         Purpose.COLLECT: "c"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,6 +216,7 @@ compartments = Table(
     Column("split_id", Integer),  # the current split (splits.id)
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("collector_id", Integer),  # people.id: whom holders may forward their opened shares to (0010)
     UniqueConstraint("owner_id", "name", name="uq_compartments_owner_name"),
 )
 
@@ -299,6 +300,16 @@ packages = Table(
     Column("built_at", UTCDateTime),
     Column("downloaded_at", UTCDateTime),
     UniqueConstraint("release_id", "person_id", "compartment_id", name="uq_packages_release_person_compartment"),
+)
+
+forwarded_shares = Table(
+    "forwarded_shares", metadata,  # a holder's share, sealed in their browser to the compartment's collector (0010)
+    Column("id", Integer, primary_key=True),
+    Column("package_id", ForeignKey("packages.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("collector_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("recipient", Text, nullable=False),  # the collector's key it was sealed to
+    Column("sealed", LargeBinary, nullable=False),  # age ciphertext only: the server cannot open it
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 

@@ -641,3 +641,23 @@ def test_progress_always_shows_a_drills_steps(drilled: Drilled, served: Served, 
                  "decrypting compartment operations", "writing the files of operations"):
         assert step in result.stderr, (step, result.stderr[-2000:])
     assert "\x1b[" not in result.stdout
+
+
+def test_vault_collector_names_a_collector_and_nobody(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vault collector operations ana`` names ana (she has an age key); ``--none`` takes it back; both or
+    neither is refused."""
+    owner = served.new_owner()
+    _use(monkeypatch, served, owner)
+    ok(baton("vault", "init"))
+    ok(baton("people", "add", "ana", "--role", "heir", "--email", "ana@example.org"))
+    ok(baton("people", "keycard", "ana", "--out", owner.home / "card.html"))
+    ok(baton("vault", "split", "operations", "--threshold", "1", "--holders", "ana"))
+    assert ok(baton("vault", "collector", "operations", "ana")).stdout == (
+        "operations: ana collects the shares after a release (each holder may forward theirs, sealed to their "
+        "key)\n")
+    assert served.compartment(owner, "operations")["collector"] == "ana"
+    assert ok(baton("vault", "collector", "operations", "--none")).stdout == (
+        "operations: no collector; holders forward nothing\n")
+    assert served.compartment(owner, "operations")["collector"] is None
+    refused = baton("vault", "collector", "operations")
+    assert refused.exit_code == 2 and "expected a person's short id or --none, got neither" in refused.output

@@ -43,9 +43,9 @@ from vault.errors import WrongKey
 from vault.shares import policy_from_dict
 from vault.signature import signer_fingerprint
 
-LINK = re.compile(r"http://baton\.test(/([lvqekdnx])/[A-Za-z0-9_\-]{20,})")
+LINK = re.compile(r"http://baton\.test(/([lvqekdnxc])/[A-Za-z0-9_\-]{20,})")
 LINK_PURPOSES = {"l": "checkin", "v": "verify", "q": "request", "e": "enrol", "k": "keycheck", "d": "download",
-                 "n": "notice", "x": "cancel"}
+                 "n": "notice", "x": "cancel", "c": "collect"}
 
 
 # -- the two owners ----------------------------------------------------------------------------------
@@ -276,6 +276,9 @@ def _set_up(runtime: Runtime, app: Any, spec: Spec, folder: Path) -> Side:
         else:
             _ok(client.put(f"/api/people/{name}/key", json={"recipient": public, "source": "owner"}))
     owner.split(spec.compartments[0], policy_from_dict({"threshold": 1, "holders": list(spec.holders)}))
+    if spec.email == "owner@bravo-hosting.example":  # B's last holder collects (a page shows the collector's name)
+        _ok(client.put(f"/api/vault/compartments/{spec.compartments[0]}/collector",
+                       json={"collector": list(spec.holders)[-1]}))
     for name in spec.compartments:
         side.files[name] = client.get(f"/api/vault/compartments/{name}/file").content
         side.kept[name] = client.get(f"/api/vault/compartments/{name}/release-key").content
@@ -515,6 +518,10 @@ CELLS = [
          lambda w: Call("/api/vault/compartments/bravo-vault/split", json=_split_for_bravo(w))),
     Cell("PUT", "/api/vault/compartments/{name}/split", "the shared name, sealed to B's holders", 404,
          lambda w: Call("/api/vault/compartments/operations/split", json=_split_for_bravo(w))),
+    Cell("PUT", "/api/vault/compartments/{name}/collector", "B's bravo-vault", 404,
+         lambda w: Call("/api/vault/compartments/bravo-vault/collector", json={"collector": "arlo"})),
+    Cell("PUT", "/api/vault/compartments/{name}/collector", "the shared name, with B's holder", 404,
+         lambda w: Call("/api/vault/compartments/operations/collector", json={"collector": "xavier"})),
     Cell("GET", "/api/vault/readiness", "A's findings", 200, lambda w: Call("/api/vault/readiness")),
     # People.
     # vera is A's policy's verifier, so a People entry of A's too.
@@ -696,10 +703,12 @@ def test_the_markers_find_owner_bs_data_in_bs_own_answers(world: World) -> None:
 
 # -- every link token at every other link route ------------------------------------------------------
 LINK_ROUTES = [(kind, f"/{letter}/{{token}}", method) for letter, kind in LINK_PURPOSES.items()
-               for method in ("GET", "POST")] + [("keycheck", "/k/{token}/challenge.age", "GET")] + [
+               for method in (("GET",) if kind == "collect" else ("GET", "POST"))  # the collector's page: GET
+               ] + [("keycheck", "/k/{token}/challenge.age", "GET")] + [
     ("download", route, method) for route, methods in (  # a new download link after a release (the key check)
         ("/d/{token}/reissue", ("GET", "POST")), ("/d/{token}/reissue/{check}", ("GET", "POST")),
-        ("/d/{token}/reissue/{check}/challenge.age", ("GET",))) for method in methods]
+        ("/d/{token}/reissue/{check}/challenge.age", ("GET",)), ("/d/{token}/forward", ("POST",)))
+    for method in methods] + [("collect", "/c/{token}/compartment.age", "GET")]
 
 
 def _token_of(world: World, kind: str) -> str:
@@ -712,7 +721,8 @@ def _token_of(world: World, kind: str) -> str:
             "keycheck": lambda: b.check_paths["wilma"],
             "download": lambda: b.links("d", BRAVO.holders["xavier"][1])[0],
             "notice": lambda: b.links("n", "wendy@bravo-customers.example")[0],
-            "cancel": lambda: b.links("x", BRAVO.email)[0]}[kind]()
+            "cancel": lambda: b.links("x", BRAVO.email)[0],
+            "collect": lambda: b.links("c", BRAVO.holders["xavier"][1])[0]}[kind]()
     return path.rsplit("/", 1)[1]
 
 

@@ -1,0 +1,32 @@
+// A key check in the browser: the holder's key (file, card text or QR photo) opens the sealed code on
+// this page, and the code is filled into the form. The key never leaves the page; the holder still
+// presses the button that sends the code.
+import { KeyProblem, identityFrom, open, reveal, say, words } from "./keys.js";
+
+export function start() {
+  const button = document.getElementById("open-here");
+  if (!button) return;
+  reveal();
+  const said = words();
+  const status = document.getElementById("open-status");
+  const block = document.getElementById("keyinput");
+  const sealed = document.getElementById("sealed");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    say(status, said.opening, false);
+    try {
+      const identity = await identityFrom(block);
+      const text = await open(sealed.dataset.sealed || sealed.value, identity);
+      const found = text.match(/^Your code: ([A-Z0-9-]+)\s*$/m);
+      if (!found) throw new KeyProblem("not_a_check");
+      const code = document.getElementById("code");
+      code.value = found[1];
+      say(status, said.filled, false);
+      code.focus();
+    } catch (e) {
+      say(status, said[e instanceof KeyProblem ? e.word : "wrong_key"] || String(e), true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
