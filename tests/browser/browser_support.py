@@ -156,20 +156,3 @@ def vault_split_to_ana(site: Site, tmp: Path, runbook: str, language: str = "en"
     owner.save("operations", version, opened)
     owner.split("operations", policy_from_dict({"threshold": 1, "holders": ["ana"]}))
     return key_file
-
-
-AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def serious_accessibility_problems(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now (``web/``'s locked axe-core).
-
-    It is evaluated through the browser's debugging protocol, which the page's policy does not govern: the
-    page itself still runs only its own pinned script."""
-    if not AXE.exists():
-        raise AssertionError(f"{AXE} is missing: run `cd web && npm ci`")
-    page.evaluate("source => { (0, eval)(source); }", AXE.read_text(encoding="utf-8"))
-    found = page.evaluate("async () => (await axe.run(document)).violations"
-                          ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-                          ".map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`)")
-    return list(found)

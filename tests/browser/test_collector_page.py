@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from browser_support import Site, Visit, heading, serious_accessibility_problems
+from accessibility import assert_accessible
+from browser_support import Site, Visit, heading
 from sqlalchemy import select
 from test_owner_web import sign_in
 
@@ -67,7 +68,7 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
     page.get_by_label("Collector of operations").select_option("rossi")
     page.get_by_role("button", name="Save").click()
     assert page.get_by_role("status").inner_text().startswith("operations: rossi collects the shares")
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
     visit.shot("owner-names-the-collector")
     assert site.api.get("/api/vault/compartments").json()[0]["collector"] == "rossi"
     site.run_worker()
@@ -88,7 +89,7 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
     for name in ("ana", "ben"):
         page.goto(downloads[name])
         assert page.get_by_role("heading", name="Send your share to Notary Rossi").is_visible()
-        assert serious_accessibility_problems(page) == []
+        assert_accessible(page)
         visit.shot(f"forward-{name}")
         page.locator("#key-file").set_input_files(str(key_files[name]))
         with page.expect_navigation():
@@ -99,14 +100,14 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
 
     page.goto(collect)
     assert page.get_by_role("heading", name="Shares received: 2").is_visible()
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
     visit.shot("collector-page")
     visit.shot("collector-page", phone=True)
     page.locator("#key-file").set_input_files(str(key_files["rossi"]))
     page.get_by_role("button", name="Open and combine the shares").click()
     page.get_by_text("The shares are combined").wait_for()
     master = page.locator("#master").inner_text().strip()
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
 
     # The same secret as the terminal path: each holder's share unsealed with their key, combined.
     with site.runtime.engine.connect() as conn:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import segno
-from browser_support import Site, Visit, heading, serious_accessibility_problems, vault_split_to_ana
+from accessibility import assert_accessible
+from browser_support import Site, Visit, heading, vault_split_to_ana
 
 from tests_support import needs_tools, tool
 
@@ -182,19 +183,19 @@ def test_the_enrolment_and_key_check_pages_have_no_serious_accessibility_problem
                                        "role": "heir"})
     [invitation] = site.run_worker()
     page.goto(site.link(invitation, "e"))
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
     page.locator("#make-key").click()
     page.locator("#made").wait_for()
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
     with page.expect_download():
         page.locator("#save-key").click()
     page.locator("#saved").check()
     page.get_by_role("button", name="Send my public key").click()
     page.get_by_role("link", name="Open the key check").click()
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
     page.get_by_role("button", name="Open the code with my key").click()  # no key given: the alert
     page.get_by_role("alert").wait_for()
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
 
 
 def test_after_a_release_the_new_link_key_check_opens_in_the_browser(serve: Callable[..., Site], visit: Visit,
@@ -216,7 +217,7 @@ def test_after_a_release_the_new_link_key_check_opens_in_the_browser(serve: Call
     page.locator("#open-here").click()
     page.get_by_text("Pronto: o código está preenchido abaixo.").wait_for()
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", page.locator("#code").input_value())
-    assert serious_accessibility_problems(page) == []
+    assert_accessible(page)
     visit.shot("reissue-check-filled", phone=True)
     page.locator("form:has(#code) button[type=submit]").click()
     page.locator("h1").wait_for()
