@@ -151,7 +151,9 @@ def test_a_wrong_key_is_said_plainly_and_fills_nothing(serve: Callable[..., Site
 
 @pytest.mark.parametrize(("language", "make", "saved_note"), [
     ("id", "Buatkan kunci untuk saya", "Berkas kunci telah disimpan"),
-    ("pt", "Criar uma chave para mim", "O ficheiro da chave foi guardado"),
+    ("pt", "Criar uma chave para mim", "O arquivo da chave foi salvo"),
+    ("pt-BR", "Criar uma chave para mim", "O arquivo da chave foi salvo"),
+    ("pt-PT", "Criar uma chave para mim", "O ficheiro da chave foi guardado"),
     ("it", "Crea una chiave per me", "Il file della chiave è stato salvato"),
 ])
 def test_the_key_is_made_and_saved_in_the_holders_language(serve: Callable[..., Site], visit: Visit, tmp_path: Path,

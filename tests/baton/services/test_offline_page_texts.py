@@ -12,7 +12,7 @@ import pytest
 
 from baton.services.offlinepage import SCRIPT, STYLE, render_offline_page
 
-LANGUAGES = ("en", "id", "pt", "it")
+LANGUAGES = ("en", "id", "pt", "it", "pt-BR", "pt-PT")
 
 
 def _texts(page: str) -> dict[str, str]:
@@ -49,3 +49,10 @@ def test_the_page_pins_its_script_and_style_and_allows_no_connection(language: s
     assert scripts == [SCRIPT.read_text()] and styles == [STYLE.read_text()]
     assert f"script-src '{_sha256(scripts[0])}'" in csp and f"style-src '{_sha256(styles[0])}'" in csp
     assert not re.search(r"(src|href)=\"?https?:", page)
+
+
+def test_brazilian_and_european_portuguese_get_their_own_page() -> None:
+    brazilian, european = (_texts(render_offline_page(language).decode()) for language in ("pt-BR", "pt-PT"))
+    assert _texts(render_offline_page("pt").decode()) == brazilian
+    assert brazilian["save"] == "Salvar {name}" and european["save"] == "Guardar {name}"
+    assert brazilian["kind.file"] == "Arquivo" and european["kind.file"] == "Ficheiro"
