@@ -33,8 +33,6 @@ for (const entry of entries) {
     charset: "utf8",
     sourcemap: false,
     absWorkingDir: here,
-    // The slip39 package asks for Node's crypto (PBKDF2, HMAC); in a browser, @noble/hashes does that work.
-    alias: { crypto: "./src/collector/node-crypto.js" },
     logLevel: "warning",
   });
   const code = result.outputFiles[0].contents;

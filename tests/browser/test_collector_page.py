@@ -97,6 +97,14 @@ def test_two_holders_forward_their_shares_and_the_collector_opens_the_compartmen
         assert heading(page) == "Your share is on its way"
         page.goto(downloads[name])  # the page says it was sent, and sends nothing twice
         assert page.get_by_text("Your share was sent to Notary Rossi").is_visible()
+        if name == "ana":  # one share of a 2-of-3 split: the collector is told how many are missing
+            page.goto(collect)
+            page.locator("#key-file").set_input_files(str(key_files["rossi"]))
+            page.get_by_role("button", name="Open and combine the shares").click()
+            told = page.get_by_role("alert")
+            told.wait_for()
+            assert told.inner_text().startswith("Not enough shares yet: 2 needed, 1 received.")
+            assert page.locator("#result").is_hidden()
 
     page.goto(collect)
     assert page.get_by_role("heading", name="Shares received: 2").is_visible()

@@ -5,7 +5,7 @@
 import { Decrypter } from "age-encryption";
 import { KeyProblem, identityFrom, identityIn, open, reveal, save, say, words } from "../enrol/keys.js";
 import { ShareProblem, combine } from "./combine.js";
-import { mnemonicsIn } from "./sharefile.js";
+import { mnemonicsIn } from "../shared/sharefile.js";
 
 function told(said, e) {
   if (e instanceof ShareProblem || e instanceof KeyProblem) {

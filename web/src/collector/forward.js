@@ -2,7 +2,7 @@
 // share is sealed again to the collector's public key, and only that ciphertext is posted. The key and
 // the share in the clear never leave the page.
 import { KeyProblem, identityFrom, open, reveal, say, sealTo, words } from "../enrol/keys.js";
-import { mnemonicsIn } from "./sharefile.js";
+import { mnemonicsIn } from "../shared/sharefile.js";
 
 export function start() {
   const button = document.getElementById("forward-share");

@@ -97,8 +97,3 @@ export async function decryptBlob(blob, { identities = [], what = "", progress =
     throw ageFailure(error, what);
   }
 }
-
-/** The mnemonics in an opened share file: one per line, `#` lines are comments. */
-export function sharesInFile(text) {
-  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
-}

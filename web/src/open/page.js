@@ -2,9 +2,10 @@
 // others' shares, combine them and open the compartment. Every text comes from the page's own
 // JSON block (#texts), in the holder's language; nothing here reaches the network.
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { KeyError, decrypt, decryptBlob, identitiesIn, qrText, sharesInFile } from "./keys.js";
+import { mnemonicsIn } from "../shared/sharefile.js";
+import { KeyError, decrypt, decryptBlob, identitiesIn, qrText } from "./keys.js";
 import { PackageError, changesSince, fileWithRole, gather, parseFingerprint, verify } from "./package.js";
-import { ShareError, combineAny, decodeShare, isWord, wordsOf } from "./slip39.js";
+import { ShareError, combineAny, decodeShare, isWord, wordsOf } from "../shared/slip39.js";
 import { listZip, readMember } from "./zip.js";
 
 const $ = (id) => document.getElementById(id);
@@ -144,7 +145,7 @@ async function openMyShare() {
     const name = fileWithRole(state.pkg.manifest, "share");
     const sealed = new Uint8Array(await state.pkg.files.get(name).arrayBuffer());
     const body = new TextDecoder().decode(await decrypt(sealed, { identities, what: name }));
-    state.mine = sharesInFile(body);
+    state.mine = mnemonicsIn(body);
     state.mine.forEach((words, i) => decodeShare(words)); // a share that does not decode is said now
     renderMyShare(body);
     renderShares();
@@ -211,7 +212,7 @@ async function addFiles(event) {
   const messages = [];
   let kind = "ok";
   for (const file of event.target.files) {
-    const lines = sharesInFile(await file.text());
+    const lines = mnemonicsIn(await file.text());
     if (lines.length === 0) {
       messages.push(t("share.empty-file", { name: file.name }));
       kind = "error";

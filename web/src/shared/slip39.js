@@ -1,4 +1,5 @@
-// SLIP-39 decoding and combining (no splitting): what `shamir recover` does, in the browser.
+// SLIP-39 decoding and combining (no splitting): what `shamir recover` does, in the browser; the one
+// implementation of every page that combines shares (the offline page, the collector's page).
 //
 // A format, not a primitive: word indices, the RS1024 checksum, Shamir interpolation over
 // GF(256) and the 4-round Feistel decryption of SLIP-39, on top of @noble/hashes' PBKDF2 and
@@ -151,6 +152,21 @@ function feistelDecrypt(ems, passphrase, exponent, identifier, extendable) {
 
 const COMMON = ["identifier", "extendable", "iterationExponent", "groupThreshold", "groupCount"];
 
+/** The shares by group index, then by `key`; a `mismatch` if they are not of one split. */
+function groupsOf(shares, key) {
+  const first = shares[0];
+  if (shares.some((s) => COMMON.some((k) => s[k] !== first[k]))) throw new ShareError("mismatch");
+  const groups = new Map();
+  for (const share of shares) {
+    const group = groups.get(share.groupIndex) ?? new Map();
+    const other = group.values().next().value;
+    if (other && other.memberThreshold !== share.memberThreshold) throw new ShareError("mismatch");
+    group.set(key(share), share);
+    groups.set(share.groupIndex, group);
+  }
+  return groups;
+}
+
 /** The master secret from exactly a threshold of mnemonics, as `shamir_mnemonic.combine_mnemonics`. */
 export function combineMnemonics(mnemonics, passphrase = "") {
   if (mnemonics.length === 0) throw new ShareError("empty");
@@ -159,15 +175,7 @@ export function combineMnemonics(mnemonics, passphrase = "") {
 
 function combineShares(shares, passphrase) {
   const first = shares[0];
-  if (shares.some((s) => COMMON.some((k) => s[k] !== first[k]))) throw new ShareError("mismatch");
-  const groups = new Map();
-  for (const share of shares) {
-    const group = groups.get(share.groupIndex) ?? new Map();
-    const other = group.values().next().value;
-    if (other && other.memberThreshold !== share.memberThreshold) throw new ShareError("mismatch");
-    group.set(`${share.index}:${share.words}`, share); // the same share twice is one share
-    groups.set(share.groupIndex, group);
-  }
+  const groups = groupsOf(shares, (share) => `${share.index}:${share.words}`); // the same share twice is one
   if (groups.size < first.groupThreshold) {
     throw new ShareError("too-few-groups", { need: first.groupThreshold, have: groups.size });
   }
@@ -195,15 +203,7 @@ export function combineAny(mnemonics, passphrase = "") {
   const shares = mnemonics.map(decodeShare);
   if (shares.length === 0) throw new ShareError("empty");
   const first = shares[0];
-  if (shares.some((s) => COMMON.some((k) => s[k] !== first[k]))) throw new ShareError("mismatch");
-  const groups = new Map();
-  for (const share of shares) {
-    const group = groups.get(share.groupIndex) ?? new Map();
-    const other = group.values().next().value;
-    if (other && other.memberThreshold !== share.memberThreshold) throw new ShareError("mismatch");
-    group.set(share.index, share);
-    groups.set(share.groupIndex, group);
-  }
+  const groups = groupsOf(shares, (share) => share.index);
   const complete = [...groups].filter(([, g]) => g.size >= g.values().next().value.memberThreshold);
   if (complete.length < first.groupThreshold) {
     if (first.groupCount === 1) {

@@ -1,4 +1,0 @@
-// The share lines of an opened share file (`vault.release.share_file`): all but comments and blank lines.
-export function mnemonicsIn(text) {
-  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
-}
