@@ -24,7 +24,7 @@ from baton.services.witness import mirror, wire
 from baton.store import auditlog
 from baton.store.blobs import BlobStore
 from baton.store.engine import reading
-from baton.store.tables import witness_links
+from baton.store.witness_tables import witness_links
 from switch import Event, Kind, Step, iso, parse_duration
 from switch import machine as core
 from switch import witness as rule

@@ -23,7 +23,8 @@ from baton.services import accounts
 from baton.services.witness import mirror, wire
 from baton.store import auditlog
 from baton.store.blobs import BlobStore
-from baton.store.tables import api_tokens, switches, witness_codes, witnessed
+from baton.store.tables import api_tokens, switches
+from baton.store.witness_tables import witness_codes, witnessed
 from switch import (
     Event,
     Kind,
