@@ -491,6 +491,7 @@ CELLS = [
     # The vault.
     Cell("GET", "/api/vault/key", "A's key", 200, lambda w: Call("/api/vault/key"),
          _json_is(lambda w: {"recipient": w.a.recipients[0], "owner_email": ALPHA.email,  # and the deployment's
+                             "owner_name": ALPHA.profile["owner_name"],
                              "fingerprint": signer_fingerprint(w.runtime.service.signer)})),  # key: no owner's
     Cell("PUT", "/api/vault/key", "B's owner key", 409, lambda w: Call("/api/vault/key",
                                                                         json={"recipient": w.b.recipients[0]})),
@@ -764,7 +765,8 @@ def test_each_download_link_gives_its_own_holders_package_and_no_one_elses(world
         display = side.spec.holders[holder][0]
         others = [(s, h) for s in (world.a, world.b) for h in s.spec.holders if (s, h) != (side, holder)]
         page = world.client.get(path)
-        assert page.status_code == 200 and display in page.text and side.spec.email in page.text
+        # The owner as holders read of them: the profile's name (the e-mail only where no profile names them).
+        assert page.status_code == 200 and display in page.text and side.spec.profile["owner_name"] in page.text
         for other_side, other in others:
             assert other_side.spec.holders[other][0] not in page.text
         got = world.client.post(path)
