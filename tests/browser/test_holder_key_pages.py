@@ -10,6 +10,7 @@ from pathlib import Path
 from browser_support import Site, Visit, heading
 
 from tests_support import needs_tools, tool
+from vault import challenge
 
 pytestmark = needs_tools("age", "age-keygen")
 
@@ -70,7 +71,7 @@ def test_a_holder_enrols_an_age_key_and_proves_it_with_the_sealed_code(serve: Ca
     download.save_as(sealed)
     opened = subprocess.run([tool("age"), "-d", "-i", str(key_file), str(sealed)], capture_output=True, text=True,
                             check=True)
-    [code] = re.findall(r"^Your code: ([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})$", opened.stdout, re.M)
+    code = challenge.code_from(opened.stdout.encode())
 
     page.get_by_label("Code").fill(code)
     visit.shot("key-check-code-typed", phone=True)

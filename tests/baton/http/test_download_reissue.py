@@ -33,7 +33,7 @@ from baton.store import auditlog
 from baton.store.tables import key_checks, links
 from baton.testing import FakeClock
 from tests_support import free_port, live_server, needs_tools, settings_for
-from vault import keys
+from vault import challenge, keys
 from vault.entries import entry_from_dict
 from vault.shares import policy_from_dict
 
@@ -80,7 +80,7 @@ class Heir:
         file.write_text(sealed)
         opened = subprocess.run(["age", "-d", "-i", str(self.key), str(file)], capture_output=True, text=True,
                                 check=True)
-        return str(re.findall(r"^Your code: (\S+)$", opened.stdout, re.M)[0])
+        return challenge.code_from(opened.stdout.encode())
 
     def start(self, spent: str) -> str:
         """Press "Start the key check" on the spent link's reissue page; the key check's path."""

@@ -24,7 +24,7 @@ from baton.store import links as stored_links
 from baton.store.tables import audit_entries, key_checks, links, outbox, packages, people
 from baton.testing import FakeClock
 from tests_support import needs_tools, settings_for
-from vault import keys
+from vault import challenge, keys
 from vault.entries import entry_from_dict
 from vault.shares import policy_from_dict
 
@@ -96,7 +96,7 @@ def _code(pages: Pages, check: str, key: Path) -> str:
     sealed = pages.tmp / "baton-key-check.age"
     sealed.write_bytes(pages.client.get(f"{check}/challenge.age").content)
     opened = subprocess.run(["age", "-d", "-i", str(key), str(sealed)], capture_output=True, text=True, check=True)
-    return str(re.findall(r"^Your code: (\S+)$", opened.stdout, re.M)[0])
+    return challenge.code_from(opened.stdout.encode())
 
 
 def _failures(pages: Pages) -> list[int]:
