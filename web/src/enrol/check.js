@@ -17,7 +17,8 @@ export function start() {
     try {
       const identity = await identityFrom(block);
       const text = await open(sealed.dataset.sealed || sealed.value, identity);
-      const found = text.match(/^Your code: ([A-Z0-9-]+)\s*$/m);
+      // The label is in the holder's language ("Your code:", "Kode Anda:"…), as vault.challenge.code_from reads it.
+      const found = text.match(/^[^:\n]{1,40}:\s*([A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4})\s*$/m);
       if (!found) throw new KeyProblem("not_a_check");
       const code = document.getElementById("code");
       code.value = found[1];
