@@ -93,6 +93,8 @@ def link_id(key: DeploymentKey, text: str) -> int | None:
         raw = base64.urlsafe_b64decode(text + "=")
     except ValueError:
         return None
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
+        return None  # the last character's two spare bits set: the same bytes, but not a token we made
     found = int.from_bytes(raw[:8], "big")
     return found if hmac.compare_digest(raw[8:], _mac(key, found)) else None
 
