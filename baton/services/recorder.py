@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from baton.jobs.outbox import Channel
-from baton.services import accounts, actions, verifiers
+from baton.services import accounts, actions, holderview, verifiers
 from baton.services.messages import render_email
 from baton.services.writes import Direct, Gathered
 from baton.settings import Settings
@@ -177,7 +177,8 @@ class Recorder:
         verify_url = self.out.link_url(self.settings.base_url, Purpose.VERIFY, self.owner.id, self.now,
                                        expires_at=closes, who=who, cycle=cycle)
         self.email(address, key, "verify", "confirm_requested", language=language,
-                   who=contact.display_name if contact else who, owner=verifiers.owner_name(self.conn, self.owner.id),
+                   who=contact.display_name if contact else who,
+                   owner=holderview.owner_face(self.conn, self.owner.id).name,
                    armed_local=verifiers.moment(self.state.armed_at, language, zone),
                    closes_local=verifiers.moment(closes, language, zone),
                    verify_url=verify_url)

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from baton.services import holderview
 from baton.store import links
 from baton.store.engine import reading
 from baton.store.keyfile import DeploymentKey
 from baton.store.links import Purpose
-from baton.store.register import read_profile
-from baton.store.tables import owners, people
+from baton.store.tables import people
 from handover.i18n import LOCALES, supported
 from switch import Policy, PolicyError, Verifier
 
@@ -91,14 +91,6 @@ def shown_with_addresses(engine: Engine, owner_id: int, data: dict[str, Any]) ->
             known[name].email if name in known else None)
         listed.append({"name": name, "email": email} if email else name)
     return {**data, "confirm": {**confirm, "verifiers": listed}}
-
-
-def owner_name(conn: Connection, owner_id: int) -> str:
-    """How a verifier knows the owner: the name in the owner's handover profile, else their e-mail address."""
-    profile = read_profile(conn, owner_id)
-    if profile is not None and profile.owner_name.strip():
-        return profile.owner_name.strip()
-    return str(conn.execute(select(owners.c.email).where(owners.c.id == owner_id)).scalar_one())
 
 
 def moment(value: datetime | None, language: str, timezone: str) -> str:
@@ -178,7 +170,7 @@ def question(engine: Engine, owner_id: int, who: str, policy_timezone: str) -> Q
     """The verifier ``who`` (a People id) as their question page greets them."""
     with reading(engine) as conn:
         found = contacts(conn, owner_id).get(who)
-        owner = owner_name(conn, owner_id)
+        owner = holderview.owner_face(conn, owner_id).name  # the profile's name, else the e-mail
     if found is None:
         return Question(who, "en", policy_timezone, owner)
     return Question(found.display_name, supported(found.language), found.timezone or policy_timezone, owner)
