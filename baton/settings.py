@@ -43,8 +43,9 @@ class Settings(BaseSettings):
 
     sweep_seconds: float = 30.0  # safety sweep, beside the wake at the next due moment
     batch_size: int = 200
-    # Due switches one worker claims and records together (one transaction, bulk writes; SKIP LOCKED on PostgreSQL).
-    wake_batch: Annotated[int, Field(ge=1)] = 100
+    # Due switches one worker claims and records together at most (one transaction, bulk writes; SKIP LOCKED on
+    # PostgreSQL); a run's batches grow to it from 50 (``jobs.catchup``).
+    wake_batch: Annotated[int, Field(ge=1)] = 500
     claim_seconds: float = 120.0  # a claimed message is retried by others after this lease
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0

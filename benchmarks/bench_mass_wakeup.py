@@ -164,7 +164,7 @@ def main() -> int:
                         done_transitions = time.time()
                 if done_transitions is not None and len(recorder.snapshot()) >= args.switches:
                     break
-                time.sleep(0.2)
+                time.sleep(0.1 if done_transitions is None else 0.2)
             time.sleep(1.0)  # a repeat sent late would show up now
             cpu = [cpu_seconds(proc.pid) for proc in procs]
             stop(procs)
@@ -186,11 +186,14 @@ def main() -> int:
         controller.stop()
         import shutil
         shutil.rmtree(folder, ignore_errors=True)
-    return report(args.switches, due, rows, accepted, queued, sent, problems, len(sample))
+    return report(args.switches, due, rows, accepted, queued, sent, problems, len(sample), done_transitions)
 
 
 def report(count: int, due: float, rows: list[Any], accepted: list[tuple[float, str, tuple[str, int]]],
-           queued: int, sent: int, problems: list[Any], sampled: int) -> int:
+           queued: int, sent: int, problems: list[Any], sampled: int, committed: float | None) -> int:
+    """Each figure and its verdict. "All transitions recorded" is when a reader polling every 0.1 s first
+    saw every transition committed (an upper bound); the transitions' own ``recorded_at`` is the moment
+    their batch began, earlier than its commit by the batch's length, so it is shown beside, not judged."""
     failures: list[str] = []
     per_switch = Counter(r.switch_id for r in rows)
     early = [r for r in rows if r.recorded_at < r.due_at]
@@ -213,8 +216,8 @@ def report(count: int, due: float, rows: list[Any], accepted: list[tuple[float, 
     print(f"   audit chains verified: {sampled - len(problems)} of {sampled} sampled")
 
     figures: dict[str, float | None] = {"transitions": None, "first": None, "messages": None}
-    if rows and len(per_switch) >= count:
-        figures["transitions"] = max(r.recorded_at for r in rows).timestamp() - due
+    if rows and len(per_switch) >= count and committed is not None:
+        figures["transitions"] = committed - due
     if accepted:
         figures["first"] = min(at for at, _mid, _peer in accepted) - due
     if len(ids) >= count:
@@ -229,7 +232,9 @@ def report(count: int, due: float, rows: list[Any], accepted: list[tuple[float, 
             failures.append(f"{labels[name]}: {shown}")
     if figures["transitions"]:
         first = min(r.recorded_at for r in rows).timestamp() - due
-        print(f"   transitions/s: {count / figures['transitions']:.0f} (first recorded {first:.2f} s after)")
+        last = max(r.recorded_at for r in rows).timestamp() - due
+        print(f"   transitions/s: {count / figures['transitions']:.0f} (batches began {first:.2f} s to {last:.2f} s "
+              "after the deadline)")
     if accepted and len(accepted) > 1:
         times = sorted(at for at, _mid, _peer in accepted)
         print(f"   messages/s: {len(accepted) / max(times[-1] - times[0], 1e-9):.0f} "

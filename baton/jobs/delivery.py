@@ -58,6 +58,7 @@ class Deliverer:
     senders: Mapping[Channel, Sender | PerThread]
     stopping: threading.Event = field(default_factory=threading.Event)
     on_done: Callable[[], None] = field(default=lambda: None)
+    hold: Callable[[], bool] = field(default=lambda: False)  # while true, nothing new is claimed (``catchup``)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -153,6 +154,8 @@ class Deliverer:
     def _fill(self, lane: Lane) -> int:
         """Claim for ``lane``'s free senders and hand the messages over; how many were handed."""
         handed = 0
+        if self.hold():
+            return 0
         with lane.claiming:
             while not self.stopping.is_set() and (free := lane.free()) > 0:
                 now = self.clock.now()

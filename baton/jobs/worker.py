@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from baton.jobs import outbox
+from baton.jobs.catchup import CatchUp
 from baton.jobs.channels import PerThread, Sender, default_senders
 from baton.jobs.delivery import Deliverer
 from baton.jobs.heartbeat import Heartbeat
@@ -62,9 +63,10 @@ class Worker:
         # Set by ``stop``: a run ends after the switch or message in hand instead of working
         # through the whole backlog, so SIGTERM is honoured in seconds with thousands due.
         self._stopping = threading.Event()
+        self._catching_up: CatchUp | None = None  # the run under way, while it works through a backlog
         self.deliverer = Deliverer(self.engine, self.settings, self.clock, self.service.signer, self.service.key,
                                    self.name, self.senders or default_senders(self.settings),
-                                   stopping=self._stopping, on_done=self._sender_free)
+                                   stopping=self._stopping, on_done=self._sender_free, hold=self._holding)
         self.heartbeat = Heartbeat(self.engine, self.settings, self.clock, self.name,
                                    sent_total=lambda: self.deliverer.sent_count)
         self._switch_lock = threading.Lock()
@@ -76,27 +78,48 @@ class Worker:
     def run_switches(self) -> int:
         """Advance every due switch, most overdue first, a batch at a time; the number of events recorded.
 
-        Each batch (``wakeup``) is one transaction; its messages are due as it commits, so the
-        delivery is woken after each batch, not after the whole backlog."""
+        Each batch (``wakeup``) is one transaction; its messages are due as it commits. The first
+        batch's are handed to the senders at once; while a backlog is worked through, the senders
+        wait (``catchup``), and they are woken after each batch once they may go on."""
         events = 0
         advanced = 0
         with self._switch_lock:
-            # Each batch records steps or defers failing switches, so every batch makes progress;
-            # the bound only keeps one run from starving the stop flag.
-            while advanced < MAX_PER_RUN and not self._stopping.is_set():
-                try:
-                    done = advance_batch(self.service, self.settings.wake_batch)
-                except Exception:  # noqa: BLE001 - writing the batch failed: take its switches one by one
-                    log.exception("advancing a batch of switches failed; advancing them one at a time")
-                    done = self._one_by_one(self.settings.wake_batch)
-                if done is None:
-                    break
-                advanced += done[0]
-                events += done[1]
-                if done[1]:
-                    self._delivery_wake.at(self.clock.now())
+            catch = self._catching_up = CatchUp(self.settings.wake_batch)
+            try:
+                # Each batch records steps or defers failing switches, so every batch makes progress;
+                # the bound only keeps one run from starving the stop flag.
+                while advanced < MAX_PER_RUN and not self._stopping.is_set():
+                    try:
+                        done = advance_batch(self.service, catch.size)
+                    except Exception:  # noqa: BLE001 - writing the batch failed: take its switches one by one
+                        log.exception("advancing a batch of switches failed; advancing them one at a time")
+                        done = self._one_by_one(catch.size)
+                    if done is None:
+                        break
+                    advanced += done[0]
+                    events += done[1]
+                    if done[1] and catch.batches == 0:
+                        self._dispatch_now()  # the first messages go now, before the senders wait
+                    elif done[1]:
+                        self._delivery_wake.at(self.clock.now())
+                    catch.after(done[0])
+            finally:
+                catch.end()
+                self._catching_up = None
+        if events:
+            self._delivery_wake.at(self.clock.now())
         self.heartbeat.tally.add(events=events)
         return events
+
+    def _dispatch_now(self) -> None:
+        try:
+            self.deliverer.dispatch()
+        except Exception:  # noqa: BLE001 - the delivery wake after the run tries again
+            log.exception("handing the first messages to the senders failed; they go after the run")
+
+    def _holding(self) -> bool:
+        catch = self._catching_up
+        return catch is not None and catch.holding()
 
     def _one_by_one(self, count: int) -> tuple[int, int] | None:
         """Advance up to ``count`` due switches each in its own transaction (a failing one is deferred alone)."""

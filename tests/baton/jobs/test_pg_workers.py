@@ -30,7 +30,7 @@ from tests_support import key_file_for, settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-SWITCHES = 600  # six batches of the default BATON_WAKE_BATCH: each worker has batches to take or skip
+SWITCHES = 600  # more than one worker's first batches (50, 100, 200): each worker has batches to take or skip
 WORKERS = 4
 MESSAGES_PER_SWITCH = 3  # the deadline alert, the fired alert, the stage's notice to the owner
 
