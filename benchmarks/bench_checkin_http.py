@@ -11,6 +11,11 @@ times, ``--duration`` seconds of ``GET /healthz`` and of ``POST /api/checkin`` w
 round-robin (a Lua script), after a short warm-up of each. Prints each rate, the ratio and the
 non-2xx answers (socket errors too), and PASS/FAIL against 0.3.
 
+``/healthz`` is not a bare route: it reads the database (reachable? the newest worker heartbeat's age)
+in the thread pool. For the record, each round also loads ``GET /witness/key`` (the deployment's
+public key: an async route through the same middleware with no database and no thread), and the
+check-in's ratio to it is printed beside, not judged.
+
 Accounting: after the server stops, the check-ins recorded in the database (transitions and signed
 audit entries) must equal the check-ins answered 2xx, plus at most the requests wrk had sent but
 not yet read when each run ended (the server finishes those; the Lua script counts what it sent).
@@ -196,9 +201,11 @@ def bench(kind: str, args: argparse.Namespace) -> bool:
                 group = server.pid
                 warm.append(wrk(f"{base}/healthz", args, args.warmup, None, group))
                 warm.append(wrk(f"{base}/api/checkin", args, args.warmup, script, group))
+                warm.append(wrk(f"{base}/witness/key", args, args.warmup, None, group))
                 for _ in range(args.rounds):
                     runs.append(wrk(f"{base}/healthz", args, args.duration, None, group))
                     runs.append(wrk(f"{base}/api/checkin", args, args.duration, script, group))
+                    runs.append(wrk(f"{base}/witness/key", args, args.duration, None, group))
             finally:
                 stop_server(server)
             with engine.connect() as conn:
@@ -215,7 +222,7 @@ def bench(kind: str, args: argparse.Namespace) -> bool:
 def report(kind: str, args: argparse.Namespace, runs: list[Run], warm: list[Run], recorded: int,
            audited: int) -> bool:
     print(f"   baton serve{f' --workers {args.workers}' if args.workers > 1 else ''}; wrk -t {args.threads} "
-          f"-c {args.connections}, {args.rounds} × ({args.duration:g} s /healthz, {args.duration:g} s check-in), "
+          f"-c {args.connections}, {args.rounds} × ({args.duration:g} s each of /healthz, check-in, /witness/key), "
           f"{args.owners} owners' tokens round-robin")
     totals: dict[str, tuple[int, float, float]] = {}
     for run in runs:
@@ -236,6 +243,10 @@ def report(kind: str, args: argparse.Namespace, runs: list[Run], warm: list[Run]
     answered = sum(r.ok for r in checkins)
     unread = sum((r.sent or 0) - r.requests for r in checkins)
     print(f"   /healthz {health:.1f} req/s, check-in {checkin:.1f} req/s, ratio {ratio:.2f}")
+    bare = totals["key"][0] / totals["key"][1]
+    cpu_bare = totals["key"][2] / totals["key"][0] * 1000
+    print(f"   for the record: /witness/key (no database, no thread) {bare:.1f} req/s, server CPU {cpu_bare:.2f} "
+          f"ms/request; check-in / it = {checkin / bare:.2f} (not judged)")
     print(f"   non-2xx or socket errors, warm-up included: {bad}")
     print(f"   check-ins recorded: {recorded:,} transitions, {audited:,} audit entries; answered 2xx: {answered:,} "
           f"(warm-up included), sent but unread when wrk stopped: {unread}")
