@@ -43,12 +43,14 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A signed "I take over" record: ``witness`` (its rank) took over at ``at``, from ``version``."""
+    """A signed "I take over" record: ``witness`` (its rank, as the primary numbered it) claimed the switch at
+    ``at``, from the ``version`` it heard; ``held``: it is known to have acted on it (taken the switch over)."""
 
     witness: str
     rank: int
     version: int
     at: datetime
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +86,30 @@ def takeover_at(policy: Policy, report: Report, silence: timedelta, rank: int = 
 
 def decide(policy: Policy, report: Report, silence: timedelta, now: datetime, *, rank: int = 0,
            stagger: timedelta | None = None, witness: str = "", claims: tuple[Claim, ...] = ()) -> Decision:
-    """Whether the witness ``witness`` of ``rank`` takes over at ``now``.
+    """Whether the witness ``witness`` of ``rank`` takes over at ``now``, knowing ``claims`` (its own among
+    them once it recorded one). Only claims for the version this witness heard, or a newer one, count.
 
-    A claim by another witness for the version this witness heard (or a newer one) wins over this
-    witness's own: the first claim known is the takeover, and the others stand by."""
+    Without a claim of its own, any sibling's claim wins: the witness yields (it learned the claim before
+    making its own). With its own claim recorded, a sibling's claim can only have been learned after it
+    (claims are checked and recorded in one step); it wins if that sibling already acted on it (``held``),
+    or ranks before this witness (rank, then key): two witnesses that claimed at once both learn both
+    claims before acting, and both pick the same one."""
     moment = takeover_at(policy, report, silence, rank, stagger)
-    others = [c for c in claims if c.witness != witness and c.version >= report.version]
+    valid = [c for c in claims if c.version >= report.version]
+    own = [c for c in valid if c.witness == witness]
+    others = [c for c in valid if c.witness != witness]
+    if others and not own:
+        first = min(others, key=lambda c: (not c.held, c.rank, c.witness))
+        return Decision(Verdict.YIELD, now, f"witness {first.witness[:16]} claimed the takeover of version "
+                                            f"{first.version} first")
     if others:
-        first = min(others, key=lambda c: (c.at, c.rank, c.witness))
-        return Decision(Verdict.YIELD, now, f"witness {first.witness} took over at version {first.version}")
+        mine = own[0]
+        winners = [c for c in others if c.held or (c.rank, c.witness) < (mine.rank, mine.witness)]
+        if winners:
+            first = min(winners, key=lambda c: (not c.held, c.rank, c.witness))
+            why = "already holds the switch" if first.held else f"ranks before this one ({first.rank})"
+            return Decision(Verdict.YIELD, now, f"witness {first.witness[:16]} claimed version {first.version} "
+                                                f"too and {why}")
     if moment is None:
         return Decision(Verdict.WAIT, now, "the switch never fires by the clock alone (nothing to take over)")
     if now < moment:

@@ -13,6 +13,7 @@ from baton.errors import BatonError
 from baton.http.auth import Caller, OwnerAuth
 from baton.http.models import problems
 from baton.services.switch import SwitchService
+from baton.services.witness.claims import Claims
 from baton.services.witness.linking import Linking
 from baton.services.witness.watching import InsufficientStorage, Witness
 from baton.services.witness.wire import WireError
@@ -81,6 +82,26 @@ def install(app: FastAPI, service: SwitchService, auth: OwnerAuth, linking: Link
     async def heartbeat(request: Request) -> JSONResponse:
         """A primary's signed heartbeat: its switch's state; the answer says what this witness did."""
         return await receive(request, "heartbeat")
+
+    claims = Claims(service)
+
+    @app.post("/witness/claims", include_in_schema=False)
+    async def claim(request: Request) -> JSONResponse:
+        """A sibling witness asks whether this one holds a takeover claim, or tells its own (signed by a key the
+        primary named); the signed answer carries this witness's claim, if any."""
+        try:
+            data: Any = await request.json()
+        except ValueError:
+            return JSONResponse({"detail": "body: expected a signed claim in JSON"}, status_code=422)
+        try:
+            answer = await run_in_threadpool(claims.receive, data)
+        except WireError as exc:
+            await run_in_threadpool(claims.refuse, data, str(exc))
+            return JSONResponse({"detail": str(exc)}, status_code=401)
+        except BatonError as exc:
+            await run_in_threadpool(claims.refuse, data, str(exc))
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return JSONResponse(answer)
 
     @app.get("/api/witnesses", response_model=list[WitnessView], responses=problems(), tags=["witness"])
     async def list_witnesses(who: Owner) -> JSONResponse:

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 
-from baton.services.witness.linking import Linking
+from baton.services.witness.linking import Linking, push_pending
 from baton.services.witness.watching import Witness
 
 log = logging.getLogger("baton.witness")
@@ -47,6 +47,7 @@ class Witnessing:
         while not self._stop.is_set():
             now = time.monotonic()
             try:
+                push_pending(self.linking.service)  # held messages of a stage run by another path than the worker
                 if now >= next_watch:
                     next_watch = now + self.watch_every
                     self.witness.watch()
@@ -55,4 +56,4 @@ class Witnessing:
                     self.linking.push_all()
             except Exception as exc:  # noqa: BLE001 - logged; the next round tries again
                 log.error("the witness loop failed (%s); trying again", type(exc).__name__, exc_info=exc)
-            self._stop.wait(max(0.05, min(next_beat, next_watch) - time.monotonic()))
+            self._stop.wait(max(0.05, min(next_beat, next_watch, time.monotonic() + 0.5) - time.monotonic()))

@@ -35,6 +35,7 @@ from baton.jobs.outbox import Channel
 from baton.jobs.wake import Wake, after_run
 from baton.services.switch import SwitchService
 from baton.services.wakeup import advance_batch
+from baton.services.witness.linking import push_pending
 from baton.settings import Settings
 from baton.store import blobs
 from baton.store.engine import reading
@@ -98,6 +99,8 @@ class Worker:
                         break
                     advanced += done[0]
                     events += done[1]
+                    if self.service.witness_pending:  # a linked switch fired or ran a stage: its witnesses hear first
+                        push_pending(self.service)
                     if done[1] and catch.batches == 0:
                         self._dispatch_now()  # the first messages go now, before the senders wait
                     elif done[1]:

@@ -24,6 +24,7 @@ from baton.services import switchrows as rows
 from baton.services.recorder import Recorder
 from baton.services.switchrows import LoadedSwitch
 from baton.services.switchview import SwitchView, timeline, view
+from baton.services.witness import hold as witness_hold
 from baton.settings import Settings
 from baton.store import auditlog, links
 from baton.store.engine import reading
@@ -69,6 +70,7 @@ class SwitchService:
     signer: DeploymentSigner
     key: DeploymentKey  # the key file's secret: link tokens and sealed secrets
     on_change: Callable[[datetime | None], None] = field(default=lambda due: None)
+    witness_pending: set[int] = field(default_factory=set, init=False, repr=False)  # owners held for a push
     _group: GroupCommit | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -472,6 +474,8 @@ class SwitchService:
             # re-arms the switch), so they are recorded under it.
             Recorder(conn, self.settings, self.signer, loaded.id, loaded.owner, loaded.audit_head, loaded.policy,
                      step.state, now, requester, start_cycle=loaded.state.cycle).record(step.events)
+            if witness_hold.fires(step.events):  # its witnesses hear of it before its messages go
+                witness_hold.hold(conn, self, (loaded.owner_id,), now)
         return True
 
     def record(self, conn: Connection, owner_id: int, kind: str, data: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from baton.services import switchrows
 from baton.services.recorder import Recorder
 from baton.services.switch import SwitchService
 from baton.services.switchrows import LoadedSwitch
+from baton.services.witness import hold as witness_hold
 from baton.services.writes import Gathered
 from baton.store.tables import owners, switches
 from switch import Kind, state_to_dict
@@ -47,6 +48,7 @@ def advance_batch(service: SwitchService, limit: int) -> tuple[int, int] | None:
             return None
         gathered = Gathered(conn, service.signer, (r.owner_id for r in rows))
         events = 0
+        fired: set[int] = set()  # owners whose step fired or ran a stage (their witnesses hear it first)
         for row in rows:
             loaded = switchrows.loaded(row)
             if not _gatherable(service, row, loaded, now):
@@ -64,10 +66,13 @@ def advance_batch(service: SwitchService, limit: int) -> tuple[int, int] | None:
                     Recorder(conn, service.settings, service.signer, loaded.id, loaded.owner, None, loaded.policy,
                              step.state, now, start_cycle=loaded.state.cycle, out=gathered).record(step.events)
                 events += len(step.events)
+                if witness_hold.fires(step.events):
+                    fired.add(loaded.owner_id)
             except Exception as exc:  # noqa: BLE001 - one broken switch must not hold back the others
                 gathered.undo(mark)
                 service._defer(conn, loaded.id, loaded.version, now, exc)
         gathered.flush()
+        witness_hold.hold(conn, service, fired, now)
     return len(rows), events
 
 

@@ -441,6 +441,6 @@ worker_heartbeats = Table(
 
 
 # The witness's tables live in their own module; importing it here puts them in ``metadata`` (Alembic, backups).
-from baton.store.witness_tables import witness_codes, witness_links, witnessed  # noqa: E402
+from baton.store.witness_tables import witness_claims, witness_codes, witness_links, witnessed  # noqa: E402
 
-__all__ = ["UTCDateTime", "metadata", "witness_codes", "witness_links", "witnessed"]
+__all__ = ["UTCDateTime", "metadata", "witness_claims", "witness_codes", "witness_links", "witnessed"]

@@ -1,8 +1,8 @@
-"""The witness's tables (migration 0014; DESIGN "Surviving our own server")."""
+"""The witness's tables (migrations 0014 and 0015; DESIGN "Surviving our own server")."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, false
 
 from baton.store.schema import UTCDateTime, metadata
 
@@ -39,7 +39,26 @@ witnessed = Table(
     Column("heard_at", UTCDateTime, nullable=False),
     Column("reported", JSON),  # the last heartbeat's switch state and version
     Column("taken_over_at", UTCDateTime), Column("created_at", UTCDateTime, nullable=False),
+    # Added by migration 0015: the sibling witnesses the primary named in its last heartbeat ([{url, key, rank}]),
+    # and the version this witness last yielded at (another witness's claim won).
+    Column("siblings", JSON), Column("yielded_version", Integer),
     UniqueConstraint("primary_public", "remote_owner", name="uq_witnessed_primary_public"),
+)
+# Added by migration 0015: the signed "I take over" records a witness made or learned for a switch it watches
+# (its own among them): who, its rank as the primary numbered it, the version it heard, whether it is known to
+# hold the switch, and the signed message itself (a witness shows it to its siblings as it was signed).
+witness_claims = Table(
+    "witness_claims", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("witnessed_id", ForeignKey("witnessed.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("witness_public", String(128), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("held", Boolean, nullable=False, server_default=false()),
+    Column("message", JSON, nullable=False),
+    Column("learned_at", UTCDateTime, nullable=False),
+    UniqueConstraint("witnessed_id", "witness_public", "version", name="uq_witness_claims_version"),
 )
 witness_codes = Table(
     "witness_codes", metadata, Column("id", Integer, primary_key=True),

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 
 from baton import netguard
 from baton.errors import BadRequest, Conflict
-from baton.services.witness import mirror, wire
+from baton.services.witness import hold, mirror, wire
 from baton.store import auditlog
 from baton.store.blobs import BlobStore
 from baton.store.engine import reading
@@ -161,8 +161,21 @@ class Linking:
     def push_all(self) -> int:
         """A heartbeat (and the changes, when there are) to every witness; how many answered."""
         with reading(self.service.engine) as conn:
-            ids = [r.id for r in conn.execute(select(witness_links.c.id).order_by(witness_links.c.id))]
-        return sum(self.push_link(link_id) for link_id in ids)
+            owners = sorted(set(conn.execute(select(witness_links.c.owner_id)).scalars()))
+        return sum(self.push_owner(owner_id) for owner_id in owners)
+
+    def push_owner(self, owner_id: int, sync: bool = True) -> int:
+        """Every witness of the owner hears the switch's state (read once, with the messages held for it: see
+        ``hold``), then those messages go, answered or not; how many witnesses answered."""
+        with reading(self.service.engine) as conn:
+            loaded = self.service.load(conn, owner_id)
+            held = hold.held_ids(conn, owner_id)
+            ids = list(conn.execute(select(witness_links.c.id).where(witness_links.c.owner_id == owner_id)
+                                    .order_by(witness_links.c.rank, witness_links.c.id)).scalars())
+        try:
+            return sum(self.push_link(link_id, loaded, sync=sync) for link_id in ids)
+        finally:
+            hold.release(self.service.engine, held)
 
     def _next_seq(self, link_id: int) -> tuple[Any, int]:
         with self.service.engine.begin() as conn:
@@ -171,22 +184,34 @@ class Linking:
             row = conn.execute(select(witness_links).where(witness_links.c.id == link_id)).one()
         return row, int(row.seq)
 
-    def push_link(self, link_id: int) -> int:
+    def siblings(self, owner_id: int, link_id: int) -> list[dict[str, Any]]:
+        """The owner's other witnesses, as a witness is told them (to exchange takeover claims with)."""
+        with reading(self.service.engine) as conn:
+            rows = conn.execute(select(witness_links.c.url, witness_links.c.witness_public, witness_links.c.rank)
+                                .where(witness_links.c.owner_id == owner_id, witness_links.c.id != link_id)
+                                .order_by(witness_links.c.rank)).all()
+        return [{"url": r.url, "key": r.witness_public, "rank": r.rank} for r in rows]
+
+    def push_link(self, link_id: int, loaded: Any = None, sync: bool = True) -> int:
         """The heartbeat first (its answer says what the witness did while it held the switch, taken in at
         once), then a sync when the content changed since the witness last stored it; 1 when the witness
-        took both."""
+        took both. ``loaded``: the switch as already read (``push_owner``)."""
         try:
             link, seq = self._next_seq(link_id)
-            with reading(self.service.engine) as conn:
-                loaded = self.service.load(conn, link.owner_id)
+            if loaded is None:
+                with reading(self.service.engine) as conn:
+                    loaded = self.service.load(conn, link.owner_id)
             # The policy rides with the state: a witness never judges a new state by an old policy.
             answer = self._send(link, "heartbeat", seq, {"version": loaded.version, "state": _state(loaded),
-                                                         "policy": self.service.get_policy(link.owner_id)})
+                                                         "policy": self.service.get_policy(link.owner_id),
+                                                         "siblings": self.siblings(link.owner_id, link_id)})
             self._note(link_id, beat_at=self.service.clock.now(), problem=None, problem_at=None)
             outcome = answer.body.get("outcome")
             if outcome:
                 self.take_in(link.owner_id, link_id, outcome)
                 return 1  # the witness hands the switch back on the next heartbeat; changes follow then
+            if not sync:
+                return 1
             with reading(self.service.engine) as conn:
                 data = mirror.export(conn, self.store, link.owner_id)
             policy = self.service.get_policy(link.owner_id)
@@ -250,3 +275,14 @@ def _state(loaded: Any) -> dict[str, Any]:
     return state_to_dict(loaded.state)
 
 
+def push_pending(service: Any) -> int:
+    """After a commit that held messages (``hold``): tell each waiting owner's witnesses the new state, then
+    let the messages go; how many owners. The worker calls it after each batch, the witness loop each round;
+    a switch without witnesses never gets here."""
+    owners = hold.take_pending(service)
+    if not owners:
+        return 0
+    linking = Linking(service)
+    for owner_id in sorted(owners):
+        linking.push_owner(owner_id, sync=False)
+    return len(owners)

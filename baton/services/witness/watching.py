@@ -20,11 +20,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from baton.errors import BadRequest, Conflict, Unauthorized
 from baton.services import accounts
-from baton.services.witness import mirror, wire
+from baton.services.witness import claims, mirror, wire
 from baton.store import auditlog
 from baton.store.blobs import BlobStore
 from baton.store.tables import api_tokens, switches
-from baton.store.witness_tables import witness_codes, witnessed
+from baton.store.witness_tables import witness_claims, witness_codes, witnessed
 from switch import (
     Event,
     Kind,
@@ -32,7 +32,6 @@ from switch import (
     Step,
     hash_token,
     iso,
-    next_timer,
     policy_to_dict,
     state_from_dict,
     state_to_dict,
@@ -144,6 +143,8 @@ class Witness:
                 if version < reported_version:
                     raise Conflict(f"switch version {version}: expected {reported_version} or newer — refused")
                 values = {"reported": {"version": version, "state": msg.body["state"]}, "heard_at": now}
+                if "siblings" in msg.body:
+                    values["siblings"] = claims.siblings_from(msg.body["siblings"])
                 if "policy" in msg.body and link.taken_over_at is None:
                     policy = policy_to_dict(self.service.check_policy(msg.body["policy"]))
                     conn.execute(update(switches).where(switches.c.owner_id == link.owner_id).values(policy=policy))
@@ -213,22 +214,58 @@ class Witness:
         with self.service.engine.connect() as conn:
             ids = [r.id for r in conn.execute(select(witnessed.c.id).where(witnessed.c.taken_over_at.is_(None)))]
         for link_id in ids:
-            with self.service.engine.begin() as conn:
-                taken += self._maybe_take_over(conn, link_id, now)
+            taken += self._consider(link_id, now)
         if taken:
             self.service.on_change(now)
         return taken
 
-    def _maybe_take_over(self, conn: Connection, link_id: int, now: datetime) -> int:
+    def _consider(self, link_id: int, now: datetime) -> int:
+        """The rule with the claims known; with siblings, ask them, claim, tell them, then the rule again
+        (README "Several witnesses"). The network calls happen outside any transaction."""
+        with self.service.engine.begin() as conn:
+            judged = self._judge(conn, link_id, now)
+            if judged is None:
+                return 0
+            link, version = judged
+            if not link.siblings:
+                return self._take_over(conn, link_id, now)
+        exchange = claims.Claims(self.service)
+        exchange.exchange(link, version, None)  # does a sibling already hold a claim?
+        with self.service.engine.begin() as conn:
+            judged = self._judge(conn, link_id, now)
+            if judged is None:
+                return 0
+            link, version = judged
+            mine = exchange.record_own(conn, link, version, now)  # checked and recorded in one transaction
+        exchange.exchange(link, version, mine)  # every sibling learns it before this witness acts
+        with self.service.engine.begin() as conn:
+            if self._judge(conn, link_id, now) is None:
+                return 0
+            return self._take_over(conn, link_id, now)
+
+    def _judge(self, conn: Connection, link_id: int, now: datetime) -> tuple[Any, int] | None:
+        """(the link, the version heard) when the rule says take over now, with every claim known; None
+        otherwise (a yield is audited once per version)."""
         link = conn.execute(select(witnessed).where(witnessed.c.id == link_id).with_for_update()).first()
         if link is None or link.taken_over_at is not None or not link.reported:
-            return 0
+            return None
         loaded = self.service.load(conn, link.owner_id, lock=True)
         report = rule.Report(int(link.reported["version"]), link.heard_at, state_from_dict(link.reported["state"]))
-        silence = timedelta(seconds=link.silence_seconds)
-        decision = rule.decide(loaded.policy, report, silence, now, rank=link.rank)
+        decision = rule.decide(loaded.policy, report, timedelta(seconds=link.silence_seconds), now, rank=link.rank,
+                               witness=self.service.signer.public_hex, claims=claims.known(conn, link))
+        if decision.verdict is rule.Verdict.YIELD and link.yielded_version != report.version:
+            conn.execute(update(witnessed).where(witnessed.c.id == link.id).values(yielded_version=report.version))
+            auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.yielded",
+                            {"version": report.version, "reason": decision.reason})
+            log.warning("yielded switch of owner %s: %s", link.owner_id, decision.reason)
         if decision.verdict is not rule.Verdict.TAKE_OVER:
-            return 0
+            return None
+        return link, report.version
+
+    def _take_over(self, conn: Connection, link_id: int, now: datetime) -> int:
+        link = conn.execute(select(witnessed).where(witnessed.c.id == link_id).with_for_update()).one()
+        loaded = self.service.load(conn, link.owner_id, lock=True)
+        report = rule.Report(int(link.reported["version"]), link.heard_at, state_from_dict(link.reported["state"]))
         start = rule.start_state(loaded.policy, report, now)
         events: tuple[Event, ...] = ()
         if start.status is Status.GRACE:
@@ -236,15 +273,17 @@ class Witness:
                                                 "this witness took the switch over",
                             data={"deadline": iso(start.deadline), "silent_since": iso(link.heard_at)}),)
         conn.execute(update(witnessed).where(witnessed.c.id == link.id).values(taken_over_at=now))
+        conn.execute(update(witness_claims).where(witness_claims.c.witnessed_id == link.id,
+                                                  witness_claims.c.witness_public == self.service.signer.public_hex)
+                     .values(held=True))
         auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.took_over",
                         {"version": report.version, "heard_at": iso(link.heard_at), "rank": link.rank,
-                         "reason": decision.reason})
+                         "siblings": len(link.siblings or [])})
         loaded = self.service.load(conn, link.owner_id, lock=True)  # the audit head moved
         if not self.service._store(conn, loaded, loaded.policy, Step(start, events), now):
             raise Conflict("the mirror switch changed at the same moment")
-        timer = next_timer(loaded.policy, start)
         log.warning("took over switch of owner %s (primary silent since %s)", link.owner_id, iso(link.heard_at))
-        return 1 if timer is not None or events else 1
+        return 1
 
 
 def _cycle(link: Any) -> int:

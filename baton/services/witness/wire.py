@@ -1,7 +1,9 @@
 """Signed messages between a primary and its witnesses: canonical JSON, an Ed25519 signature by the
 sender's deployment key, a message number (refused when not newer: no replay) and the sender's key.
+A ``claim`` goes between sibling witnesses of one switch (``owner`` is the primary's owner id, ``seq`` the
+version claimed): an "I take over" record, or with ``at`` null a question ("do you hold a claim?").
 
-    {"kind": "heartbeat" | "sync" | "pair" | "answer", "from": <public hex>, "owner": <primary's owner id>,
+    {"kind": "heartbeat" | "sync" | "pair" | "claim" | "answer", "from": <public hex>, "owner": <primary's owner id>,
      "seq": <n>, "sent_at": <ISO>, "body": {...}}  +  "signature": <hex over the canonical JSON above>
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 from baton.store.signing import DeploymentSigner, Ed25519Check
 from switch import iso
 
-KINDS = ("heartbeat", "sync", "pair", "answer")
+KINDS = ("heartbeat", "sync", "pair", "claim", "answer")
 
 
 class WireError(Exception):

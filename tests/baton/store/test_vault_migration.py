@@ -47,7 +47,7 @@ def test_a_database_from_revision_0002_upgrades_to_the_vault_without_losing_rows
         reason = conn.execute(sa.text("SELECT reason FROM transitions")).scalar_one()
         message = conn.execute(sa.text("SELECT recipient, subject, body_text, attempts FROM outbox")).one()
         link = conn.execute(sa.text("SELECT token_hash, purpose FROM links")).one()
-    assert migrate.current_revision(engine) == migrate.head_revision() == "0014"
+    assert migrate.current_revision(engine) == migrate.head_revision() == "0015"
     assert tuple(owner) == ("old@example.org", "Europe/Rome", "it")
     assert tuple(switch) == (1, "armed", 3) and reason == "kept"
     assert tuple(message) == ("old@example.org", "Check in", "Please check in.", 0)
