@@ -126,6 +126,28 @@ def test_an_earlier_claim_by_another_witness_makes_this_one_yield() -> None:
     assert decide(pol, report, HOUR, late, rank=1, witness="w2", claims=(own,)).verdict is Verdict.TAKE_OVER
 
 
+def test_with_its_own_claim_a_witness_yields_only_to_a_held_claim_or_a_first_rank() -> None:
+    """Its own claim recorded, a sibling's claim learned after it wins only when that sibling already holds the
+    switch or ranks first; two witnesses knowing both claims pick the same one; a newer version's claim counts."""
+    pol = policy()
+    report = Report(version=5, heard_at=START, state=arm(pol, START))
+    late = START + 1000 * HOUR
+    first = Claim(witness="w1", rank=0, version=5, at=late)
+    second = Claim(witness="w2", rank=1, version=5, at=late - HOUR)
+    both = (first, second)
+    verdicts = [decide(pol, report, HOUR, late, rank=r, witness=w, claims=both).verdict
+                for r, w in ((0, "w1"), (1, "w2"))]
+    assert verdicts == [Verdict.TAKE_OVER, Verdict.YIELD]
+    held = Claim(witness="w2", rank=1, version=5, at=late, held=True)
+    decision = decide(pol, report, HOUR, late, rank=0, witness="w1", claims=(first, held))
+    assert decision.verdict is Verdict.YIELD and "already holds" in decision.reason
+    newer = Claim(witness="w3", rank=2, version=6, at=late)
+    assert decide(pol, report, HOUR, late, rank=0, witness="w1", claims=(newer,)).verdict is Verdict.YIELD
+    assert decide(pol, report, HOUR, late, rank=0, witness="w1", claims=(first, newer)).verdict is Verdict.TAKE_OVER
+    early = START + 2 * HOUR  # before its own moment: a claim of its own does not make it act early
+    assert decide(pol, report, HOUR, early, rank=0, witness="w1", claims=(first,)).verdict is Verdict.WAIT
+
+
 def test_a_rank_staggers_the_takeover_by_the_silence() -> None:
     """Witness ranks 0, 1, 2 with a silence longer than the timeline: each starts one silence after the last."""
     pol = policy(interval=13, grace=0)

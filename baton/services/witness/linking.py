@@ -129,12 +129,12 @@ class Linking:
         except wire.WireError as exc:
             raise BadRequest(f"the witness's answer: {exc}; nothing linked") from None
         with self.service.engine.begin() as conn:
-            link_id = conn.execute(insert(witness_links).values(
+            conn.execute(insert(witness_links).values(
                 owner_id=owner_id, url=url, witness_public=key, remote_id=int(signed.body["link"]), rank=rank,
-                silence_seconds=seconds, seq=1, created_at=now, beat_at=now)).inserted_primary_key[0]
+                silence_seconds=seconds, seq=1, created_at=now, beat_at=now))
             auditlog.append(conn, self.service.signer, owner_id, now, "witness.linked",
                             {"url": url, "key": key, "rank": rank, "silence_seconds": seconds})
-        self.push_link(int(link_id))
+        self.push_owner(owner_id)  # the new witness, and the others learn their new sibling
         return self.listed(owner_id)[-1]
 
     def listed(self, owner_id: int) -> list[dict[str, Any]]:
