@@ -82,6 +82,9 @@ class Linking:
 
     service: Any  # SwitchService
     sent: dict[int, str] = field(default_factory=dict)  # link id -> digest of the last sync the witness stored
+    # In one round of pushes after a batch (``push_pending``): the witnesses that did not answer, not asked
+    # again for the other switches of the round (a batch waits one timeout per dead witness, not per switch).
+    down: set[str] | None = None
 
     @property
     def store(self) -> BlobStore:
@@ -231,8 +234,15 @@ class Linking:
 
     def _send(self, link: Any, kind: str, seq: int, body: dict[str, Any]) -> wire.Message:
         now = self.service.clock.now()
-        status, answer = _post(self.service.settings, f"{link.url}/witness/{kind}",
-                               wire.seal(self.service.signer, kind, link.owner_id, seq, now, body))
+        if self.down is not None and link.url in self.down:
+            raise WitnessUnreachable(f"the witness at {_host(link.url)} did not answer earlier in this round")
+        try:
+            status, answer = _post(self.service.settings, f"{link.url}/witness/{kind}",
+                                   wire.seal(self.service.signer, kind, link.owner_id, seq, now, body))
+        except WitnessUnreachable:
+            if self.down is not None:
+                self.down.add(link.url)
+            raise
         if status == 507:
             raise Conflict(f"refuses new versions: {answer.get('detail', 'out of disk')}")
         if status != 200:
@@ -282,7 +292,7 @@ def push_pending(service: Any) -> int:
     owners = hold.take_pending(service)
     if not owners:
         return 0
-    linking = Linking(service)
+    linking = Linking(service, down=set())
     for owner_id in sorted(owners):
         linking.push_owner(owner_id, sync=False)
     return len(owners)

@@ -274,3 +274,36 @@ def test_a_switch_without_witnesses_holds_nothing_and_pushes_nothing(runtime: Ru
         rows = conn.execute(select(outbox.c.claimed_by).where(outbox.c.owner_id == made.owner.id,
                                                               outbox.c.purpose == "stage")).all()
     assert len(rows) == 2 and {r.claimed_by for r in rows} == {None}
+
+
+def test_a_dead_witness_costs_a_batch_one_timeout_not_one_per_switch(runtime: Runtime, clock: FakeClock,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two owners linked to one witness that does not answer fire in one batch: the push after the batch tries
+    that witness once, records the problem on both links, and lets both owners' messages go."""
+    from baton.services.witness import linking as linking_module
+    calls: list[str] = []
+
+    def silent(_settings: Any, url: str, _data: Any) -> Any:
+        calls.append(url)
+        raise linking_module.WitnessUnreachable("the witness at 127.0.0.1:9 did not answer (ConnectTimeout)")
+
+    monkeypatch.setattr(linking_module, "_post", silent)
+    owners = [runtime.service.create_owner(f"o{i}@example.org", "correct horse battery", "UTC", policy=POLICY)
+              for i in range(2)]
+    with runtime.engine.begin() as conn:
+        for made in owners:
+            conn.execute(witness_links.insert().values(owner_id=made.owner.id, url="http://127.0.0.1:9",
+                                                       witness_public="ab" * 32, remote_id=1, rank=0,
+                                                       silence_seconds=86400, seq=1, created_at=clock.now()))
+    clock.set(clock.now() + FIRE)
+    assert advance_batch(runtime.service, 100) is not None
+    with runtime.engine.connect() as conn:
+        assert {r.claimed_by for r in conn.execute(select(outbox.c.claimed_by).where(outbox.c.purpose == "stage"))} \
+            == {hold.HOLDER}
+    assert linking_module.push_pending(runtime.service) == 2
+    assert calls == ["http://127.0.0.1:9/witness/heartbeat"]
+    with runtime.engine.connect() as conn:
+        stage = conn.execute(select(outbox.c.claimed_by).where(outbox.c.purpose == "stage")).all()
+        problems = [r.problem for r in conn.execute(select(witness_links.c.problem).order_by(witness_links.c.id))]
+    assert len(stage) == 4 and {r.claimed_by for r in stage} == {None}
+    assert problems[0].endswith("(ConnectTimeout)") and problems[1].endswith("did not answer earlier in this round")
