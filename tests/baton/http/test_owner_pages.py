@@ -525,3 +525,25 @@ def test_an_owner_signed_in_never_sees_another_owners_data(site: Site) -> None:
         for secret_of_a in ("owner@example.org", "ana.souza@heirs.example", "ana.com.br"):
             assert secret_of_a not in html, (path, secret_of_a)
     assert client.get("/drill/1/packages/1").status_code == 404
+
+
+def test_the_dashboard_lists_each_witness_its_heartbeat_version_and_problem(site: Site) -> None:
+    """Each linked witness on the dashboard: its address, last heartbeat (in the owner's zone), last synced
+    version, and the problem it had in words; none of it for an owner with no witness."""
+    from baton.store.tables import witness_links
+    now = site.clock.now()
+    with site.runtime.engine.begin() as conn:
+        conn.execute(witness_links.insert().values(owner_id=site.owner.owner.id, url="https://w1.example.net",
+                                                   witness_public="ab" * 32, remote_id=1, rank=0, silence_seconds=60,
+                                                   seq=3, created_at=now, beat_at=now, synced_version=7))
+        conn.execute(witness_links.insert().values(owner_id=site.owner.owner.id, url="https://w2.example.net",
+                                                   witness_public="cd" * 32, remote_id=2, rank=1, silence_seconds=60,
+                                                   seq=1, created_at=now, problem="refuses new versions: out of disk",
+                                                   problem_at=now))
+    page = site.signed_in().get("/").text
+    section = page[page.index('<section id="witnesses">'):page.index("</section>", page.index('id="witnesses"'))]
+    first, second = section.split("<li>")[1:]
+    assert "https://w1.example.net" in first and "synced version 7" in first and "never" not in first
+    assert "https://w2.example.net" in second and "last heartbeat never" in second and "synced version none" in second
+    assert "refuses new versions: out of disk" in second
+    assert 'id="witnesses"' not in site.signed_in(site.other).get("/").text
