@@ -36,7 +36,7 @@ from witness_support import (
 from baton.runtime import build
 from baton.store import links as stored_links
 from baton.store.snapshot import tables
-from baton.store.tables import outbox, switches, transitions
+from baton.store.tables import audit_entries, outbox, switches, transitions
 from switch import state_from_dict
 from tests_support import free_port, needs_tools, scratch_database, settings_for
 
@@ -312,9 +312,39 @@ def test_primary_killed_owner_checks_in_at_the_witness_then_the_primary_shows_it
     assert fired is None or fired.timestamp() >= last + 25 - 0.01
 
 
+def forge_and_replay(world: World) -> None:
+    """Against the running witness: a heartbeat claiming to be the primary's but signed by another key (401),
+    and a heartbeat and a sync signed by the primary's own key with a message number already used (409)."""
+    from nacl.signing import SigningKey
+
+    from baton.services.witness import wire
+    from baton.store.signing import DeploymentSigner, Ed25519Signer
+    from baton.store.witness_tables import witness_links
+    primary = build(settings_for(world.primary.db, data_dir=world.primary.folder))
+    try:
+        signer, now = primary.service.signer, primary.service.clock.now()
+        with primary.engine.connect() as conn:
+            owner_id = conn.execute(select(witness_links.c.owner_id)).scalar_one()
+        other = DeploymentSigner(Ed25519Signer(SigningKey.generate()), primary.service.key)
+    finally:
+        primary.engine.dispose()
+    body = {"version": 10**6, "state": {}}
+    forged = wire.seal(other, "heartbeat", owner_id, 10**6, now, body)
+    forged["from"] = signer.public_hex  # claims to be the primary
+    replays = [wire.seal(signer, "heartbeat", owner_id, 1, now, body),
+               wire.seal(signer, "sync", owner_id, 1, now, {"version": 10**6, "data": {}})]
+    with httpx.Client(base_url=world.witness.url, timeout=30) as client:
+        answer = client.post("/witness/heartbeat", json=forged)
+        assert answer.status_code == 401 and "signature does not match" in answer.json()["detail"]
+        for kind, message in zip(("heartbeat", "sync"), replays, strict=True):
+            answer = client.post(f"/witness/{kind}", json=message)
+            assert answer.status_code == 409 and "a replay" in answer.json()["detail"], answer.text
+
+
 def test_a_primary_whose_worker_stopped_but_still_beats_holds_the_witness_back(world: World) -> None:
     """``baton api`` (no worker) keeps sending heartbeats: past the switch's fire moment and the silence, the
-    witness does not act."""
+    witness does not act; a forged heartbeat and a replayed heartbeat and sync sent to it meanwhile are refused
+    and audited."""
     assert world.primary.proc is not None
     stop(world.primary.proc)
     world.start_primary("api")
@@ -322,8 +352,18 @@ def test_a_primary_whose_worker_stopped_but_still_beats_holds_the_witness_back(w
     world.policy(short(interval=3, grace=2))
     heard(world)
     fires = primary_fire_moment(world.primary.db)
+    forge_and_replay(world)  # refused, and no moment the witness heard moves
     time.sleep(max(0.0, fires.timestamp() - time.time()) + 12)
     assert rows(world.witness.db, "witness") == [] and fired_at(world.witness.db) is None
+    engine = create_engine(world.witness.db)
+    try:
+        with engine.connect() as conn:
+            refused = [r.data for r in conn.execute(select(audit_entries.c.data).where(
+                audit_entries.c.kind == "witness.refused").order_by(audit_entries.c.id))]
+    finally:
+        engine.dispose()
+    assert [r["kind"] for r in refused] == ["heartbeat", "heartbeat", "sync"]
+    assert "signature" in refused[0]["why"] and "replay" in refused[1]["why"] and "replay" in refused[2]["why"]
     assert fired_at(world.primary.db) is None  # the primary's own worker is stopped, too
     with world.owner() as client:
         [seen] = client.get("/api/witnesses").json()
