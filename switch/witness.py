@@ -44,7 +44,8 @@ class Report:
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A signed "I take over" record: ``witness`` (its rank, as the primary numbered it) claimed the switch at
-    ``at``, from the ``version`` it heard; ``held``: it is known to have acted on it (taken the switch over)."""
+    ``at``, from the ``version`` it heard; ``held``: it was seen holding the switch (taken over) since this
+    witness last heard the primary."""
 
     witness: str
     rank: int
@@ -87,7 +88,10 @@ def takeover_at(policy: Policy, report: Report, silence: timedelta, rank: int = 
 def decide(policy: Policy, report: Report, silence: timedelta, now: datetime, *, rank: int = 0,
            stagger: timedelta | None = None, witness: str = "", claims: tuple[Claim, ...] = ()) -> Decision:
     """Whether the witness ``witness`` of ``rank`` takes over at ``now``, knowing ``claims`` (its own among
-    them once it recorded one). Only claims for the version this witness heard, or a newer one, count.
+    them once it recorded one). A claim counts when it was made after this witness last heard the primary
+    (one made before was overtaken by the primary's later word), or when its witness was seen holding the
+    switch since then. Versions do not decide it: two witnesses may have heard different versions of one
+    silence (a push that reached one and not the other), and a version is the claimant's word alone.
 
     Without a claim of its own, any sibling's claim wins: the witness yields (it learned the claim before
     making its own). With its own claim recorded, a sibling's claim can only have been learned after it
@@ -95,7 +99,7 @@ def decide(policy: Policy, report: Report, silence: timedelta, now: datetime, *,
     or ranks before this witness (rank, then key): two witnesses that claimed at once both learn both
     claims before acting, and both pick the same one."""
     moment = takeover_at(policy, report, silence, rank, stagger)
-    valid = [c for c in claims if c.version >= report.version]
+    valid = [c for c in claims if c.held or c.at >= report.heard_at]
     own = [c for c in valid if c.witness == witness]
     others = [c for c in valid if c.witness != witness]
     if others and not own:

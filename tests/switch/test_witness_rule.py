@@ -114,14 +114,18 @@ def test_heartbeats_that_keep_coming_hold_the_witness_back_however_late_the_swit
 
 
 def test_an_earlier_claim_by_another_witness_makes_this_one_yield() -> None:
-    """Two witnesses: the first "I take over" record known for the heard version wins; an older one does not."""
+    """Two witnesses: a claim made since this witness last heard the primary wins; one made before it heard the
+    primary again (a takeover the primary's later word overtook) does not, unless its maker was seen holding
+    the switch since."""
     pol = policy()
     report = Report(version=5, heard_at=START, state=arm(pol, START))
     late = START + 1000 * HOUR
     claim = Claim(witness="w1", rank=0, version=5, at=START + 90 * HOUR)
     assert decide(pol, report, HOUR, late, rank=1, witness="w2", claims=(claim,)).verdict is Verdict.YIELD
-    stale = Claim(witness="w1", rank=0, version=4, at=START + 90 * HOUR)
+    stale = Claim(witness="w1", rank=0, version=5, at=START - HOUR)
     assert decide(pol, report, HOUR, late, rank=1, witness="w2", claims=(stale,)).verdict is Verdict.TAKE_OVER
+    holding = Claim(witness="w1", rank=0, version=5, at=START - HOUR, held=True)
+    assert decide(pol, report, HOUR, late, rank=1, witness="w2", claims=(holding,)).verdict is Verdict.YIELD
     own = Claim(witness="w2", rank=1, version=5, at=START + 90 * HOUR)
     assert decide(pol, report, HOUR, late, rank=1, witness="w2", claims=(own,)).verdict is Verdict.TAKE_OVER
 
@@ -146,6 +150,25 @@ def test_with_its_own_claim_a_witness_yields_only_to_a_held_claim_or_a_first_ran
     assert decide(pol, report, HOUR, late, rank=0, witness="w1", claims=(first, newer)).verdict is Verdict.TAKE_OVER
     early = START + 2 * HOUR  # before its own moment: a claim of its own does not make it act early
     assert decide(pol, report, HOUR, early, rank=0, witness="w1", claims=(first,)).verdict is Verdict.WAIT
+
+
+def test_witnesses_that_heard_different_versions_still_agree_on_one() -> None:
+    """A push reached w2 (version 6) and not w1 (version 5), then the primary died. w1 claims first and takes
+    over; w2, which heard a newer version, still yields to w1's claim: it was made after w2 last heard the
+    primary. A claim's version, the claimant's word alone, decides nothing (an inflated one wins nothing)."""
+    pol = policy()
+    w1_heard = Report(version=5, heard_at=START, state=arm(pol, START))
+    w2_heard = Report(version=6, heard_at=START + HOUR / 2, state=arm(pol, START))
+    late = START + 1000 * HOUR
+    w1 = Claim(witness="w1", rank=0, version=5, at=START + 40 * HOUR)
+    assert decide(pol, w1_heard, HOUR, late, rank=0, witness="w1", claims=(w1,)).verdict is Verdict.TAKE_OVER
+    assert decide(pol, w2_heard, HOUR, late, rank=1, witness="w2", claims=(w1,)).verdict is Verdict.YIELD
+    w2 = Claim(witness="w2", rank=1, version=6, at=START + 41 * HOUR)
+    verdicts = [decide(pol, heard, HOUR, late, rank=r, witness=w, claims=(w1, w2)).verdict
+                for heard, r, w in ((w1_heard, 0, "w1"), (w2_heard, 1, "w2"))]
+    assert verdicts == [Verdict.TAKE_OVER, Verdict.YIELD]
+    inflated = Claim(witness="w3", rank=2, version=10**9, at=START - HOUR)  # made before w1 last heard
+    assert decide(pol, w1_heard, HOUR, late, rank=0, witness="w1", claims=(inflated,)).verdict is Verdict.TAKE_OVER
 
 
 def test_a_rank_staggers_the_takeover_by_the_silence() -> None:

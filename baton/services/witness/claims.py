@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from baton.errors import BadRequest, Unauthorized
 from baton.services.witness import wire
-from baton.services.witness.linking import WitnessUnreachable, _post
+from baton.services.witness.linking import WitnessUnreachable, _host, _post
 from baton.store import auditlog
 from baton.store.witness_tables import witness_claims, witnessed
 from switch import iso
 from switch import witness as rule
 
 log = logging.getLogger("baton.witness")
+SKEW = timedelta(minutes=10)  # how far ahead of this witness's clock a sibling's claim may be dated
+MAX_PASSED = 40  # claims of others passed on in one answer (20 siblings, two versions each)
 
 
 def siblings_from(data: Any) -> list[dict[str, Any]]:
@@ -46,9 +48,12 @@ def siblings_from(data: Any) -> list[dict[str, Any]]:
 
 
 def known(conn: Connection, link: Any) -> tuple[rule.Claim, ...]:
-    """Every claim this witness holds for the switch of ``link`` (its own among them)."""
+    """Every claim this witness holds for the switch of ``link`` (its own among them); a claim counts as held
+    when its witness was seen holding the switch since the primary was last heard (a takeover handed back
+    to the primary since is over)."""
     rows = conn.execute(select(witness_claims).where(witness_claims.c.witnessed_id == link.id)).all()
-    return tuple(rule.Claim(r.witness_public, r.rank, r.version, r.claimed_at, r.held) for r in rows)
+    return tuple(rule.Claim(r.witness_public, r.rank, r.version, r.claimed_at,
+                            bool(r.held) and r.learned_at >= link.heard_at) for r in rows)
 
 
 def _store(conn: Connection, link: Any, key: str, rank: int, version: int, at: datetime, held: bool,
@@ -58,8 +63,8 @@ def _store(conn: Connection, link: Any, key: str, rank: int, version: int, at: d
         witness_claims.c.witnessed_id == link.id, witness_claims.c.witness_public == key,
         witness_claims.c.version == version)).first()
     if row is not None:
-        if held and not row.held:
-            conn.execute(update(witness_claims).where(witness_claims.c.id == row.id).values(held=True))
+        if held:  # seen holding now: the moment it was seen is what counts (``known``)
+            conn.execute(update(witness_claims).where(witness_claims.c.id == row.id).values(held=True, learned_at=now))
         return False
     conn.execute(insert(witness_claims).values(witnessed_id=link.id, witness_public=key, rank=rank, version=version,
                                                claimed_at=at, held=held, message=message, learned_at=now))
@@ -70,16 +75,21 @@ def _sibling(link: Any, key: str) -> dict[str, Any] | None:
     return next((s for s in (link.siblings or []) if s["key"] == key), None)
 
 
-def _checked(link: Any, message: Any, key: str) -> tuple[int, datetime, dict[str, Any]]:
-    """A sibling's signed claim for this switch: (version, at, message); WireError when it is not one."""
+def _checked(link: Any, message: Any, key: str, now: datetime) -> tuple[int, datetime, dict[str, Any]]:
+    """A sibling's signed claim for this switch: (version, at, message); WireError when it is not one, or when
+    it is dated ahead of this witness's clock by more than ``SKEW`` (a claim counts from its moment on)."""
     msg = wire.open_message(message, expect_kind="claim", expect_key=key)
     body = msg.body
     if body.get("primary") != link.primary_public or msg.owner != link.remote_owner or not body.get("at"):
         raise wire.WireError("expected a claim for this switch (its primary and owner), got one for another")
     try:
-        return int(body["version"]), datetime.fromisoformat(str(body["at"])), message
+        version, at = int(body["version"]), datetime.fromisoformat(str(body["at"]))
     except (KeyError, ValueError, TypeError):
         raise wire.WireError("expected a claim with a version and a moment") from None
+    if at.tzinfo is None or at > now + SKEW:
+        raise wire.WireError(f"expected a claim dated by a clock in UTC, at most {SKEW} ahead of this one's "
+                             f"({iso(now)}), got {str(body['at'])[:40]}")
+    return version, at, message
 
 
 @dataclass
@@ -104,17 +114,21 @@ class Claims:
                 raise Unauthorized(f"expected a claim signed by a witness the primary named, got one from "
                                    f"{msg.sender[:16]}… — refused")
             if msg.body.get("at"):
-                version, at, message = _checked(link, data, msg.sender)
+                version, at, message = _checked(link, data, msg.sender, now)
                 if _store(conn, link, msg.sender, int(sibling["rank"]), version, at, False, message, now):
                     auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
-                                    {"witness": sibling["url"], "rank": sibling["rank"], "version": version,
+                                    {"witness": _host(sibling["url"]), "rank": sibling["rank"], "version": version,
                                      "at": iso(at)})
             mine = self.service.signer.public_hex
-            own = conn.execute(select(witness_claims.c.message).where(
-                witness_claims.c.witnessed_id == link.id, witness_claims.c.witness_public == mine)
-                .order_by(witness_claims.c.version.desc())).scalar()
+            stored = conn.execute(select(witness_claims.c.witness_public, witness_claims.c.message).where(
+                witness_claims.c.witnessed_id == link.id).order_by(witness_claims.c.claimed_at.desc())).all()
+            own = next((r.message for r in stored if r.witness_public == mine), None)
+            # Every claim it knows, each signed by its maker: a sibling that cannot reach that maker learns it
+            # here (three witnesses: the one that cannot reach the holder learns of it from the third).
+            others = [r.message for r in stored if r.witness_public != mine][:MAX_PASSED]
             held = link.taken_over_at is not None
-        return wire.seal(self.service.signer, "answer", msg.owner, msg.seq, now, {"claim": own, "held": held})
+        return wire.seal(self.service.signer, "answer", msg.owner, msg.seq, now,
+                         {"claim": own, "held": held, "claims": others})
 
     def refuse(self, data: Any, why: str) -> None:
         """Audit a refused claim on the mirror owner it names (when this witness watches that switch)."""
@@ -165,22 +179,41 @@ class Claims:
                 answered += 1
                 if theirs is not None:
                     self._learned(link, sibling, theirs, bool(signed.body.get("held")))
+                self._passed_on(link, sibling, signed.body.get("claims"))
             except (WitnessUnreachable, wire.WireError) as exc:
-                self._note(link, "witness.sibling_unreachable",
-                           {"witness": sibling["url"], "phase": "tell" if claim else "ask", "why": str(exc)[:300]})
+                self._note(link, "witness.sibling_unreachable", {"witness": _host(sibling["url"]),
+                                                                 "phase": "tell" if claim else "ask",
+                                                                 "why": str(exc)[:300]})
         return answered
+
+    def _passed_on(self, link: Any, via: dict[str, Any], messages: Any) -> None:
+        """The claims of others a sibling passed on, each checked against the key of the sibling that made
+        it (one the primary named; this witness's own claims are skipped)."""
+        if not isinstance(messages, list):
+            return
+        mine = self.service.signer.public_hex
+        for message in messages[:MAX_PASSED]:
+            maker = str(message.get("from", "")) if isinstance(message, dict) else ""
+            if maker == mine or maker == via["key"]:
+                continue
+            sibling = _sibling(link, maker)
+            if sibling is None:
+                self._note(link, "witness.refused", {"kind": "claim", "from": maker[:64], "via": _host(via["url"]),
+                                                     "why": "passed on a claim by a key the primary did not name"})
+                continue
+            self._learned(link, sibling, message, False)
 
     def _learned(self, link: Any, sibling: dict[str, Any], message: Any, held: bool) -> None:
         now = self.service.clock.now()
         try:
-            version, at, message = _checked(link, message, sibling["key"])
+            version, at, message = _checked(link, message, sibling["key"], now)
         except wire.WireError as exc:
             self._note(link, "witness.refused", {"kind": "claim", "from": sibling["key"][:64], "why": str(exc)[:300]})
             return
         with self.service.engine.begin() as conn:
             if _store(conn, link, sibling["key"], int(sibling["rank"]), version, at, held, message, now):
                 auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
-                                {"witness": sibling["url"], "rank": sibling["rank"], "version": version,
+                                {"witness": _host(sibling["url"]), "rank": sibling["rank"], "version": version,
                                  "at": iso(at), "held": held})
 
     def _note(self, link: Any, kind: str, data: dict[str, Any]) -> None:

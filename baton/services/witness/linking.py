@@ -72,8 +72,13 @@ def fetch_key(settings: Any, url: str) -> str:
 
 
 def _host(url: str) -> str:
+    """Host and port of a witness's address, for messages and logs (never a user or password in it)."""
     parts = urlsplit(url)
-    return parts.netloc or url[:60]
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.hostname}{port}" if parts.hostname else url.split("@")[-1][:60]
 
 
 @dataclass
@@ -94,8 +99,10 @@ class Linking:
         """Link a witness: ``key`` is the witness's key as the owner compared it; nothing is linked unless
         the witness answers, takes the code and signs with that key."""
         url = url.rstrip("/")
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise BadRequest(f"url: expected http(s)://host[:port] of a Baton witness, got {url[:80]!r}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise BadRequest(f"url: expected http(s)://host[:port] of a Baton witness (no user or password in it), "
+                             f"got {_host(url)!r}")
         try:
             seconds = parse_duration(silence).total_seconds()
         except ValueError as exc:

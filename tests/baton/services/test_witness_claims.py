@@ -119,7 +119,7 @@ def test_the_first_witness_claims_tells_its_sibling_and_the_sibling_yields(trio:
     assert taken_over(trio.witnesses[0])
     assert {"witness.claimed", "witness.took_over"} <= set(kinds(trio.witnesses[0]))
     [learned] = audited(trio.witnesses[1], "witness.claim_learned")
-    assert learned["witness"] == trio.urls[0] and learned["rank"] == 0
+    assert learned["witness"] == trio.urls[0].removeprefix("http://") and learned["rank"] == 0
     trio.clock.advance(days=3)  # past the second witness's own moment (one silence later) and the first's fire
     assert trio.watchers[1].watch() == 0
     assert trio.watchers[1].watch() == 0
@@ -307,3 +307,73 @@ def test_a_dead_witness_costs_a_batch_one_timeout_not_one_per_switch(runtime: Ru
         problems = [r.problem for r in conn.execute(select(witness_links.c.problem).order_by(witness_links.c.id))]
     assert len(stage) == 4 and {r.claimed_by for r in stage} == {None}
     assert problems[0].endswith("(ConnectTimeout)") and problems[1].endswith("did not answer earlier in this round")
+
+
+def _third_witness(trio: Trio) -> Any:
+    """A third sibling the primary named (a signer only; its address does not answer), told to both witnesses."""
+    from nacl.signing import SigningKey
+
+    from baton.store.signing import DeploymentSigner, Ed25519Signer
+    third = DeploymentSigner(Ed25519Signer(SigningKey.generate()), trio.primary.service.key)
+    for w in trio.witnesses:
+        with w.engine.begin() as conn:
+            link = conn.execute(select(witnessed)).one()
+            siblings = [*link.siblings, {"url": "http://127.0.0.1:9", "key": third.public_hex, "rank": 2}]
+            conn.execute(update(witnessed).where(witnessed.c.id == link.id).values(siblings=siblings))
+    return third
+
+
+def test_a_claim_is_passed_on_to_a_sibling_that_cannot_reach_its_maker(trio: Trio) -> None:
+    """Three witnesses: the third claimed and told the second only (the first cannot reach it). When the first's
+    moment comes it asks the second, whose answer passes the third's signed claim on: the first yields."""
+    from baton.services.witness import wire
+    third = _third_witness(trio)
+    trio.clock.set(trio.clock.now() + FIRE + timedelta(days=1))
+    now = trio.clock.now()
+    with trio.witnesses[1].engine.connect() as conn:
+        link = conn.execute(select(witnessed)).one()
+    claim = wire.seal(third, "claim", link.remote_owner, 1, now, {"primary": link.primary_public, "rank": 2,
+                                                                  "version": int(link.reported["version"]),
+                                                                  "at": now.isoformat()})
+    assert httpx.post(f"{trio.urls[1]}/witness/claims", json=claim).status_code == 200
+    assert trio.watchers[0].watch() == 0
+    assert not taken_over(trio.witnesses[0])
+    learned = audited(trio.witnesses[0], "witness.claim_learned")
+    assert [c["witness"] for c in learned] == ["127.0.0.1:9"] and learned[0]["rank"] == 2
+    [yielded] = audited(trio.witnesses[0], "witness.yielded")
+    assert third.public_hex[:16] in yielded["reason"]
+
+
+def test_a_claim_passed_on_by_a_key_the_primary_did_not_name_counts_for_nothing(trio: Trio) -> None:
+    """The second witness passes on a claim signed by a key the first was never told of: refused, audited, and
+    the first takes over at its moment."""
+    from baton.services.witness import wire
+    third = _third_witness(trio)
+    with trio.witnesses[0].engine.begin() as conn:  # the first was never told of the third
+        link = conn.execute(select(witnessed)).one()
+        conn.execute(update(witnessed).where(witnessed.c.id == link.id).values(siblings=link.siblings[:1]))
+    trio.clock.set(trio.clock.now() + FIRE + timedelta(days=1))
+    now = trio.clock.now()
+    claim = wire.seal(third, "claim", link.remote_owner, 1, now, {"primary": link.primary_public, "rank": 2,
+                                                                  "version": int(link.reported["version"]),
+                                                                  "at": now.isoformat()})
+    assert httpx.post(f"{trio.urls[1]}/witness/claims", json=claim).status_code == 200
+    assert trio.watchers[0].watch() == 1
+    refused = [r for r in audited(trio.witnesses[0], "witness.refused") if r.get("via")]
+    assert refused and refused[0]["from"] == third.public_hex and "did not name" in refused[0]["why"]
+
+
+def test_a_claim_dated_ahead_of_the_witness_clock_is_refused(trio: Trio) -> None:
+    """A sibling's claim dated an hour ahead (it would count from then on, whatever the primary says until
+    then): refused with what was expected, and audited."""
+    from baton.services.witness import wire
+    with trio.witnesses[0].engine.connect() as conn:
+        link = conn.execute(select(witnessed)).one()
+    ahead = trio.clock.now() + timedelta(hours=1)
+    claim = wire.seal(trio.witnesses[1].service.signer, "claim", link.remote_owner, 5, trio.clock.now(),
+                      {"primary": link.primary_public, "version": 1, "rank": 1, "at": ahead.isoformat()})
+    answer = httpx.post(f"{trio.urls[0]}/witness/claims", json=claim)
+    assert answer.status_code == 401 and "at most 0:10:00 ahead" in answer.json()["detail"]
+    assert audited(trio.witnesses[0], "witness.refused")[-1]["kind"] == "claim"
+    with trio.witnesses[0].engine.connect() as conn:
+        assert conn.execute(select(witness_claims.c.id)).first() is None
