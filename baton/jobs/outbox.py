@@ -26,6 +26,7 @@ from baton.logging_setup import redact
 from baton.store.tables import UTCDateTime, outbox
 
 HELD = "witness-hold"  # the claim of messages waiting for a push to the witnesses; never a worker's name
+SUPERSEDED = "superseded:"  # how ``last_error`` begins for held messages a witness's delivery replaced
 
 
 class Channel(StrEnum):

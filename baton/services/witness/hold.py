@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select, update
 
-from baton.jobs.outbox import HELD
+from baton.jobs.outbox import HELD, SUPERSEDED
 from baton.store import auditlog
 from baton.store.tables import outbox
 from baton.store.witness_tables import witness_links
@@ -116,7 +116,7 @@ def supersede(service: Any, owner_id: int, ids: list[int], host: str, outcome: d
     if not ids:
         return []
     now = service.clock.now()
-    why = f"superseded: witness {host} ran this stage while it held the switch"
+    why = f"{SUPERSEDED} witness {host} ran this stage while it held the switch"
     with service.engine.begin() as conn:
         done = sorted(conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.claimed_by == HOLDER,
                                                         outbox.c.sent_at.is_(None))

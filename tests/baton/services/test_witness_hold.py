@@ -18,6 +18,7 @@ from baton.jobs import outbox as outbox_module
 from baton.jobs.outbox import Channel
 from baton.jobs.witnessing import Witnessing
 from baton.runtime import Runtime
+from baton.services import metrics
 from baton.services.wakeup import advance_batch
 from baton.services.witness import hold, wire
 from baton.services.witness import linking as linking_module
@@ -30,6 +31,11 @@ trio = test_witness_claims.trio  # the primary and its two witnesses, served on 
 def stage_rows(rt: Runtime) -> list[Any]:
     with rt.engine.connect() as conn:
         return conn.execute(select(outbox).where(outbox.c.purpose == "stage").order_by(outbox.c.id)).all()
+
+
+def email_queue(rt: Runtime, now: datetime) -> metrics.Queue:
+    with rt.engine.connect() as conn:
+        return metrics.snapshot(conn, now, 90).queues["email"]
 
 
 def crash_after_commit(trio: Trio) -> None:
@@ -46,6 +52,8 @@ def test_held_rows_are_never_taken_by_time_and_the_next_heartbeat_round_releases
     crash_after_commit(trio)
     trio.clock.advance(hours=6)  # far past any lease a held row ever had
     assert {(r.claimed_by, r.claimed_until) for r in stage_rows(trio.primary)} == {(hold.HOLDER, None)}
+    queue = email_queue(trio.primary, trio.clock.now())
+    assert queue.held >= 2 and queue.due == queue.waiting - queue.held  # reported as held, never as due
     sender = RecordingSender()
     stranger = trio.primary.worker(senders={Channel.EMAIL: sender})
     assert stranger.deliver() == 0 and sender.sent == []
@@ -57,6 +65,7 @@ def test_held_rows_are_never_taken_by_time_and_the_next_heartbeat_round_releases
     assert stranger.deliver() >= 2
     assert sorted(m.recipient for m in sender.sent if m.purpose == "stage") == ["ana@example.org", "bruno@example.org"]
     assert trio.linking.push_all() == 2 and stranger.deliver() == 0  # nothing goes twice
+    assert email_queue(trio.primary, trio.clock.now()).held == 0
 
 
 def test_a_primary_back_after_the_witness_ran_the_stage_supersedes_its_held_copies(trio: Trio) -> None:
@@ -80,6 +89,8 @@ def test_a_primary_back_after_the_witness_ran_the_stage_supersedes_its_held_copi
     assert entry["witness"] == host and set(entry["messages"]) >= {r.id for r in rows}
     assert set(entry) <= {"messages", "witness", "taken_over_at", "stages_run", "cycle"}
     assert not taken_over(trio.witnesses[0])  # handed back
+    queue = email_queue(trio.primary, trio.clock.now())
+    assert queue.superseded >= 2 and queue.given_up == 0 and queue.held == 0
     sender = RecordingSender()
     worker = trio.primary.worker(senders={Channel.EMAIL: sender})
     worker.deliver()
