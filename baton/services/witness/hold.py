@@ -98,6 +98,12 @@ def held_ids(conn: Connection, owner_id: int) -> list[int]:
                                                        outbox.c.sent_at.is_(None))).scalars())
 
 
+def held_owners(conn: Connection) -> set[int]:
+    """Every owner with messages held now (read over the unsent messages only)."""
+    return set(conn.execute(select(outbox.c.owner_id).distinct().where(outbox.c.sent_at.is_(None),
+                                                                      outbox.c.claimed_by == HOLDER)).scalars())
+
+
 def release(engine: Engine, ids: list[int]) -> int:
     """Let go the held messages ``ids`` (every witness was sent a state including their transition, and none
     answered that it held the switch): due at once; how many."""

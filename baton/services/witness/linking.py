@@ -162,9 +162,12 @@ class Linking:
         return found
 
     def push_all(self) -> int:
-        """A heartbeat (and the changes, when there are) to every witness; how many answered."""
+        """A heartbeat (and the changes, when there are) to every witness, each owner's held messages settled
+        after (a crashed process's among them; an owner left with held messages and no witness has them
+        released); how many witnesses answered."""
         with reading(self.service.engine) as conn:
-            owners = sorted(set(conn.execute(select(witness_links.c.owner_id)).scalars()))
+            owners = sorted(set(conn.execute(select(witness_links.c.owner_id)).scalars())
+                            | hold.held_owners(conn))
         return sum(self.push_owner(owner_id) for owner_id in owners)
 
     def push_owner(self, owner_id: int, sync: bool = True) -> int:

@@ -206,3 +206,21 @@ def test_a_naive_or_negative_outcome_is_refused_in_words() -> None:
             linking_module.read_outcome(bad)
     moment = linking_module.read_outcome({"checked_in_at": "2026-01-01T00:00:00+02:00", "stages_run": 1, "cycle": 3})
     assert moment.checked_in_at == datetime.fromisoformat("2026-01-01T00:00:00+02:00") and moment.stages_run == 1
+
+
+def test_held_messages_of_an_owner_without_witnesses_are_released_by_the_heartbeat_round(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """Held messages whose owner has no witness any more (its link row gone) do not wait forever: the
+    heartbeat round covers every owner with held messages, and with no witness to tell, releases them."""
+    made = runtime.service.create_owner("o@example.org", "correct horse battery", "UTC", policy=POLICY)
+    link_to_nowhere(runtime, made.owner.id, clock)
+    clock.set(clock.now() + FIRE)
+    assert advance_batch(runtime.service, 100) is not None
+    assert hold.take_pending(runtime.service) == {made.owner.id}  # the process dies before the push
+    with runtime.engine.begin() as conn:
+        conn.execute(witness_links.delete())
+        assert hold.held_owners(conn) == {made.owner.id}
+    assert linking_module.Linking(runtime.service).push_all() == 0
+    assert {r.claimed_by for r in stage_rows(runtime)} == {None}
+    with runtime.engine.connect() as conn:
+        assert hold.held_owners(conn) == set()
