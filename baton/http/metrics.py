@@ -66,10 +66,13 @@ class SnapshotCollector(Collector):
             ("oldest_age_seconds", "Seconds since the oldest waiting message was written; 0 when none waits."),
             ("due", "Waiting messages due for an attempt now."),
             ("retrying", "Waiting messages that failed at least one attempt (delivery failures being retried)."),
-            ("given_up", "Messages given up after their last attempt (delivery failures for good)."))}
+            ("given_up", "Messages given up after their last attempt (delivery failures for good)."),
+            ("held", "Waiting messages of a fire or stage held until the switch's witnesses hear it (not due)."),
+            ("superseded", "Held messages not sent: a witness ran their stage while it held the switch."))}
         for channel, queue in sorted(s.queues.items()):
             for name, value in (("waiting", queue.waiting), ("oldest_age_seconds", queue.oldest_age),
-                                ("due", queue.due), ("retrying", queue.retrying), ("given_up", queue.given_up)):
+                                ("due", queue.due), ("retrying", queue.retrying), ("given_up", queue.given_up),
+                                ("held", queue.held), ("superseded", queue.superseded)):
                 families[name].add_metric([channel], value)
         yield from families.values()
         yield CounterMetricFamily("baton_checkins", "Check-ins recorded (every owner, every way).", value=s.checkins)

@@ -4,7 +4,9 @@
 same key (one per recipient and purpose). Delivery claims a message with a conditional
 update and a lease, marks it sent only if it still holds the claim, and backs off on
 failure, so several workers never send a message twice and a crashed worker's claims
-are taken over when their lease runs out.
+are taken over when their lease runs out. A message claimed by ``HELD`` (a fire or a stage
+of a switch with witnesses, ``services.witness.hold``) has no lease: no sender takes it,
+however long it waits, until a push to the switch's witnesses releases it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from baton.logging_setup import redact
 from baton.store.tables import UTCDateTime, outbox
+
+HELD = "witness-hold"  # the claim of messages waiting for a push to the witnesses; never a worker's name
+SUPERSEDED = "superseded:"  # how ``last_error`` begins for held messages a witness's delivery replaced
 
 
 class Channel(StrEnum):
@@ -80,6 +85,7 @@ def enqueue_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     return and_(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False), outbox.c.next_attempt_at <= now,
+                or_(outbox.c.claimed_by.is_(None), outbox.c.claimed_by != HELD),
                 or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now))
 
 
@@ -199,11 +205,13 @@ def mark_failed(conn: Connection, message: Message, worker: str, now: datetime, 
 
 
 def next_attempt(conn: Connection, after: datetime | None = None) -> datetime | None:
-    """When the earliest pending message is next due (claimed ones count from their lease); with
-    ``after``, the earliest such moment later than it."""
+    """When the earliest pending message is next due (claimed ones count from their lease; held ones are
+    not due until a push releases them); with ``after``, the earliest such moment later than it."""
     ready = case((outbox.c.claimed_until > outbox.c.next_attempt_at, outbox.c.claimed_until),
                  else_=outbox.c.next_attempt_at)
-    query = select(func.min(ready, type_=UTCDateTime)).where(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False))
+    query = select(func.min(ready, type_=UTCDateTime)).where(outbox.c.sent_at.is_(None), outbox.c.failed.is_(False),
+                                                             or_(outbox.c.claimed_by.is_(None),
+                                                                 outbox.c.claimed_by != HELD))
     if after is not None:
         query = query.where(ready > after)
     due: datetime | None = conn.execute(query).scalar()

@@ -26,7 +26,9 @@ class Witnessing:
         self._thread: threading.Thread | None = None
 
     def ask_first(self) -> None:
-        """Before the worker acts for a linked switch: hear what each witness did (bounded by timeouts)."""
+        """Before this process's worker acts for a linked switch: hear what each witness did (bounded by
+        timeouts), and settle the messages any process left held (``hold``). Only ``baton serve`` with one
+        process has its worker here; a worker elsewhere relies on its own pushes and the heartbeat rounds."""
         try:
             self.linking.push_all()
         except Exception as exc:  # noqa: BLE001 - a broken database is reported by /healthz; we go on
@@ -53,7 +55,7 @@ class Witnessing:
                     self.witness.watch()
                 if now >= next_beat:
                     next_beat = now + self.beat_every
-                    self.linking.push_all()
+                    self.linking.push_all()  # settles every owner's held messages, a crashed process's too
             except Exception as exc:  # noqa: BLE001 - logged; the next round tries again
                 log.error("the witness loop failed (%s); trying again", type(exc).__name__, exc_info=exc)
             self._stop.wait(max(0.05, min(next_beat, next_watch, time.monotonic() + 0.5) - time.monotonic()))

@@ -100,7 +100,7 @@ class Worker:
                     advanced += done[0]
                     events += done[1]
                     if self.service.witness_pending:  # a linked switch fired or ran a stage: its witnesses hear first
-                        push_pending(self.service)
+                        self._push_pending()
                     if done[1] and catch.batches == 0:
                         self._dispatch_now()  # the first messages go now, before the senders wait
                     elif done[1]:
@@ -113,6 +113,14 @@ class Worker:
             self._delivery_wake.at(self.clock.now())
         self.heartbeat.tally.add(events=events)
         return events
+
+    def _push_pending(self) -> None:
+        """Tell the witnesses of the owners held by the last batch; a failure is logged and never ends the run
+        (the owners not pushed wait for the next call or the witness loop's heartbeat round, held meanwhile)."""
+        try:
+            push_pending(self.service)
+        except Exception:  # noqa: BLE001 - the held messages stay held until a push succeeds
+            log.exception("telling the witnesses after a batch failed; the next push tells them")
 
     def _dispatch_now(self) -> None:
         try:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, not_, select
+from sqlalchemy import Connection, and_, func, not_, or_, select
 
-from baton.jobs.outbox import Channel
+from baton.jobs.outbox import HELD, SUPERSEDED, Channel
 from baton.store.tables import outbox, releases, switches, transitions, worker_heartbeats
 from switch import Kind, Status
 
@@ -27,7 +27,9 @@ class Queue:
     oldest_age: float = 0.0  # seconds since the oldest waiting message was written
     due: int = 0  # waiting and due now (the rest wait for a retry)
     retrying: int = 0  # waiting after at least one failed attempt
-    given_up: int = 0  # abandoned after max attempts or a permanent refusal
+    given_up: int = 0  # abandoned after max attempts or a permanent refusal (superseded ones not counted)
+    held: int = 0  # waiting (not due) until a push to the switch's witnesses releases them (witness.hold)
+    superseded: int = 0  # held, then not sent: a witness ran their stage while it held the switch
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +52,18 @@ def snapshot(conn: Connection, now: datetime, stale_after: float) -> Snapshot:
     by_status.update({s: n for s, n in conn.execute(select(switches.c.status, func.count())
                                                      .group_by(switches.c.status))})
     waiting = not_(outbox.c.failed)
+    held = and_(waiting, outbox.c.claimed_by == HELD)
+    free = or_(outbox.c.claimed_by.is_(None), outbox.c.claimed_by != HELD)
+    superseded = and_(outbox.c.failed, func.coalesce(outbox.c.last_error, "").like(f"{SUPERSEDED}%"))
     queues = {kind.value: Queue() for kind in Channel}
     columns = (outbox.c.channel, func.count().filter(waiting), func.min(outbox.c.created_at).filter(waiting),
-               func.count().filter(and_(waiting, outbox.c.next_attempt_at <= now)),
-               func.count().filter(and_(waiting, outbox.c.attempts > 0)), func.count().filter(outbox.c.failed))
+               func.count().filter(and_(waiting, free, outbox.c.next_attempt_at <= now)),
+               func.count().filter(and_(waiting, outbox.c.attempts > 0)),
+               func.count().filter(and_(outbox.c.failed, not_(superseded))), func.count().filter(held),
+               func.count().filter(superseded))
     for row in conn.execute(select(*columns).where(outbox.c.sent_at.is_(None)).group_by(outbox.c.channel)):
-        channel, depth, first, due, retrying, given_up = row
-        queues[channel] = Queue(depth, _seconds(now, first), due, retrying, given_up)
+        channel, depth, first, due, retrying, given_up, held_now, superseded_now = row
+        queues[channel] = Queue(depth, _seconds(now, first), due, retrying, given_up, held_now, superseded_now)
     checkins = conn.execute(select(func.count()).select_from(transitions)
                             .where(transitions.c.kind == Kind.CHECKIN.value)).scalar_one()
     released = {False: 0, True: 0}

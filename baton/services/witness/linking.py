@@ -169,23 +169,46 @@ class Linking:
         return found
 
     def push_all(self) -> int:
-        """A heartbeat (and the changes, when there are) to every witness; how many answered."""
+        """A heartbeat (and the changes, when there are) to every witness, each owner's held messages settled
+        after (a crashed process's among them; an owner left with held messages and no witness has them
+        released); how many witnesses answered."""
         with reading(self.service.engine) as conn:
-            owners = sorted(set(conn.execute(select(witness_links.c.owner_id)).scalars()))
+            owners = sorted(set(conn.execute(select(witness_links.c.owner_id)).scalars())
+                            | hold.held_owners(conn))
         return sum(self.push_owner(owner_id) for owner_id in owners)
 
     def push_owner(self, owner_id: int, sync: bool = True) -> int:
         """Every witness of the owner hears the switch's state (read once, with the messages held for it: see
-        ``hold``), then those messages go, answered or not; how many witnesses answered."""
+        ``hold``), then those messages are settled (``settle``); how many witnesses answered. A push that
+        breaks off (the database) settles nothing: the next one does."""
         with reading(self.service.engine) as conn:
             loaded = self.service.load(conn, owner_id)
             held = hold.held_ids(conn, owner_id)
             ids = list(conn.execute(select(witness_links.c.id).where(witness_links.c.owner_id == owner_id)
                                     .order_by(witness_links.c.rank, witness_links.c.id)).scalars())
-        try:
-            return sum(self.push_link(link_id, loaded, sync=sync) for link_id in ids)
-        finally:
-            hold.release(self.service.engine, held)
+        heard: list[tuple[str, Any]] = []
+        answered = sum(self.push_link(link_id, loaded, sync=sync, heard=heard) for link_id in ids)
+        self.settle(owner_id, loaded, held, heard)
+        return answered
+
+    def settle(self, owner_id: int, loaded: Any, held: list[int], heard: list[tuple[str, Any]]) -> None:
+        """The held messages ``held`` after every witness was sent ``loaded`` (the state they belong to):
+        superseded when a witness answered that it held the switch and its outcome covers them (it ran at
+        least the stages of ``loaded``, or the owner checked in there, or its outcome cannot be read: it
+        held the switch, and twice is what must not happen); released otherwise — a witness that did not
+        answer never holds them back, and one that held the switch but is behind ``loaded`` hands it back on
+        seeing it and never runs those stages, so the primary's copies are the first."""
+        if not held:
+            return
+        for host, outcome in heard:
+            if _covers(outcome, loaded.state):
+                done = hold.supersede(self.service, owner_id, held, host, outcome if isinstance(outcome, dict)
+                                      else {})
+                log.warning("owner %s: %d held messages superseded (witness %s ran the stage while it held the "
+                            "switch)", owner_id, len(done), host)
+                return
+        if hold.release(self.service.engine, held):
+            self.service.on_change(None)  # the messages are due now: wake the senders of this process
 
     def _next_seq(self, link_id: int) -> tuple[Any, int]:
         with self.service.engine.begin() as conn:
@@ -202,10 +225,12 @@ class Linking:
                                 .order_by(witness_links.c.rank)).all()
         return [{"url": r.url, "key": r.witness_public, "rank": r.rank} for r in rows]
 
-    def push_link(self, link_id: int, loaded: Any = None, sync: bool = True) -> int:
+    def push_link(self, link_id: int, loaded: Any = None, sync: bool = True,
+                  heard: list[tuple[str, Any]] | None = None) -> int:
         """The heartbeat first (its answer says what the witness did while it held the switch, taken in at
         once), then a sync when the content changed since the witness last stored it; 1 when the witness
-        took both. ``loaded``: the switch as already read (``push_owner``)."""
+        took both. ``loaded``: the switch as already read (``push_owner``); ``heard`` gets (the witness's
+        host, its outcome) when the witness answers that it held the switch, readable or not."""
         try:
             link, seq = self._next_seq(link_id)
             if loaded is None:
@@ -218,6 +243,8 @@ class Linking:
             self._note(link_id, beat_at=self.service.clock.now(), problem=None, problem_at=None)
             outcome = answer.body.get("outcome")
             if outcome:
+                if heard is not None:
+                    heard.append((_host(link.url), outcome))
                 self.take_in(link.owner_id, link_id, outcome)
                 return 1  # the witness hands the switch back on the next heartbeat; changes follow then
             if not sync:
@@ -237,6 +264,11 @@ class Linking:
         except (WitnessUnreachable, Conflict, BadRequest) as exc:
             self._note(link_id, problem=str(exc)[:500], problem_at=self.service.clock.now())
             log.warning("witness link %s: %s", link_id, exc)
+            return 0
+        except (ValueError, TypeError, KeyError) as exc:  # a signed answer whose content we cannot read
+            problem = f"its answer could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+            self._note(link_id, problem=problem, problem_at=self.service.clock.now())
+            log.warning("witness link %s: %s", link_id, problem)
             return 0
 
     def _send(self, link: Any, kind: str, seq: int, body: dict[str, Any]) -> wire.Message:
@@ -265,10 +297,9 @@ class Linking:
             conn.execute(update(witness_links).where(witness_links.c.id == link_id).values(**values))
 
     def take_in(self, owner_id: int, link_id: int, outcome: dict[str, Any]) -> bool:
-        """Fold in what a witness did while it held the switch; whether anything changed."""
-        checked = outcome.get("checked_in_at")
-        done = rule.WitnessOutcome(datetime.fromisoformat(checked) if checked else None,
-                                   int(outcome.get("stages_run", 0)), int(outcome.get("cycle", 0)))
+        """Fold in what a witness did while it held the switch; whether anything changed. An outcome that
+        cannot be read is refused (``BadRequest``, recorded on the link by ``push_link``)."""
+        done = read_outcome(outcome)
         now = self.service.clock.now()
         with self.service.engine.begin() as conn:
             loaded = self.service.load(conn, owner_id, lock=True)
@@ -287,6 +318,36 @@ class Linking:
         return True
 
 
+def read_outcome(outcome: Any) -> rule.WitnessOutcome:
+    """A witness's outcome as it sent it: ``checked_in_at`` (an ISO moment with its offset, or null),
+    ``stages_run`` and ``cycle`` (integers)."""
+    try:
+        if not isinstance(outcome, dict):
+            raise TypeError(f"expected an object, got {type(outcome).__name__}")
+        checked = outcome.get("checked_in_at")
+        moment = datetime.fromisoformat(checked) if checked else None
+        if moment is not None and moment.utcoffset() is None:
+            raise ValueError(f"checked_in_at {checked!r} has no time zone offset")
+        stages, cycle = outcome.get("stages_run", 0), outcome.get("cycle", 0)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (stages, cycle)):
+            raise ValueError(f"stages_run and cycle: expected integers from 0, got {stages!r} and {cycle!r}")
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(f"its outcome: expected checked_in_at (an ISO moment or null), stages_run and cycle "
+                         f"(integers), but {str(exc)[:200]}") from None
+    return rule.WitnessOutcome(moment, stages, cycle)
+
+
+def _covers(outcome: Any, state: Any) -> bool:
+    """Whether a witness's outcome covers the messages held for ``state``: see ``Linking.settle``."""
+    try:
+        done = read_outcome(outcome)
+    except BadRequest:
+        return True
+    if done.checked_in_at is not None:
+        return True
+    return bool(done.cycle == state.cycle and done.stages_run >= max(state.stages_run, 1))
+
+
 def _state(loaded: Any) -> dict[str, Any]:
     from switch import state_to_dict
     return state_to_dict(loaded.state)
@@ -294,12 +355,18 @@ def _state(loaded: Any) -> dict[str, Any]:
 
 def push_pending(service: Any) -> int:
     """After a commit that held messages (``hold``): tell each waiting owner's witnesses the new state, then
-    let the messages go; how many owners. The worker calls it after each batch, the witness loop each round;
-    a switch without witnesses never gets here."""
+    settle the messages; how many owners. The worker calls it after each batch, the witness loop each round;
+    a switch without witnesses never gets here. Owners not pushed because the push broke off are put back
+    (the next call, or the heartbeat round, pushes them)."""
     owners = hold.take_pending(service)
     if not owners:
         return 0
     linking = Linking(service, down=set())
-    for owner_id in sorted(owners):
-        linking.push_owner(owner_id, sync=False)
+    left = sorted(owners)
+    try:
+        while left:
+            linking.push_owner(left[0], sync=False)
+            left.pop(0)
+    finally:
+        hold.put_back(service, left)
     return len(owners)

@@ -19,6 +19,7 @@ from tests_support import settings_for
 
 NAMES = {"baton_switches_due", "baton_detection_lag_seconds", "baton_switches", "baton_outbox_waiting",
          "baton_outbox_oldest_age_seconds", "baton_outbox_due", "baton_outbox_retrying", "baton_outbox_given_up",
+         "baton_outbox_held", "baton_outbox_superseded",
          "baton_checkins", "baton_releases", "baton_workers_running", "baton_worker_heartbeat_age_seconds"}
 TOKEN = "metrics-token-0123456789abcdef"
 
