@@ -23,7 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from baton.errors import BadRequest, Unauthorized
 from baton.services.witness import wire
-from baton.services.witness.linking import WitnessUnreachable, _host, _post
+from baton.services.witness.transport import WitnessUnreachable, host, post
 from baton.store import auditlog
 from baton.store.witness_tables import witness_claims, witnessed
 from switch import iso
@@ -117,7 +117,7 @@ class Claims:
                 version, at, message = _checked(link, data, msg.sender, now)
                 if _store(conn, link, msg.sender, int(sibling["rank"]), version, at, False, message, now):
                     auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
-                                    {"witness": _host(sibling["url"]), "rank": sibling["rank"], "version": version,
+                                    {"witness": host(sibling["url"]), "rank": sibling["rank"], "version": version,
                                      "at": iso(at)})
             mine = self.service.signer.public_hex
             stored = conn.execute(select(witness_claims.c.witness_public, witness_claims.c.message).where(
@@ -170,7 +170,7 @@ class Claims:
         answered = 0
         for sibling in link.siblings or []:
             try:
-                status, answer = _post(self.service.settings, f"{sibling['url']}/witness/claims", asked)
+                status, answer = post(self.service.settings, f"{sibling['url']}/witness/claims", asked)
                 if status != 200:
                     detail = answer.get("detail") if isinstance(answer, dict) else None
                     raise WitnessUnreachable(f"refused the claim: {detail or f'HTTP {status}'}")
@@ -181,7 +181,7 @@ class Claims:
                     self._learned(link, sibling, theirs, bool(signed.body.get("held")))
                 self._passed_on(link, sibling, signed.body.get("claims"))
             except (WitnessUnreachable, wire.WireError) as exc:
-                self._note(link, "witness.sibling_unreachable", {"witness": _host(sibling["url"]),
+                self._note(link, "witness.sibling_unreachable", {"witness": host(sibling["url"]),
                                                                  "phase": "tell" if claim else "ask",
                                                                  "why": str(exc)[:300]})
         return answered
@@ -198,7 +198,7 @@ class Claims:
                 continue
             sibling = _sibling(link, maker)
             if sibling is None:
-                self._note(link, "witness.refused", {"kind": "claim", "from": maker[:64], "via": _host(via["url"]),
+                self._note(link, "witness.refused", {"kind": "claim", "from": maker[:64], "via": host(via["url"]),
                                                      "why": "passed on a claim by a key the primary did not name"})
                 continue
             self._learned(link, sibling, message, False)
@@ -213,7 +213,7 @@ class Claims:
         with self.service.engine.begin() as conn:
             if _store(conn, link, sibling["key"], int(sibling["rank"]), version, at, held, message, now):
                 auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
-                                {"witness": _host(sibling["url"]), "rank": sibling["rank"], "version": version,
+                                {"witness": host(sibling["url"]), "rank": sibling["rank"], "version": version,
                                  "at": iso(at), "held": held})
 
     def _note(self, link: Any, kind: str, data: dict[str, Any]) -> None:

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select, update
 
-from baton import netguard
 from baton.errors import BadRequest, Conflict
-from baton.services.witness import hold, mirror, wire
+from baton.services.witness import hold, mirror, transport, wire
+from baton.services.witness.transport import WitnessUnreachable, fetch_key
 from baton.store import auditlog
 from baton.store.blobs import BlobStore
 from baton.store.engine import reading
@@ -30,55 +30,6 @@ from switch import machine as core
 from switch import witness as rule
 
 log = logging.getLogger("baton.witness")
-
-
-class WitnessUnreachable(Exception):
-    """A witness that did not answer, or answered something that is not a signed answer."""
-
-
-def _post(settings: Any, url: str, data: dict[str, Any]) -> tuple[int, Any]:
-    import requests
-    guard = netguard.Guard(netguard.parse_networks(settings.outbound_allow), settings.witness_timeout,
-                           settings.witness_timeout)
-    with netguard.guarded(guard) as session:
-        try:
-            answer = requests.post(url, json=data, timeout=(settings.witness_timeout, settings.witness_timeout),
-                                   allow_redirects=False)
-        except Exception as exc:  # noqa: BLE001 - said in words on the link; the URL may not be logged raw
-            why = session.refused[0] if session.refused else type(exc).__name__
-            raise WitnessUnreachable(f"the witness at {_host(url)} did not answer ({why})") from None
-    try:
-        return answer.status_code, answer.json()
-    except ValueError:
-        raise WitnessUnreachable(f"the witness at {_host(url)} answered HTTP {answer.status_code} without "
-                                 "JSON") from None
-
-
-def fetch_key(settings: Any, url: str) -> str:
-    """The witness's public key, as it says it (for the owner to compare)."""
-    import requests
-    guard = netguard.Guard(netguard.parse_networks(settings.outbound_allow), settings.witness_timeout,
-                           settings.witness_timeout)
-    with netguard.guarded(guard) as session:
-        try:
-            answer = requests.get(f"{url.rstrip('/')}/witness/key", allow_redirects=False,
-                                  timeout=(settings.witness_timeout, settings.witness_timeout))
-            key = str(answer.json()["public_key"])
-        except Exception as exc:  # noqa: BLE001
-            why = session.refused[0] if session.refused else type(exc).__name__
-            raise WitnessUnreachable(f"expected a Baton witness at {_host(url)}, but it did not answer as one "
-                                     f"({why})") from None
-    return key
-
-
-def _host(url: str) -> str:
-    """Host and port of a witness's address, for messages and logs (never a user or password in it)."""
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.hostname}{port}" if parts.hostname else url.split("@")[-1][:60]
 
 
 @dataclass
@@ -102,7 +53,7 @@ class Linking:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
             raise BadRequest(f"url: expected http(s)://host[:port] of a Baton witness (no user or password in it), "
-                             f"got {_host(url)!r}")
+                             f"got {transport.host(url)!r}")
         try:
             seconds = parse_duration(silence).total_seconds()
         except ValueError as exc:
@@ -112,12 +63,13 @@ class Linking:
         except WitnessUnreachable as exc:
             raise BadRequest(str(exc)) from None
         if actual != key:
-            raise Conflict(f"the witness at {_host(url)} signs with {actual[:16]}…, not the key {key[:16]}… you "
-                           "compared: its key changed, or this is not the witness you meant; nothing linked")
+            raise Conflict(f"the witness at {transport.host(url)} signs with {actual[:16]}…, not the key "
+                           f"{key[:16]}… you compared: its key changed, or this is not the witness you meant; "
+                           "nothing linked")
         with reading(self.service.engine) as conn:
             if conn.execute(select(witness_links.c.id).where(witness_links.c.owner_id == owner_id,
                                                              witness_links.c.url == url)).first():
-                raise Conflict(f"the witness at {_host(url)} is already linked")
+                raise Conflict(f"the witness at {transport.host(url)} is already linked")
             rank = len(conn.execute(select(witness_links.c.id).where(witness_links.c.owner_id == owner_id)).all())
             loaded = self.service.load(conn, owner_id)
             from baton.services import accounts
@@ -127,7 +79,7 @@ class Linking:
                 "owner": {"email": owner.email, "timezone": owner.timezone, "language": owner.language},
                 "policy": self.service.get_policy(owner_id), "state": _state(loaded), "version": loaded.version}
         try:
-            status, answer = _post(self.service.settings, f"{url}/witness/pair",
+            status, answer = transport.post(self.service.settings, f"{url}/witness/pair",
                                    wire.seal(self.service.signer, "pair", owner_id, 1, now, body))
         except WitnessUnreachable as exc:
             raise BadRequest(str(exc)) from None
@@ -244,7 +196,7 @@ class Linking:
             outcome = answer.body.get("outcome")
             if outcome:
                 if heard is not None:
-                    heard.append((_host(link.url), outcome))
+                    heard.append((transport.host(link.url), outcome))
                 self.take_in(link.owner_id, link_id, outcome)
                 return 1  # the witness hands the switch back on the next heartbeat; changes follow then
             if not sync:
@@ -274,9 +226,9 @@ class Linking:
     def _send(self, link: Any, kind: str, seq: int, body: dict[str, Any]) -> wire.Message:
         now = self.service.clock.now()
         if self.down is not None and link.url in self.down:
-            raise WitnessUnreachable(f"the witness at {_host(link.url)} did not answer earlier in this round")
+            raise WitnessUnreachable(f"the witness at {transport.host(link.url)} did not answer earlier in this round")
         try:
-            status, answer = _post(self.service.settings, f"{link.url}/witness/{kind}",
+            status, answer = transport.post(self.service.settings, f"{link.url}/witness/{kind}",
                                    wire.seal(self.service.signer, kind, link.owner_id, seq, now, body))
         except WitnessUnreachable:
             if self.down is not None:

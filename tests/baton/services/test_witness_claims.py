@@ -281,13 +281,14 @@ def test_a_dead_witness_costs_a_batch_one_timeout_not_one_per_switch(runtime: Ru
     """Two owners linked to one witness that does not answer fire in one batch: the push after the batch tries
     that witness once, records the problem on both links, and lets both owners' messages go."""
     from baton.services.witness import linking as linking_module
+    from baton.services.witness import transport
     calls: list[str] = []
 
     def silent(_settings: Any, url: str, _data: Any) -> Any:
         calls.append(url)
-        raise linking_module.WitnessUnreachable("the witness at 127.0.0.1:9 did not answer (ConnectTimeout)")
+        raise transport.WitnessUnreachable("the witness at 127.0.0.1:9 did not answer (ConnectTimeout)")
 
-    monkeypatch.setattr(linking_module, "_post", silent)
+    monkeypatch.setattr(transport, "post", silent)
     owners = [runtime.service.create_owner(f"o{i}@example.org", "correct horse battery", "UTC", policy=POLICY)
               for i in range(2)]
     with runtime.engine.begin() as conn:
