@@ -80,7 +80,7 @@ class Linking:
                 "policy": self.service.get_policy(owner_id), "state": _state(loaded), "version": loaded.version}
         try:
             status, answer = transport.post(self.service.settings, f"{url}/witness/pair",
-                                   wire.seal(self.service.signer, "pair", owner_id, 1, now, body))
+                                            wire.seal(self.service.signer, "pair", owner_id, 1, now, body))
         except WitnessUnreachable as exc:
             raise BadRequest(str(exc)) from None
         if status != 200:
@@ -229,7 +229,7 @@ class Linking:
             raise WitnessUnreachable(f"the witness at {transport.host(link.url)} did not answer earlier in this round")
         try:
             status, answer = transport.post(self.service.settings, f"{link.url}/witness/{kind}",
-                                   wire.seal(self.service.signer, kind, link.owner_id, seq, now, body))
+                                            wire.seal(self.service.signer, kind, link.owner_id, seq, now, body))
         except WitnessUnreachable:
             if self.down is not None:
                 self.down.add(link.url)
