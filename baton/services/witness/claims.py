@@ -103,16 +103,13 @@ class Claims:
         named; the signed answer carries this witness's own claim, if any, and whether it holds the switch."""
         msg = wire.open_message(data, expect_kind="claim")
         now = self.service.clock.now()
+        which = select(witnessed).where(witnessed.c.primary_public == str(msg.body.get("primary")),
+                                        witnessed.c.remote_owner == msg.owner)
+        with self.service.engine.connect() as conn:  # a stranger is refused before any row is locked
+            self._named(conn.execute(which).first(), msg.sender)
         with self.service.engine.begin() as conn:
-            link = conn.execute(select(witnessed).where(witnessed.c.primary_public == str(msg.body.get("primary")),
-                                                        witnessed.c.remote_owner == msg.owner)
-                                .with_for_update()).first()
-            if link is None:
-                raise Unauthorized("expected a claim about a switch this witness watches, got one it does not know")
-            sibling = _sibling(link, msg.sender)
-            if sibling is None:
-                raise Unauthorized(f"expected a claim signed by a witness the primary named, got one from "
-                                   f"{msg.sender[:16]}… — refused")
+            link = conn.execute(which.with_for_update()).first()
+            sibling = self._named(link, msg.sender)
             if msg.body.get("at"):
                 version, at, message = _checked(link, data, msg.sender, now)
                 if _store(conn, link, msg.sender, int(sibling["rank"]), version, at, False, message, now):
@@ -129,6 +126,17 @@ class Claims:
             held = link.taken_over_at is not None
         return wire.seal(self.service.signer, "answer", msg.owner, msg.seq, now,
                          {"claim": own, "held": held, "claims": others})
+
+    @staticmethod
+    def _named(link: Any, sender: str) -> dict[str, Any]:
+        """The sibling entry of ``sender`` for the switch of ``link``; Unauthorized when there is none."""
+        if link is None:
+            raise Unauthorized("expected a claim about a switch this witness watches, got one it does not know")
+        sibling = _sibling(link, sender)
+        if sibling is None:
+            raise Unauthorized(f"expected a claim signed by a witness the primary named, got one from "
+                               f"{sender[:16]}… — refused")
+        return sibling
 
     def refuse(self, data: Any, why: str) -> None:
         """Audit a refused claim on the mirror owner it names (when this witness watches that switch)."""
