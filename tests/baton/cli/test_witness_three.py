@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from smtp_server import SmtpServer
 from sqlalchemy import create_engine, select
-from test_witness_processes import ROOT, Deployment, fired_at, primary_fire_moment, serve, stop, wait_for
+from witness_serve import ROOT, Deployment, fired_at, primary_fire_moment, serve, stop, wait_for
 
 from baton.runtime import build
 from baton.store.tables import audit_entries, switches, witnessed
