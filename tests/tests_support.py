@@ -169,6 +169,12 @@ def baton_serve(folder: Path, *, port_on_command_line: bool = False,
             time.sleep(0.1)
         yield url, proc
     finally:
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """End a child process still running: SIGTERM, then SIGKILL after 15 s; it is reaped either way."""
+    if proc is not None and proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(timeout=15)

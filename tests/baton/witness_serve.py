@@ -1,6 +1,6 @@
 """``baton serve`` deployments in child processes for the witness tests (issue 14): start one on a database and
-a data folder with the witness loop and the sweep made fast, stop it, wait for a condition, and read what its
-database says (when it fired; when its own timeline says it fires)."""
+a data folder with the witness loop and the sweep made fast (stopped with ``tests_support.stop_process``), wait
+for a condition, and read what its database says (when it fired; when its own timeline says it fires)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select
 
 from baton.store.tables import switches, transitions
 from switch import state_from_dict
-from tests_support import free_port
+from tests_support import free_port, stop_process
 
 FAST = {"beat": "0.5", "watch": "0.3", "sweep": "0.3"}
 ROOT = str(Path(__file__).resolve().parents[2])  # the children import this checkout's code
@@ -60,18 +60,8 @@ def serve(folder: Path, db: str, *args: str, base_url: str | None = None, port: 
             assert time.monotonic() < deadline, f"baton did not answer in 120 s: {log.read_text()[-3000:]}"
             time.sleep(0.1)
     except BaseException:
-        stop(proc)
+        stop_process(proc)
         raise
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def wait_for(what: str, check: Callable[[], Any], seconds: float) -> Any:

@@ -112,10 +112,7 @@ class Claims:
             sibling = self._named(link, msg.sender)
             if msg.body.get("at"):
                 version, at, message = _checked(link, data, msg.sender, now)
-                if _store(conn, link, msg.sender, int(sibling["rank"]), version, at, False, message, now):
-                    auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
-                                    {"witness": host(sibling["url"]), "rank": sibling["rank"], "version": version,
-                                     "at": iso(at)})
+                self._learn(conn, link, sibling, version, at, False, message, now)
             mine = self.service.signer.public_hex
             stored = conn.execute(select(witness_claims.c.witness_public, witness_claims.c.message).where(
                 witness_claims.c.witnessed_id == link.id).order_by(witness_claims.c.claimed_at.desc())).all()
@@ -219,10 +216,15 @@ class Claims:
             self._note(link, "witness.refused", {"kind": "claim", "from": sibling["key"][:64], "why": str(exc)[:300]})
             return
         with self.service.engine.begin() as conn:
-            if _store(conn, link, sibling["key"], int(sibling["rank"]), version, at, held, message, now):
-                auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
-                                {"witness": host(sibling["url"]), "rank": sibling["rank"], "version": version,
-                                 "at": iso(at), "held": held})
+            self._learn(conn, link, sibling, version, at, held, message, now)
+
+    def _learn(self, conn: Connection, link: Any, sibling: dict[str, Any], version: int, at: datetime, held: bool,
+               message: dict[str, Any], now: datetime) -> None:
+        """Store a sibling's checked claim; audited when it is new to this witness."""
+        if _store(conn, link, sibling["key"], int(sibling["rank"]), version, at, held, message, now):
+            auditlog.append(conn, self.service.signer, link.owner_id, now, "witness.claim_learned",
+                            {"witness": host(sibling["url"]), "rank": sibling["rank"], "version": version,
+                             "at": iso(at), "held": held})
 
     def _note(self, link: Any, kind: str, data: dict[str, Any]) -> None:
         log.warning("%s: %s", kind, data)

@@ -226,26 +226,27 @@ class Witness:
             judged = self._judge(conn, link_id, now)
             if judged is None:
                 return 0
-            link, version = judged
+            link, report = judged
             if not link.siblings:
-                return self._take_over(conn, link_id, now)
+                return self._take_over(conn, link, report, now)
         exchange = claims.Claims(self.service)
-        exchange.exchange(link, version, None)  # does a sibling already hold a claim?
+        exchange.exchange(link, report.version, None)  # does a sibling already hold a claim?
         with self.service.engine.begin() as conn:
             judged = self._judge(conn, link_id, now)
             if judged is None:
                 return 0
-            link, version = judged
-            mine = exchange.record_own(conn, link, version, now)  # checked and recorded in one transaction
-        exchange.exchange(link, version, mine)  # every sibling learns it before this witness acts
+            link, report = judged
+            mine = exchange.record_own(conn, link, report.version, now)  # checked and recorded in one transaction
+        exchange.exchange(link, report.version, mine)  # every sibling learns it before this witness acts
         with self.service.engine.begin() as conn:
-            if self._judge(conn, link_id, now) is None:
+            judged = self._judge(conn, link_id, now)
+            if judged is None:
                 return 0
-            return self._take_over(conn, link_id, now)
+            return self._take_over(conn, *judged, now)
 
-    def _judge(self, conn: Connection, link_id: int, now: datetime) -> tuple[Any, int] | None:
-        """(the link, the version heard) when the rule says take over now, with every claim known; None
-        otherwise (a yield is audited once per version)."""
+    def _judge(self, conn: Connection, link_id: int, now: datetime) -> tuple[Any, rule.Report] | None:
+        """(the link, locked, and what it last heard) when the rule says take over now, with every claim
+        known; None otherwise (a yield is audited once per version)."""
         link = conn.execute(select(witnessed).where(witnessed.c.id == link_id).with_for_update()).first()
         if link is None or link.taken_over_at is not None or not link.reported:
             return None
@@ -260,12 +261,11 @@ class Witness:
             log.warning("yielded switch of owner %s: %s", link.owner_id, decision.reason)
         if decision.verdict is not rule.Verdict.TAKE_OVER:
             return None
-        return link, report.version
+        return link, report
 
-    def _take_over(self, conn: Connection, link_id: int, now: datetime) -> int:
-        link = conn.execute(select(witnessed).where(witnessed.c.id == link_id).with_for_update()).one()
+    def _take_over(self, conn: Connection, link: Any, report: rule.Report, now: datetime) -> int:
+        """Take the switch of ``link`` over from ``report``, in the transaction ``_judge`` locked it in."""
         loaded = self.service.load(conn, link.owner_id, lock=True)
-        report = rule.Report(int(link.reported["version"]), link.heard_at, state_from_dict(link.reported["state"]))
         start = rule.start_state(loaded.policy, report, now)
         events: tuple[Event, ...] = ()
         if start.status is Status.GRACE:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from baton.runtime import build
-from tests_support import data_dir_for, free_port, settings_for
+from tests_support import data_dir_for, free_port, settings_for, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -56,12 +56,7 @@ def baton(folder: Path, db_url: str, *args: str, ready: int = 200, **env: str) -
             time.sleep(0.1)
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)
 
 
 def api_processes(parent: int) -> set[int]:

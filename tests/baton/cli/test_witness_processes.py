@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, select
-from witness_serve import ROOT, Deployment, fired_at, primary_fire_moment, serve, stop, wait_for
+from witness_serve import ROOT, Deployment, fired_at, primary_fire_moment, serve, wait_for
 from witness_support import (
     PASSWORD,
     Life,
@@ -38,7 +38,7 @@ from baton.runtime import build
 from baton.store import links as stored_links
 from baton.store.snapshot import tables
 from baton.store.tables import audit_entries, outbox, switches
-from tests_support import needs_tools, scratch_database, settings_for
+from tests_support import needs_tools, scratch_database, settings_for, stop_process
 
 pytestmark = [pytest.mark.slow, needs_tools("age", "age-keygen", "shamir")]
 
@@ -143,11 +143,11 @@ def world(tmp_path: Path) -> Iterator[World]:
             runtime.engine.dispose()
         primary = Deployment("", primary_db, tmp_path / "primary")
         primary.url, primary.proc = serve(primary.folder, primary_db)
-        stack.callback(lambda: stop(primary.proc))
+        stack.callback(lambda: stop_process(primary.proc))
         witness = Deployment("", witness_db, tmp_path / "witness")
         witness.folder.mkdir()
         witness.url, witness.proc = serve(witness.folder, witness_db, base_url="http://witness.test")
-        stack.callback(lambda: stop(witness.proc))
+        stack.callback(lambda: stop_process(witness.proc))
         with httpx.Client(base_url=primary.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
             engine = create_engine(primary_db)
             stack.callback(engine.dispose)
@@ -261,7 +261,7 @@ def test_a_primary_whose_worker_stopped_but_still_beats_holds_the_witness_back(w
     witness does not act; a forged heartbeat and a replayed heartbeat and sync sent to it meanwhile are refused
     and audited."""
     assert world.primary.proc is not None
-    stop(world.primary.proc)
+    stop_process(world.primary.proc)
     world.start_primary("api")
     world.link("8s")  # heartbeats every 0.5 s; 8 s leaves room for a loaded machine's pauses
     world.policy(short(interval=3, grace=2))

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from smtp_server import SmtpServer
 from sqlalchemy import create_engine, select
-from witness_serve import ROOT, Deployment, fired_at, primary_fire_moment, serve, stop, wait_for
+from witness_serve import ROOT, Deployment, fired_at, primary_fire_moment, serve, wait_for
 
 from baton.runtime import build
 from baton.store.tables import audit_entries, switches, witnessed
-from tests_support import scratch_database, settings_for
+from tests_support import scratch_database, settings_for, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -121,4 +121,4 @@ def test_two_witnesses_one_takes_over_the_other_yields_each_holder_gets_each_sta
             assert len(alerts) == 1 and isinstance(fires, datetime)
         finally:
             for w in (primary, *witnesses):
-                stop(w.proc)
+                stop_process(w.proc)
